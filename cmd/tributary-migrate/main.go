@@ -1,0 +1,86 @@
+// Command tributary-migrate manages the Postgres schema: up, down, status, unlock.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/tributary-io/tributary/schema"
+	"github.com/tributary-io/tributary/store"
+)
+
+const usage = `usage: tributary-migrate up|down|status|unlock
+
+  up      apply every pending migration (under the migration lock)
+  down    roll back the last applied group of migrations
+  status  list migrations and whether they are applied
+  unlock  release a migration lock left by a crashed run
+
+DATABASE_URL names the database.`
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	if err := run(os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "tributary-migrate:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cmd string) error {
+	ctx := context.Background()
+	db, err := store.Open(ctx, os.Getenv("DATABASE_URL"), store.OpenOptions{MaxOpenConns: 2})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch cmd {
+	case "up":
+		g, err := schema.Up(ctx, db)
+		if err != nil {
+			return err
+		}
+		if g.IsZero() {
+			fmt.Println("schema is up to date")
+			return nil
+		}
+		fmt.Printf("applied group %d: %s\n", g.ID, names(g.Migrations.String()))
+	case "down":
+		g, err := schema.Down(ctx, db)
+		if err != nil {
+			return err
+		}
+		if g.IsZero() {
+			fmt.Println("nothing to roll back")
+			return nil
+		}
+		fmt.Printf("rolled back group %d: %s\n", g.ID, names(g.Migrations.String()))
+	case "status":
+		ms, err := schema.Status(ctx, db)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			state := "pending"
+			if m.IsApplied() {
+				state = fmt.Sprintf("applied (group %d, %s)", m.GroupID, m.MigratedAt.Format("2006-01-02 15:04:05"))
+			}
+			fmt.Printf("%s %-30s %s\n", m.Name, m.Comment, state)
+		}
+	case "unlock":
+		if err := schema.Unlock(ctx, db); err != nil {
+			return err
+		}
+		fmt.Println("migration lock released")
+	default:
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	return nil
+}
+
+func names(s string) string { return strings.TrimSpace(s) }

@@ -1,0 +1,42 @@
+// Command tributary-server serves Tributary's HTTP API.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tributary-io/tributary/config"
+	"github.com/tributary-io/tributary/internal/app"
+	"github.com/tributary-io/tributary/store"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "tributary-server:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	log := cfg.Logger()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.OpenOptions{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	c, err := app.DialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return app.ServeAPI(ctx, cfg, log, db, c, nil)
+}

@@ -1,0 +1,71 @@
+// Package config reads the settings shared by Tributary's binaries from the environment.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// DefaultTaskQueue is the Temporal task queue of the worker.
+const DefaultTaskQueue = "tributary"
+
+// Config holds the settings of the API server, the worker and the migrate command.
+type Config struct {
+	// DatabaseURL is the Postgres URL (DATABASE_URL). Required.
+	DatabaseURL string
+	// TemporalAddress is the Temporal frontend host:port (TEMPORAL_ADDRESS). Defaults to 127.0.0.1:7233.
+	TemporalAddress string
+	// TemporalNamespace is the Temporal namespace (TEMPORAL_NAMESPACE). Defaults to "default".
+	TemporalNamespace string
+	// TaskQueue is the worker's task queue (TEMPORAL_TASK_QUEUE). Defaults to "tributary".
+	TaskQueue string
+	// TemporalUIURL is the base URL of the Temporal Web UI, used for links in run details
+	// (TEMPORAL_UI_URL). Defaults to http://127.0.0.1:8233.
+	TemporalUIURL string
+	// HTTPAddr is the API server's listen address (HTTP_ADDR). Defaults to 127.0.0.1:8080.
+	HTTPAddr string
+	// HeartbeatTimeout is how long a task activity may go silent before Temporal retries it on
+	// another worker (ACTIVITY_HEARTBEAT_TIMEOUT, a Go duration). Defaults to 30s.
+	HeartbeatTimeout time.Duration
+	// LogLevel is debug, info, warn or error (LOG_LEVEL). Defaults to info.
+	LogLevel slog.Level
+}
+
+// FromEnv reads the configuration from the environment.
+func FromEnv() (Config, error) {
+	c := Config{
+		DatabaseURL:       os.Getenv("DATABASE_URL"),
+		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
+		TaskQueue:         env("TEMPORAL_TASK_QUEUE", DefaultTaskQueue),
+		TemporalUIURL:     strings.TrimRight(env("TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "/"),
+		HTTPAddr:          env("HTTP_ADDR", "127.0.0.1:8080"),
+	}
+	hb, err := time.ParseDuration(env("ACTIVITY_HEARTBEAT_TIMEOUT", "30s"))
+	if err != nil || hb < time.Second {
+		return c, fmt.Errorf("ACTIVITY_HEARTBEAT_TIMEOUT must be a duration of at least 1s, such as 30s")
+	}
+	c.HeartbeatTimeout = hb
+	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
+		return c, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error")
+	}
+	if c.DatabaseURL == "" {
+		return c, fmt.Errorf("DATABASE_URL is required (a postgres:// URL)")
+	}
+	return c, nil
+}
+
+// Logger returns a JSON logger at the configured level.
+func (c Config) Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+}
+
+func env(name, def string) string {
+	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,295 @@
+// Package e2e tests Tributary end to end: the real router, a real Postgres, a real in-process
+// Temporal server and real workers, with HTTP targets served by the tests.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/internal/testenv"
+	"github.com/tributary-io/tributary/server"
+	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/worker"
+)
+
+const taskQueue = "tributary-e2e"
+
+// stack is one isolated Tributary: its own database, Temporal server, API and workers.
+type stack struct {
+	t          *testing.T
+	store      *store.Store
+	temporal   *temporaltest.TestServer
+	client     client.Client
+	dispatcher *dispatch.Dispatcher
+	api        *httptest.Server
+	workers    []sdkworker.Worker
+}
+
+type stackOptions struct {
+	// noWorker leaves starting workers to the test.
+	noWorker bool
+	// heartbeatTimeout of task activities; defaults to 2s so a dead worker is noticed quickly.
+	heartbeatTimeout time.Duration
+}
+
+func newStack(t *testing.T, opts stackOptions) *stack {
+	t.Helper()
+	if opts.heartbeatTimeout == 0 {
+		opts.heartbeatTimeout = 2 * time.Second
+	}
+	db := testenv.DB(t)
+	ts, c := testenv.Temporal(t)
+	s := &stack{t: t, store: store.New(db), temporal: ts, client: c}
+	d, err := dispatch.New(dispatch.Options{Client: c, Store: s.store, TaskQueue: taskQueue, HeartbeatTimeout: opts.heartbeatTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.dispatcher = d
+	router, err := server.NewRouter(server.Options{
+		Store: s.store, Dispatcher: d, Temporal: c, Namespace: ts.GetDefaultNamespace(),
+		TemporalUIURL: "http://temporal-ui.test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.api = httptest.NewServer(router)
+	t.Cleanup(s.api.Close)
+	if !opts.noWorker {
+		s.startWorker()
+	}
+	return s
+}
+
+func (s *stack) startWorker() sdkworker.Worker {
+	s.t.Helper()
+	w, err := worker.New(worker.Options{Client: s.client, Store: s.store, TaskQueue: taskQueue,
+		Worker: sdkworker.Options{WorkflowPanicPolicy: sdkworker.FailWorkflow}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.workers = append(s.workers, w)
+	s.t.Cleanup(w.Stop)
+	return w
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+func (s *stack) do(method, path string, body any) response {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.api.URL+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	checkContract(s.t, req, resp, raw)
+	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+// must performs a request and fails the test unless the status is want.
+func (s *stack) must(want int, method, path string, body any, out any) response {
+	s.t.Helper()
+	r := s.do(method, path, body)
+	if r.status != want {
+		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.body)
+	}
+	if out != nil {
+		r.decode(s.t, out)
+	}
+	return r
+}
+
+type taskView struct {
+	ID         string         `json:"id"`
+	Type       string         `json:"type"`
+	Name       string         `json:"name"`
+	Config     map[string]any `json:"config"`
+	Schedule   string         `json:"schedule"`
+	Enabled    bool           `json:"enabled"`
+	ScheduleID string         `json:"schedule_id"`
+}
+
+type runView struct {
+	ID            string           `json:"id"`
+	TaskID        *string          `json:"task_id"`
+	Status        string           `json:"status"`
+	Trigger       string           `json:"trigger"`
+	TriggeredBy   string           `json:"triggered_by"`
+	StartedAt     time.Time        `json:"started_at"`
+	EndedAt       *time.Time       `json:"ended_at"`
+	DurationMS    *int64           `json:"duration_ms"`
+	WorkflowID    string           `json:"workflow_id"`
+	WorkflowRunID string           `json:"workflow_run_id"`
+	Attempt       int              `json:"attempt"`
+	Counts        map[string]int64 `json:"counts"`
+	Details       map[string]any   `json:"details"`
+	Error         string           `json:"error"`
+	TemporalURL   string           `json:"temporal_ui_url"`
+}
+
+type runPage struct {
+	Items      []runView `json:"items"`
+	NextCursor string    `json:"next_cursor"`
+}
+
+type triggered struct {
+	RunID         string `json:"run_id"`
+	WorkflowID    string `json:"workflow_id"`
+	WorkflowRunID string `json:"workflow_run_id"`
+	RunURL        string `json:"run_url"`
+}
+
+type apiErr struct {
+	Error struct {
+		Code         string `json:"code"`
+		Message      string `json:"message"`
+		RunningRunID string `json:"running_run_id"`
+		Fields       []struct {
+			Field   string `json:"field"`
+			Message string `json:"message"`
+		} `json:"fields"`
+	} `json:"error"`
+}
+
+func (s *stack) createHTTPTask(name, url string, extra map[string]any) taskView {
+	s.t.Helper()
+	body := map[string]any{"type": "http_call", "name": name, "config": map[string]any{"url": url}, "max_attempts": 1}
+	for k, v := range extra {
+		body[k] = v
+	}
+	var tv taskView
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", body, &tv)
+	return tv
+}
+
+// waitRun waits until the run with id has ended and returns it.
+func (s *stack) waitRun(id string, timeout time.Duration) runView {
+	s.t.Helper()
+	var rv runView
+	testenv.Eventually(s.t, timeout, func() error {
+		r := s.do("GET", "/api/v1/runs/"+id, nil)
+		if r.status != http.StatusOK {
+			return errStatus(r)
+		}
+		rv = runView{}
+		r.decode(s.t, &rv)
+		if rv.Status == store.StatusRunning {
+			return errRunning
+		}
+		return nil
+	})
+	return rv
+}
+
+func errStatus(r response) error { return fmt.Errorf("status %d: %s", r.status, r.body) }
+
+var errRunning = errors.New("run is still running")
+
+// target is an HTTP endpoint that records how many requests it serves at once.
+type target struct {
+	srv      *httptest.Server
+	mu       sync.Mutex
+	inFlight int
+	maxSeen  int
+	calls    atomic.Int64
+	handle   func(w http.ResponseWriter, r *http.Request, call int64)
+	// intervals holds [start, end] of every request served.
+	intervals [][2]time.Time
+}
+
+func newTarget(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, call int64)) *target {
+	tg := &target{handle: handle}
+	tg.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		tg.mu.Lock()
+		tg.inFlight++
+		tg.maxSeen = max(tg.maxSeen, tg.inFlight)
+		tg.mu.Unlock()
+		defer func() {
+			tg.mu.Lock()
+			tg.inFlight--
+			tg.intervals = append(tg.intervals, [2]time.Time{start, time.Now()})
+			tg.mu.Unlock()
+		}()
+		tg.handle(w, r, tg.calls.Add(1))
+	}))
+	t.Cleanup(tg.srv.Close)
+	return tg
+}
+
+func (tg *target) max() int {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return tg.maxSeen
+}
+
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func mustUUID(t *testing.T, s string) uuid.UUID {
+	t.Helper()
+	id, err := uuid.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

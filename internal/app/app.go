@@ -1,0 +1,113 @@
+// Package app wires the long-running parts of Tributary (API server and worker) from a
+// Config, so that the production binaries and the development stack share one assembly.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/uptrace/bun"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/tributary-io/tributary/config"
+	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/server"
+	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/worker"
+)
+
+// DialTemporal connects to the Temporal frontend of cfg.
+func DialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
+	}
+	return c, nil
+}
+
+// Dispatcher returns the dispatcher for cfg.
+func Dispatcher(cfg config.Config, c client.Client, s *store.Store) (*dispatch.Dispatcher, error) {
+	return dispatch.New(dispatch.Options{Client: c, Store: s, TaskQueue: cfg.TaskQueue, HeartbeatTimeout: cfg.HeartbeatTimeout})
+}
+
+// ServeAPI serves the API on cfg.HTTPAddr until ctx is done, then shuts down gracefully.
+// ready, if not nil, receives the bound address once the listener is up.
+func ServeAPI(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun.DB, c client.Client, ready func(addr string)) error {
+	s := store.New(db)
+	d, err := Dispatcher(cfg, c, s)
+	if err != nil {
+		return err
+	}
+	router, err := server.NewRouter(server.Options{
+		Store: s, Dispatcher: d, Temporal: c, Namespace: cfg.TemporalNamespace, TemporalUIURL: cfg.TemporalUIURL, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Addr: cfg.HTTPAddr, Handler: router, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+	}
+	return serve(ctx, srv, log, ready)
+}
+
+// RunWorker reconciles Temporal with Postgres, then runs the worker until ctx is done.
+func RunWorker(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun.DB, c client.Client) error {
+	s := store.New(db)
+	d, err := Dispatcher(cfg, c, s)
+	if err != nil {
+		return err
+	}
+	if err := worker.Reconcile(ctx, log, c, cfg.TemporalNamespace, d); err != nil {
+		return err
+	}
+	w, err := worker.New(worker.Options{Client: c, Store: s, TaskQueue: cfg.TaskQueue,
+		Worker: sdkworker.Options{WorkerStopTimeout: 10 * time.Second}})
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+func serve(ctx context.Context, srv *http.Server, log *slog.Logger, ready func(string)) error {
+	ln, err := listen(srv.Addr)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	log.Info("API listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down API: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

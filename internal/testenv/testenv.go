@@ -1,0 +1,104 @@
+// Package testenv gives integration tests the real parts: a fresh, migrated Postgres database
+// (from TEST_DATABASE_URL, which scripts/test provides) and an in-process Temporal server.
+// Production code never imports it.
+package testenv
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/schema"
+	"github.com/tributary-io/tributary/store"
+)
+
+// DatabaseURL returns TEST_DATABASE_URL or fails the test with how to get one.
+func DatabaseURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("TEST_DATABASE_URL")
+	if u == "" {
+		t.Fatal("TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway Postgres")
+	}
+	return u
+}
+
+// EmptyDB creates a new, empty database on the test server and returns its URL; the
+// database is dropped when the test ends.
+func EmptyDB(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	base := DatabaseURL(t)
+	admin, err := store.Open(ctx, base, store.OpenOptions{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatalf("connect to TEST_DATABASE_URL: %v", err)
+	}
+	name := "tributary_test_" + strings.ReplaceAll(uuid.NewString()[:18], "-", "")
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		_ = admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("TEST_DATABASE_URL must be a postgres:// URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// DB returns a connection to a new database with every migration applied.
+func DB(t testing.TB) *bun.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, EmptyDB(t), store.OpenOptions{MaxOpenConns: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := schema.Up(ctx, db); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return db
+}
+
+// Temporal starts an in-process Temporal server with Tributary's search attributes
+// registered, and returns it with a client of its namespace.
+func Temporal(t *testing.T) (*temporaltest.TestServer, client.Client) {
+	t.Helper()
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	c := ts.GetDefaultClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := dispatch.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()); err != nil {
+		t.Fatalf("register search attributes: %v", err)
+	}
+	return ts, c
+}
+
+// Eventually polls cond every 50ms until it returns nil or timeout passes, then fails with
+// cond's last error.
+func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS runs;
+DROP TABLE IF EXISTS connectors;
+DROP TABLE IF EXISTS integration_tasks;

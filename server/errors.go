@@ -1,0 +1,91 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/valid"
+)
+
+// apiError is the JSON body of every error response.
+type apiError struct {
+	Code    string             `json:"code"`
+	Message string             `json:"message"`
+	Fields  []valid.FieldError `json:"fields,omitempty"`
+	// RunningRunID and WorkflowID describe the run that holds a busy exclusivity key.
+	RunningRunID         string `json:"running_run_id,omitempty"`
+	RunningWorkflowID    string `json:"running_workflow_id,omitempty"`
+	RunningWorkflowRunID string `json:"running_workflow_run_id,omitempty"`
+}
+
+type errorBody struct {
+	Error apiError `json:"error"`
+}
+
+var (
+	errRouteNotFound    = errors.New("no such route")
+	errMethodNotAllowed = errors.New("method not allowed")
+	errUnsupportedMedia = errors.New("unsupported media type")
+)
+
+// temporalUnavailableError wraps a failed call to Temporal that is not the client's fault.
+type temporalUnavailableError struct{ err error }
+
+func (e *temporalUnavailableError) Error() string { return e.err.Error() }
+func (e *temporalUnavailableError) Unwrap() error { return e.err }
+
+// renderError is the one place where errors become HTTP statuses and JSON bodies.
+func renderError(c *gin.Context, log *slog.Logger, err error) {
+	status, body := classify(err)
+	if status >= 500 {
+		log.ErrorContext(c, "request failed", "method", c.Request.Method, "path", c.FullPath(), "status", status, "error", err.Error())
+	}
+	c.AbortWithStatusJSON(status, errorBody{Error: body})
+}
+
+func classify(err error) (int, apiError) {
+	var ve *valid.Error
+	var busy *dispatch.BusyError
+	var tooBig *http.MaxBytesError
+	var tu *temporalUnavailableError
+	var svcUnavailable *serviceerror.Unavailable
+	var invalidArg *serviceerror.InvalidArgument
+	switch {
+	case errors.As(err, &ve):
+		return http.StatusBadRequest, apiError{Code: "invalid_request", Message: ve.Error(), Fields: ve.Fields}
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, apiError{Code: "body_too_large",
+			Message: "the request body is larger than the limit of " + strconv.FormatInt(tooBig.Limit, 10) + " bytes"}
+	case errors.Is(err, errUnsupportedMedia):
+		return http.StatusUnsupportedMediaType, apiError{Code: "unsupported_media_type", Message: "send the body as application/json"}
+	case errors.Is(err, store.ErrInvalidCursor):
+		return http.StatusBadRequest, apiError{Code: "invalid_request", Message: err.Error(),
+			Fields: []valid.FieldError{{Field: "cursor", Message: "is not a cursor returned by this API"}}}
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, apiError{Code: "not_found", Message: "the requested resource does not exist"}
+	case errors.Is(err, errRouteNotFound):
+		return http.StatusNotFound, apiError{Code: "not_found", Message: "no such route; see /api/v1/openapi.yaml"}
+	case errors.Is(err, errMethodNotAllowed):
+		return http.StatusMethodNotAllowed, apiError{Code: "method_not_allowed", Message: "this route does not accept that method"}
+	case errors.Is(err, store.ErrDuplicate):
+		return http.StatusConflict, apiError{Code: "conflict", Message: "a resource with that name already exists",
+			Fields: []valid.FieldError{{Field: "name", Message: "is already in use"}}}
+	case errors.As(err, &busy):
+		return http.StatusConflict, apiError{Code: "busy", Message: busy.Error(), RunningRunID: busy.RunID,
+			RunningWorkflowID: busy.Key, RunningWorkflowRunID: busy.WorkflowRunID}
+	case errors.As(err, &invalidArg):
+		return http.StatusBadRequest, apiError{Code: "invalid_request", Message: "Temporal rejected the request: " + invalidArg.Error(),
+			Fields: []valid.FieldError{{Field: "schedule", Message: invalidArg.Error()}}}
+	case errors.As(err, &tu), errors.As(err, &svcUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "a backing service did not answer; try again"}
+	}
+	return http.StatusInternalServerError, apiError{Code: "internal", Message: "internal error; the server log has the details"}
+}

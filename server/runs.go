@@ -1,0 +1,117 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/valid"
+)
+
+// maxPageSize caps the limit query parameter of listings.
+const maxPageSize = 200
+
+func (a *api) listRuns(c *gin.Context) {
+	f, err := runFilter(c)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	list, next, err := a.Store.Runs.List(c, f)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	out := runList{Items: make([]runResponse, 0, len(list)), NextCursor: next}
+	for i := range list {
+		out.Items = append(out.Items, a.runView(&list[i], false))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (a *api) getRun(c *gin.Context) {
+	id, err := pathUUID(c)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	r, err := a.Store.Runs.Get(c, id)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	c.JSON(http.StatusOK, a.runView(r, true))
+}
+
+// runFilter reads and checks the query of a run listing.
+func runFilter(c *gin.Context) (store.RunFilter, error) {
+	q := c.Request.URL.Query()
+	f := store.RunFilter{Limit: 50}
+	if err := checkQuery(q, "task_id", "connector_id", "kind", "status", "trigger", "started_after", "started_before", "limit", "cursor"); err != nil {
+		return f, err
+	}
+	var fs []valid.FieldError
+	bad := func(field, msg string) { fs = append(fs, valid.FieldError{Field: field, Message: msg}) }
+	parseID := func(field string) *uuid.UUID {
+		v := q.Get(field)
+		if v == "" {
+			return nil
+		}
+		id, err := uuid.Parse(v)
+		if err != nil {
+			bad(field, "must be a UUID")
+			return nil
+		}
+		return &id
+	}
+	oneOf := func(field string, allowed []string) string {
+		v := q.Get(field)
+		if v == "" {
+			return ""
+		}
+		for _, a := range allowed {
+			if v == a {
+				return v
+			}
+		}
+		bad(field, "must be one of: "+strings.Join(allowed, ", "))
+		return ""
+	}
+	parseTime := func(field string) *time.Time {
+		v := q.Get(field)
+		if v == "" {
+			return nil
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			bad(field, "must be an RFC 3339 time such as 2026-11-24T10:00:00Z")
+			return nil
+		}
+		return &t
+	}
+	f.TaskID = parseID("task_id")
+	f.ConnectorID = parseID("connector_id")
+	f.Kind = oneOf("kind", store.Kinds)
+	f.Status = oneOf("status", store.Statuses)
+	f.Trigger = oneOf("trigger", store.Triggers)
+	f.StartedAfter = parseTime("started_after")
+	f.StartedBefore = parseTime("started_before")
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			bad("limit", "must be an integer from 1 to "+strconv.Itoa(maxPageSize))
+		} else {
+			f.Limit = n
+		}
+	}
+	if f.StartedAfter != nil && f.StartedBefore != nil && !f.StartedAfter.Before(*f.StartedBefore) {
+		bad("started_before", "must be later than started_after")
+	}
+	f.Cursor = q.Get("cursor")
+	return f, valid.Fields(fs...)
+}

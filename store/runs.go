@@ -1,0 +1,266 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// Run kinds, triggers and statuses as stored in runs.
+const (
+	KindTask              = "task"
+	KindConnectorDiscover = "connector_discover"
+	KindConnectorSync     = "connector_sync"
+
+	TriggerScheduled = "scheduled"
+	TriggerManual    = "manual"
+	TriggerAPI       = "api"
+
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusSkipped   = "skipped"
+	StatusCancelled = "cancelled"
+	StatusTimedOut  = "timed_out"
+)
+
+// Kinds, Triggers and Statuses list the values the runs table accepts.
+var (
+	Kinds    = []string{KindTask, KindConnectorDiscover, KindConnectorSync}
+	Triggers = []string{TriggerScheduled, TriggerManual, TriggerAPI}
+	Statuses = []string{StatusRunning, StatusSucceeded, StatusFailed, StatusSkipped, StatusCancelled, StatusTimedOut}
+)
+
+// ErrInvalidCursor is returned for a pagination cursor that this server did not produce.
+var ErrInvalidCursor = errors.New("invalid cursor")
+
+// Run is one row of run history.
+type Run struct {
+	bun.BaseModel `bun:"table:runs"`
+
+	ID            uuid.UUID        `bun:"id,pk,type:uuid"`
+	Kind          string           `bun:"kind,notnull"`
+	TaskID        *uuid.UUID       `bun:"task_id,type:uuid"`
+	TaskType      *string          `bun:"task_type"`
+	ConnectorID   *uuid.UUID       `bun:"connector_id,type:uuid"`
+	SubjectName   string           `bun:"subject_name,notnull"`
+	Trigger       string           `bun:"trigger,notnull"`
+	TriggeredBy   string           `bun:"triggered_by,notnull"`
+	Status        string           `bun:"status,notnull"`
+	StartedAt     time.Time        `bun:"started_at,notnull"`
+	EndedAt       *time.Time       `bun:"ended_at"`
+	DurationMS    *int64           `bun:"duration_ms"`
+	WorkflowID    string           `bun:"workflow_id,notnull"`
+	WorkflowRunID string           `bun:"workflow_run_id,notnull"`
+	Attempt       int              `bun:"attempt,notnull"`
+	Counts        map[string]int64 `bun:"counts,type:jsonb,notnull"`
+	Details       json.RawMessage  `bun:"details,type:jsonb,notnull"`
+	Error         string           `bun:"error,notnull"`
+}
+
+// Runs reads and writes run history.
+type Runs struct{ db bun.IDB }
+
+// RecordStart inserts a running run. A second call with the same ID (an activity retry)
+// changes nothing and reports the stored row.
+func (s *Runs) RecordStart(ctx context.Context, r *Run) error {
+	r.Status = StatusRunning
+	r.EndedAt, r.DurationMS = nil, nil
+	if r.Counts == nil {
+		r.Counts = map[string]int64{}
+	}
+	if len(r.Details) == 0 {
+		r.Details = json.RawMessage(`{}`)
+	}
+	_, err := s.db.NewInsert().Model(r).On("CONFLICT (id) DO NOTHING").Exec(ctx)
+	return mapError(err)
+}
+
+// RecordSkipped inserts a run that never started because its exclusivity key was busy.
+func (s *Runs) RecordSkipped(ctx context.Context, r *Run) error {
+	r.Status = StatusSkipped
+	ended := r.StartedAt
+	var zero int64
+	r.EndedAt, r.DurationMS = &ended, &zero
+	if r.Counts == nil {
+		r.Counts = map[string]int64{}
+	}
+	if len(r.Details) == 0 {
+		r.Details = json.RawMessage(`{}`)
+	}
+	_, err := s.db.NewInsert().Model(r).On("CONFLICT (id) DO NOTHING").Exec(ctx)
+	return mapError(err)
+}
+
+// RunEnd is the outcome written by Finish.
+type RunEnd struct {
+	Status  string
+	EndedAt time.Time
+	Counts  map[string]int64
+	Error   string
+}
+
+// Finish closes a running run. It only changes a run that is still running, so a retried
+// call, or a late call after the run was closed by reconciliation, changes nothing.
+// It reports whether the row changed.
+func (s *Runs) Finish(ctx context.Context, id uuid.UUID, end RunEnd) (bool, error) {
+	if end.Counts == nil {
+		end.Counts = map[string]int64{}
+	}
+	counts, err := json.Marshal(end.Counts)
+	if err != nil {
+		return false, err
+	}
+	res, err := s.db.NewUpdate().Model((*Run)(nil)).
+		Set("status = ?", end.Status).
+		Set("ended_at = greatest(?::timestamptz, started_at)", end.EndedAt).
+		Set("duration_ms = (extract(epoch from (greatest(?::timestamptz, started_at) - started_at)) * 1000)::bigint", end.EndedAt).
+		Set("counts = counts || ?::jsonb", string(counts)).
+		Set("error = ?", end.Error).
+		Where("id = ?", id).
+		Where("status = ?", StatusRunning).
+		Exec(ctx)
+	if err != nil {
+		return false, mapError(err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// SetAttempt records which activity attempt is executing a running run.
+func (s *Runs) SetAttempt(ctx context.Context, id uuid.UUID, attempt int) error {
+	_, err := s.db.NewUpdate().Model((*Run)(nil)).Set("attempt = ?", attempt).
+		Where("id = ?", id).Where("status = ?", StatusRunning).Exec(ctx)
+	return mapError(err)
+}
+
+// SetDetails replaces the type-specific details of a run.
+func (s *Runs) SetDetails(ctx context.Context, id uuid.UUID, details any) error {
+	b, err := json.Marshal(details)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.NewUpdate().Model((*Run)(nil)).Set("details = ?::jsonb", string(b)).Where("id = ?", id).Exec(ctx)
+	return mapError(err)
+}
+
+// Get returns the run with id, or ErrNotFound.
+func (s *Runs) Get(ctx context.Context, id uuid.UUID) (*Run, error) {
+	r := new(Run)
+	return r, mapError(s.db.NewSelect().Model(r).Where("id = ?", id).Scan(ctx))
+}
+
+// GetByWorkflowRun returns the run executed by the Temporal run workflowRunID, or ErrNotFound.
+func (s *Runs) GetByWorkflowRun(ctx context.Context, workflowRunID string) (*Run, error) {
+	r := new(Run)
+	err := s.db.NewSelect().Model(r).Where("workflow_run_id = ?", workflowRunID).
+		Where("workflow_run_id <> ''").Limit(1).Scan(ctx)
+	return r, mapError(err)
+}
+
+// ListRunning returns running runs that started before olderThan, oldest first.
+func (s *Runs) ListRunning(ctx context.Context, olderThan time.Time, limit int) ([]Run, error) {
+	var out []Run
+	err := s.db.NewSelect().Model(&out).Where("status = ?", StatusRunning).
+		Where("started_at < ?", olderThan).OrderExpr("started_at").Limit(int64(limit)).Scan(ctx)
+	return out, mapError(err)
+}
+
+// RunFilter narrows a run listing; zero fields do not filter.
+type RunFilter struct {
+	TaskID        *uuid.UUID
+	ConnectorID   *uuid.UUID
+	Kind          string
+	Status        string
+	Trigger       string
+	StartedAfter  *time.Time // inclusive
+	StartedBefore *time.Time // exclusive
+	// Cursor continues a listing after the last row of the previous page.
+	Cursor string
+	// Limit is the page size. Optional; defaults to 50.
+	Limit int
+}
+
+// Apply adds the filter's conditions to q.
+func (f RunFilter) Apply(q *bun.SelectQuery) *bun.SelectQuery {
+	if f.TaskID != nil {
+		q = q.Where("task_id = ?", *f.TaskID)
+	}
+	if f.ConnectorID != nil {
+		q = q.Where("connector_id = ?", *f.ConnectorID)
+	}
+	if f.Kind != "" {
+		q = q.Where("kind = ?", f.Kind)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Trigger != "" {
+		q = q.Where("trigger = ?", f.Trigger)
+	}
+	if f.StartedAfter != nil {
+		q = q.Where("started_at >= ?", *f.StartedAfter)
+	}
+	if f.StartedBefore != nil {
+		q = q.Where("started_at < ?", *f.StartedBefore)
+	}
+	return q
+}
+
+type runCursor struct {
+	StartedAt time.Time `json:"t"`
+	ID        uuid.UUID `json:"i"`
+}
+
+// List returns one page of runs, newest first, and the cursor of the next page ("" at the end).
+func (s *Runs) List(ctx context.Context, f RunFilter) ([]Run, string, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	out := make([]Run, 0, f.Limit+1)
+	q := s.db.NewSelect().Model(&out).Apply(f.Apply)
+	if f.Cursor != "" {
+		c, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		q = q.Where("(started_at, id) < (?, ?)", c.StartedAt, c.ID)
+	}
+	err := q.OrderExpr("started_at DESC, id DESC").Limit(int64(f.Limit + 1)).Scan(ctx)
+	if err != nil {
+		return nil, "", mapError(err)
+	}
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		last := out[len(out)-1]
+		next = encodeCursor(runCursor{StartedAt: last.StartedAt, ID: last.ID})
+	}
+	return out, next, nil
+}
+
+func encodeCursor(c runCursor) string {
+	b, _ := json.Marshal(c) // a struct of a time and a UUID always marshals
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (runCursor, error) {
+	var c runCursor
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return c, fmt.Errorf("%w: not base64url", ErrInvalidCursor)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil || c.ID == uuid.Nil || c.StartedAt.IsZero() {
+		return c, fmt.Errorf("%w: not a run cursor", ErrInvalidCursor)
+	}
+	return c, nil
+}

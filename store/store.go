@@ -1,0 +1,94 @@
+// Package store reads and writes Tributary's Postgres tables through bun.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+)
+
+var (
+	// ErrNotFound is returned when the requested row does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate is returned when a write would break a uniqueness rule, such as a task name in use.
+	ErrDuplicate = errors.New("already exists")
+)
+
+// OpenOptions configures Open.
+type OpenOptions struct {
+	// MaxOpenConns caps the pool. Optional; defaults to 20.
+	MaxOpenConns int
+	// PingTimeout bounds the first connection check. Optional; defaults to 10s. Negative skips the check.
+	PingTimeout time.Duration
+}
+
+// Open connects to the Postgres database at dsn (a postgres:// URL or a key=value string).
+func Open(ctx context.Context, dsn string, opts OpenOptions) (*bun.DB, error) {
+	if dsn == "" {
+		return nil, errors.New("no database URL given (set DATABASE_URL)")
+	}
+	sqldb, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 20
+	}
+	sqldb.SetMaxOpenConns(opts.MaxOpenConns)
+	sqldb.SetMaxIdleConns(opts.MaxOpenConns)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	db := bun.NewDB(sqldb, pgdialect.New())
+	if opts.PingTimeout >= 0 {
+		if opts.PingTimeout == 0 {
+			opts.PingTimeout = 10 * time.Second
+		}
+		pctx, cancel := context.WithTimeout(ctx, opts.PingTimeout)
+		defer cancel()
+		if err := db.PingContext(pctx); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("connect to database: %w", err)
+		}
+	}
+	return db, nil
+}
+
+// Store groups the repositories over one database.
+type Store struct {
+	DB    *bun.DB
+	Tasks *Tasks
+	Runs  *Runs
+}
+
+// New returns a Store over db.
+func New(db *bun.DB) *Store {
+	return &Store{DB: db, Tasks: &Tasks{db: db}, Runs: &Runs{db: db}}
+}
+
+// RunInTx runs fn with repositories bound to one transaction, committed when fn returns nil.
+func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, tx *Store) error) error {
+	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return fn(ctx, &Store{DB: s.DB, Tasks: &Tasks{db: tx}, Runs: &Runs{db: tx}})
+	})
+}
+
+// mapError turns driver errors that callers act on into the package's sentinel errors.
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return fmt.Errorf("%w: %s", ErrDuplicate, pgErr.ConstraintName)
+	}
+	return err
+}

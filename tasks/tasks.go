@@ -1,0 +1,266 @@
+// Package tasks is the domain service for integration tasks: it validates configuration,
+// stores it, keeps the task's Temporal Schedule in step, and triggers runs.
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones for schedules, also where the host has no zoneinfo
+	"unicode"
+
+	"github.com/google/uuid"
+	"github.com/robfig/cron/v3"
+
+	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/tasktype"
+	"github.com/tributary-io/tributary/valid"
+	"github.com/tributary-io/tributary/workflows"
+)
+
+// Spec is the configuration of a task as clients send it.
+type Spec struct {
+	Type               string          `json:"type" validate:"required,max=64"`
+	Name               string          `json:"name" validate:"required,max=200"`
+	Description        string          `json:"description" validate:"max=2000"`
+	Config             json.RawMessage `json:"config"`
+	Schedule           string          `json:"schedule" validate:"max=200"`
+	Timezone           string          `json:"timezone" validate:"max=64"`
+	Enabled            *bool           `json:"enabled"`
+	OverlapPolicy      string          `json:"overlap_policy" validate:"omitempty,oneof=skip buffer_one"`
+	MaxDurationSeconds *int            `json:"max_duration_seconds" validate:"omitempty,min=1,max=604800"`
+	MaxAttempts        *int            `json:"max_attempts" validate:"omitempty,min=1,max=100"`
+}
+
+// MinScheduleInterval is the shortest interval an @every schedule may have.
+const MinScheduleInterval = time.Second
+
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Service manages tasks.
+type Service struct {
+	store      *store.Store
+	dispatcher *dispatch.Dispatcher
+	now        func() time.Time
+}
+
+// New returns a Service.
+func New(s *store.Store, d *dispatch.Dispatcher) *Service {
+	return &Service{store: s, dispatcher: d, now: time.Now}
+}
+
+// Get returns the task with id.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (*store.Task, error) {
+	return s.store.Tasks.Get(ctx, id)
+}
+
+// List returns every task.
+func (s *Service) List(ctx context.Context, f store.TaskFilter) ([]store.Task, error) {
+	return s.store.Tasks.List(ctx, f)
+}
+
+// Create validates spec, stores the task and creates its schedule; if Temporal refuses the
+// schedule nothing is stored.
+func (s *Service) Create(ctx context.Context, spec Spec) (*store.Task, error) {
+	cfg, err := validate(spec)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	t := &store.Task{ID: uuid.New(), Type: spec.Type, CreatedAt: now}
+	if err := apply(t, spec, cfg, now); err != nil {
+		return nil, err
+	}
+	err = s.store.RunInTx(ctx, func(ctx context.Context, tx *store.Store) error {
+		if err := tx.Tasks.Insert(ctx, t); err != nil {
+			return err
+		}
+		return s.dispatcher.SyncTaskSchedule(ctx, t)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Update replaces the configuration of the task with id. Secret values that spec leaves
+// empty keep their stored values. The type cannot change.
+func (s *Service) Update(ctx context.Context, id uuid.UUID, spec Spec) (*store.Task, error) {
+	cfg, err := validate(spec)
+	if err != nil {
+		return nil, err
+	}
+	var t *store.Task
+	err = s.store.RunInTx(ctx, func(ctx context.Context, tx *store.Store) error {
+		t, err = tx.Tasks.GetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if t.Type != spec.Type {
+			return valid.Field("type", "cannot change from %q to %q; create a new task instead", t.Type, spec.Type)
+		}
+		prev, err := tasktype.DecodeStored(t.Type, t.Config)
+		if err != nil {
+			return fmt.Errorf("stored config of task %s: %w", t.ID, err)
+		}
+		cfg.KeepSecrets(prev)
+		if err := apply(t, spec, cfg, s.now().UTC()); err != nil {
+			return err
+		}
+		if err := tx.Tasks.Update(ctx, t); err != nil {
+			return err
+		}
+		return s.dispatcher.SyncTaskSchedule(ctx, t)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Delete removes the task with id and its schedule. Its run history stays.
+func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
+	return s.store.RunInTx(ctx, func(ctx context.Context, tx *store.Store) error {
+		if err := tx.Tasks.Delete(ctx, id); err != nil {
+			return err
+		}
+		return s.dispatcher.DeleteTaskSchedule(ctx, id)
+	})
+}
+
+// TriggerOptions describes who asked for a run.
+type TriggerOptions struct {
+	// Trigger is store.TriggerManual or store.TriggerAPI. Optional; defaults to api.
+	Trigger string `json:"trigger" validate:"omitempty,oneof=manual api"`
+	// TriggeredBy names the person or system that asked. Optional.
+	TriggeredBy string `json:"triggered_by" validate:"max=200"`
+}
+
+// Trigger starts a run of the task with id now; a *dispatch.BusyError says a run of the same
+// task type is in progress.
+func (s *Service) Trigger(ctx context.Context, id uuid.UUID, opts TriggerOptions) (dispatch.Started, error) {
+	if err := valid.Struct("", opts); err != nil {
+		return dispatch.Started{}, err
+	}
+	if opts.Trigger == "" {
+		opts.Trigger = store.TriggerAPI
+	}
+	if err := checkText("triggered_by", opts.TriggeredBy); err != nil {
+		return dispatch.Started{}, err
+	}
+	t, err := s.store.Tasks.Get(ctx, id)
+	if err != nil {
+		return dispatch.Started{}, err
+	}
+	return s.dispatcher.TriggerTask(ctx, t, opts.Trigger, strings.TrimSpace(opts.TriggeredBy))
+}
+
+// validate checks everything about spec that does not need the database.
+func validate(spec Spec) (tasktype.Config, error) {
+	var fs []valid.FieldError
+	collect := func(err error) error {
+		var ve *valid.Error
+		if errors.As(err, &ve) {
+			fs = append(fs, ve.Fields...)
+			return nil
+		}
+		return err
+	}
+	if err := collect(valid.Struct("", spec)); err != nil {
+		return nil, err
+	}
+	if err := collect(checkText("name", spec.Name)); err != nil {
+		return nil, err
+	}
+	if spec.Name != "" && strings.TrimSpace(spec.Name) == "" {
+		fs = append(fs, valid.FieldError{Field: "name", Message: "must not be blank"})
+	}
+	if spec.Schedule != "" {
+		if err := collect(checkSchedule(spec.Schedule)); err != nil {
+			return nil, err
+		}
+	}
+	if spec.Timezone != "" {
+		if _, err := time.LoadLocation(spec.Timezone); err != nil || spec.Timezone == "Local" {
+			fs = append(fs, valid.FieldError{Field: "timezone", Message: fmt.Sprintf("%q is not an IANA time zone such as Europe/Berlin", spec.Timezone)})
+		}
+	}
+	var cfg tasktype.Config
+	if spec.Type != "" {
+		c, err := tasktype.Decode(spec.Type, spec.Config)
+		if err := collect(err); err != nil {
+			return nil, err
+		}
+		cfg = c
+	}
+	if len(fs) > 0 {
+		return nil, valid.Fields(fs...)
+	}
+	return cfg, nil
+}
+
+func apply(t *store.Task, spec Spec, cfg tasktype.Config, now time.Time) error {
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	t.Name = strings.TrimSpace(spec.Name)
+	t.Description = spec.Description
+	t.Config = raw
+	t.Schedule = strings.TrimSpace(spec.Schedule)
+	t.Timezone = orDefault(spec.Timezone, "UTC")
+	t.Enabled = spec.Enabled == nil || *spec.Enabled
+	t.OverlapPolicy = orDefault(spec.OverlapPolicy, workflows.OverlapSkip)
+	t.MaxDurationSeconds = 3600
+	if spec.MaxDurationSeconds != nil {
+		t.MaxDurationSeconds = *spec.MaxDurationSeconds
+	}
+	t.MaxAttempts = 3
+	if spec.MaxAttempts != nil {
+		t.MaxAttempts = *spec.MaxAttempts
+	}
+	t.UpdatedAt = now
+	return nil
+}
+
+// checkSchedule accepts a five-field cron expression or a descriptor (@hourly, @every 15m).
+func checkSchedule(expr string) error {
+	expr = strings.TrimSpace(expr)
+	if strings.HasPrefix(strings.ToUpper(expr), "CRON_TZ=") || strings.HasPrefix(strings.ToUpper(expr), "TZ=") {
+		return valid.Field("schedule", "put the time zone in the timezone field, not in the expression")
+	}
+	if strings.HasPrefix(expr, "@every") {
+		d, err := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(expr, "@every")))
+		if err != nil {
+			return valid.Field("schedule", "%q: @every needs a duration such as 15m or 1h", expr)
+		}
+		if d < MinScheduleInterval {
+			return valid.Field("schedule", "%q: the interval must be at least %s", expr, MinScheduleInterval)
+		}
+		return nil
+	}
+	if _, err := cronParser.Parse(expr); err != nil {
+		return valid.Field("schedule", "%q is not a valid cron expression (minute hour day-of-month month day-of-week, or @hourly, @daily, @every 15m): %v", expr, err)
+	}
+	return nil
+}
+
+func checkText(field, s string) error {
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return valid.Field(field, "must not contain control characters")
+		}
+	}
+	return nil
+}
+
+func orDefault(s, def string) string {
+	if s = strings.TrimSpace(s); s != "" {
+		return s
+	}
+	return def
+}

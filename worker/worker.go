@@ -1,0 +1,80 @@
+// Package worker assembles the Temporal worker: it registers every workflow and activity on
+// the task queue and reconciles Temporal with Postgres at start.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/tributary-io/tributary/activities"
+	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/workflows"
+)
+
+// Options configures a worker.
+type Options struct {
+	// Client is the Temporal client. Required.
+	Client client.Client
+	// Store is the database. Required.
+	Store *store.Store
+	// TaskQueue is the task queue to poll. Required.
+	TaskQueue string
+	// HTTPClient sends the requests of HTTP call tasks. Optional; defaults to http.DefaultClient.
+	HTTPClient *http.Client
+	// Worker holds Temporal worker options. Optional.
+	Worker sdkworker.Options
+}
+
+// Register registers Tributary's workflows and activities on r.
+func Register(r sdkworker.Registry, opts Options) {
+	r.RegisterWorkflowWithOptions(workflows.IntegrationTaskWorkflow, workflow.RegisterOptions{Name: workflows.IntegrationTaskName})
+	r.RegisterWorkflowWithOptions(workflows.ScheduledTaskWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledIntegrationTaskName})
+	r.RegisterActivity(&activities.Runs{Store: opts.Store, Temporal: opts.Client})
+	r.RegisterActivity(&activities.HTTPCalls{Store: opts.Store, Client: opts.HTTPClient})
+}
+
+// New returns a worker with everything registered; start it with Run or Start.
+func New(opts Options) (sdkworker.Worker, error) {
+	if opts.Client == nil || opts.Store == nil || opts.TaskQueue == "" {
+		return nil, errors.New("worker: Client, Store and TaskQueue are required")
+	}
+	w := sdkworker.New(opts.Client, opts.TaskQueue, opts.Worker)
+	Register(w, opts)
+	return w, nil
+}
+
+// Reconcile brings Temporal in line with Postgres before the worker starts polling: it
+// registers the search attributes, creates, updates and deletes task schedules, and closes
+// run-history rows whose workflows ended without recording it.
+func Reconcile(ctx context.Context, log *slog.Logger, c client.Client, namespace string, d *dispatch.Dispatcher) error {
+	if err := dispatch.RegisterSearchAttributes(ctx, c, namespace); err != nil {
+		return err
+	}
+	rep, err := d.ReconcileSchedules(ctx)
+	log.Info("schedules reconciled", "synced", rep.Synced, "deleted", rep.Deleted, "error", errString(err))
+	if err != nil {
+		return fmt.Errorf("reconcile schedules: %w", err)
+	}
+	closed, err := d.ReconcileRuns(ctx, time.Minute)
+	log.Info("run history reconciled", "closed", closed, "error", errString(err))
+	if err != nil {
+		return fmt.Errorf("reconcile run history: %w", err)
+	}
+	return nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
