@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/workflow"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/tributary-io/tributary/activities"
 	"github.com/tributary-io/tributary/dispatch"
