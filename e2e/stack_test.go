@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -40,7 +41,8 @@ type stack struct {
 	client     client.Client
 	dispatcher *dispatch.Dispatcher
 	api        *httptest.Server
-	workers    []sdkworker.Worker
+	router     *gin.Engine
+	opts       stackOptions
 }
 
 type stackOptions struct {
@@ -48,6 +50,8 @@ type stackOptions struct {
 	noWorker bool
 	// heartbeatTimeout of task activities; defaults to 2s so a dead worker is noticed quickly.
 	heartbeatTimeout time.Duration
+	// register adds test activities to every worker.
+	register func(*stack, sdkworker.Registry)
 }
 
 func newStack(t *testing.T, opts stackOptions) *stack {
@@ -57,7 +61,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	}
 	db := testenv.DB(t)
 	ts, c := testenv.Temporal(t)
-	s := &stack{t: t, store: store.New(db), temporal: ts, client: c}
+	s := &stack{t: t, store: store.New(db), temporal: ts, client: c, opts: opts}
 	d, err := dispatch.New(dispatch.Options{Client: c, Store: s.store, TaskQueue: taskQueue, HeartbeatTimeout: opts.heartbeatTimeout})
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +74,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.router = router
 	s.api = httptest.NewServer(router)
 	t.Cleanup(s.api.Close)
 	if !opts.noWorker {
@@ -85,10 +90,12 @@ func (s *stack) startWorker() sdkworker.Worker {
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	if s.opts.register != nil {
+		s.opts.register(s, w)
+	}
 	if err := w.Start(); err != nil {
 		s.t.Fatal(err)
 	}
-	s.workers = append(s.workers, w)
 	s.t.Cleanup(w.Stop)
 	return w
 }
@@ -293,3 +300,5 @@ func mustUUID(t *testing.T, s string) uuid.UUID {
 	}
 	return id
 }
+
+func mustParse(s string) uuid.UUID { return uuid.MustParse(s) }
