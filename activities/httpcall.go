@@ -37,7 +37,8 @@ type HTTPCalls struct {
 	// Client sends the requests. Optional; defaults to a client without a global timeout
 	// (each call is bounded by its task's timeout_seconds).
 	Client *http.Client
-	// HeartbeatEvery is how often progress is reported while a response is read. Optional; defaults to 1s.
+	// HeartbeatEvery is how often progress is reported while a call is in flight. Heartbeats are
+	// also how the activity learns that its run was cancelled. Optional; defaults to 1s.
 	HeartbeatEvery time.Duration
 }
 
@@ -79,7 +80,9 @@ func (a *HTTPCalls) ExecuteHTTPCall(ctx context.Context, in TaskInput) (TaskOutp
 	}
 
 	shown := displayURL(cfg.URL)
-	activity.RecordHeartbeat(ctx, HTTPCallProgress{Phase: "sending request"})
+	progress := newHeartbeater(ctx, a.HeartbeatEvery)
+	defer progress.stop()
+	progress.set(HTTPCallProgress{Phase: "waiting for the response"})
 	reqCtx, cancel := context.WithTimeout(ctx, time.Duration(cfg.TimeoutSeconds)*time.Second)
 	defer cancel()
 	var body io.Reader
@@ -109,7 +112,7 @@ func (a *HTTPCalls) ExecuteHTTPCall(ctx context.Context, in TaskInput) (TaskOutp
 	defer resp.Body.Close()
 
 	excerpt := &boundedBuffer{limit: cfg.ExcerptBytes}
-	n, err := a.readBody(ctx, resp.Body, excerpt)
+	n, err := readBody(resp.Body, excerpt, progress)
 	if err != nil {
 		return TaskOutput{}, fmt.Errorf("%s %s: reading the response after %d bytes: %s", cfg.Method, shown, n,
 			describeTransportError(err, reqCtx, cfg.TimeoutSeconds))
@@ -132,22 +135,14 @@ func (a *HTTPCalls) ExecuteHTTPCall(ctx context.Context, in TaskInput) (TaskOutp
 	return TaskOutput{Counts: map[string]int64{"requests": 1, "response_bytes": n, "status_code": int64(resp.StatusCode)}}, nil
 }
 
-func (a *HTTPCalls) readBody(ctx context.Context, r io.Reader, excerpt *boundedBuffer) (int64, error) {
-	every := a.HeartbeatEvery
-	if every <= 0 {
-		every = time.Second
-	}
+func readBody(r io.Reader, excerpt *boundedBuffer, progress *heartbeater) (int64, error) {
 	buf := make([]byte, 32*1024)
 	var total int64
-	last := time.Now()
 	for {
 		n, err := r.Read(buf)
 		total += int64(n)
 		excerpt.Write(buf[:n])
-		if time.Since(last) >= every {
-			activity.RecordHeartbeat(ctx, HTTPCallProgress{Phase: "reading response", ResponseBytes: total})
-			last = time.Now()
-		}
+		progress.set(HTTPCallProgress{Phase: "reading the response", ResponseBytes: total})
 		if errors.Is(err, io.EOF) {
 			return total, nil
 		}
