@@ -18,9 +18,14 @@ type heartbeater struct {
 	wg      sync.WaitGroup
 }
 
+// newHeartbeater heartbeats every interval, or more often when the activity's heartbeat
+// timeout needs it (a third of the timeout).
 func newHeartbeater(ctx context.Context, every time.Duration) *heartbeater {
 	if every <= 0 {
 		every = time.Second
+	}
+	if hb := activity.GetInfo(ctx).HeartbeatTimeout; hb > 0 && hb/3 < every {
+		every = max(hb/3, 10*time.Millisecond)
 	}
 	h := &heartbeater{done: make(chan struct{})}
 	h.wg.Add(1)
