@@ -1,0 +1,192 @@
+// Command tributary-dev runs the whole development stack in one process: a throwaway
+// PostgreSQL cluster (unless DATABASE_URL is set), an embedded Temporal dev server with its
+// Web UI and Tributary's search attributes, the migrations, the worker and the API. It prints
+// the addresses, and Ctrl-C stops everything cleanly.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/uptrace/bun"
+	"go.temporal.io/sdk/client"
+
+	"github.com/tributary-io/tributary/config"
+	"github.com/tributary-io/tributary/internal/app"
+	"github.com/tributary-io/tributary/internal/devstack"
+	"github.com/tributary-io/tributary/schema"
+	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/tasks"
+	"github.com/tributary-io/tributary/tasktype"
+	"github.com/tributary-io/tributary/workflows"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "tributary-dev:", err)
+		os.Exit(1)
+	}
+}
+
+const demoTaskName = "demo: API readiness check"
+
+func run() error {
+	httpAddr := flag.String("http", "127.0.0.1:8080", "API listen address")
+	frontendPort := flag.Int("temporal-port", 7233, "Temporal frontend gRPC port")
+	uiPort := flag.Int("ui-port", 8233, "Temporal Web UI port")
+	temporalDB := flag.String("temporal-db", "", "keep Temporal's state in this SQLite file (default: in memory)")
+	demo := flag.Bool("demo", true, "create an HTTP-call task that checks the API's readiness every 30 seconds")
+	logLevel := flag.String("log-level", "warn", "log level of the stack: debug, info, warn, error")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	dbURL := os.Getenv("DATABASE_URL")
+	if dbURL == "" {
+		fmt.Println("starting a throwaway PostgreSQL cluster …")
+		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := pg.Stop(); err != nil {
+				log.Warn("stop PostgreSQL", "error", err)
+			}
+		}()
+		dbURL = pg.URL
+	}
+
+	fmt.Println("starting the Temporal dev server and Web UI …")
+	tmp, err := devstack.StartTemporal(devstack.TemporalOptions{
+		FrontendPort: *frontendPort, UIPort: *uiPort, SearchAttributes: workflows.SearchAttributes,
+		DatabaseFile: *temporalDB, LogLevel: "error",
+	})
+	if err != nil {
+		return err
+	}
+	defer tmp.Stop()
+
+	db, err := store.Open(ctx, dbURL, store.OpenOptions{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	g, err := schema.Up(ctx, db)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if !g.IsZero() {
+		fmt.Printf("applied migrations: %s\n", strings.TrimSpace(g.Migrations.String()))
+	}
+
+	cfg := config.Config{
+		DatabaseURL: dbURL, TemporalAddress: tmp.FrontendAddr, TemporalNamespace: tmp.Namespace,
+		TaskQueue: config.DefaultTaskQueue, TemporalUIURL: tmp.UIURL, HTTPAddr: *httpAddr,
+		HeartbeatTimeout: 30 * time.Second, LogLevel: level,
+	}
+	c, err := app.DialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	apiUp := make(chan string, 1)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		errc <- app.RunWorker(runCtx, cfg, log, db, c)
+	}()
+	go func() {
+		defer wg.Done()
+		errc <- app.ServeAPI(runCtx, cfg, log, db, c, func(addr string) { apiUp <- addr })
+	}()
+
+	var apiAddr string
+	select {
+	case apiAddr = <-apiUp:
+	case err := <-errc:
+		cancel()
+		wg.Wait()
+		return err
+	}
+	demoLine := "off (-demo=false)"
+	if *demo {
+		if demoLine, err = ensureDemoTask(runCtx, cfg, db, c, apiAddr); err != nil {
+			log.Warn("demo task not created", "error", err)
+			demoLine = "not created: " + err.Error()
+		}
+	}
+	fmt.Printf(`
+Tributary development stack is up.
+
+  API           http://%s/api/v1   (OpenAPI: http://%s/api/v1/openapi.yaml)
+  Temporal UI   %s/namespaces/%s/workflows
+  Temporal      %s  namespace %s, task queue %s
+  Postgres      %s
+  Demo task     %s
+
+Press Ctrl-C to stop.
+`, apiAddr, apiAddr, tmp.UIURL, tmp.Namespace, tmp.FrontendAddr, tmp.Namespace, cfg.TaskQueue, dbURL, demoLine)
+
+	var firstErr error
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nstopping …")
+	case firstErr = <-errc:
+	}
+	cancel()
+	wg.Wait()
+	return firstErr
+}
+
+// ensureDemoTask creates, once, an HTTP-call task that checks the API's readiness every 30
+// seconds, and starts one run of it right away so that the Temporal UI shows a run at once.
+func ensureDemoTask(ctx context.Context, cfg config.Config, db *bun.DB, c client.Client, apiAddr string) (string, error) {
+	s := store.New(db)
+	d, err := app.Dispatcher(cfg, c, s)
+	if err != nil {
+		return "", err
+	}
+	svc := tasks.New(s, d)
+	existing, err := svc.List(ctx, store.TaskFilter{Type: tasktype.HTTPCall})
+	if err != nil {
+		return "", err
+	}
+	for _, t := range existing {
+		if t.Name == demoTaskName {
+			return fmt.Sprintf("%q (%s), already configured", t.Name, t.Schedule), nil
+		}
+	}
+	enabled := true
+	t, err := svc.Create(ctx, tasks.Spec{
+		Type: tasktype.HTTPCall, Name: demoTaskName, Enabled: &enabled, Schedule: "@every 30s",
+		Description: "Created by tributary-dev: calls the API's readiness endpoint.",
+		Config:      json.RawMessage(fmt.Sprintf(`{"url": "http://%s/readyz", "method": "GET"}`, apiAddr)),
+	})
+	if err != nil {
+		return "", err
+	}
+	if _, err := svc.Trigger(ctx, t.ID, tasks.TriggerOptions{Trigger: store.TriggerManual, TriggeredBy: "tributary-dev"}); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%q every 30s (task %s)", t.Name, t.ID), nil
+}
