@@ -171,7 +171,7 @@ func TestRunListingPagination(t *testing.T) {
 			tid = taskB
 		}
 		r := &store.Run{ID: uuid.New(), Kind: store.KindTask, TaskID: &tid, TaskType: &typ, Trigger: store.TriggerAPI,
-			StartedAt: base.Add(time.Duration(i/2) * time.Minute), // pairs share a start time
+			StartedAt:  base.Add(time.Duration(i/2) * time.Minute), // pairs share a start time
 			WorkflowID: "task-type/http_call", WorkflowRunID: uuid.NewString()}
 		var err error
 		if i%5 == 0 {

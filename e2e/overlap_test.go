@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/activity"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/tributary-io/tributary/activities"
 	"github.com/tributary-io/tributary/internal/testenv"
