@@ -1,0 +1,140 @@
+// Command tributary-bench measures the performance goals of the platform and prints its figures.
+//
+//	tributary-bench runs     p99 of a filtered run-history page with 1,000,000 runs, under load,
+//	                         next to the p99 of /healthz measured the same way in the same run
+//	tributary-bench trigger  latency from the trigger request to the activity starting, on the
+//	                         development stack (embedded Temporal, worker and API)
+//
+// Without DATABASE_URL each starts a throwaway PostgreSQL cluster.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tributary-io/tributary/internal/devstack"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger [flags]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "runs":
+		err = benchRuns(ctx, os.Args[2:])
+	case "trigger":
+		err = benchTrigger(ctx, os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown benchmark %q: use runs or trigger", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tributary-bench:", err)
+		os.Exit(1)
+	}
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// database returns DATABASE_URL, or starts a throwaway cluster and returns its URL and stop function.
+func database(ctx context.Context) (string, func(), error) {
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		return u, func() {}, nil
+	}
+	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Database: "tributary_bench"})
+	if err != nil {
+		return "", nil, err
+	}
+	return pg.URL, func() { _ = pg.Stop() }, nil
+}
+
+// latencies collects request durations.
+type latencies struct {
+	mu  sync.Mutex
+	all []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.all = append(l.all, d)
+	l.mu.Unlock()
+}
+
+func (l *latencies) pct(p float64) time.Duration {
+	if len(l.all) == 0 {
+		return 0
+	}
+	sort.Slice(l.all, func(i, j int) bool { return l.all[i] < l.all[j] })
+	i := int(float64(len(l.all)-1) * p)
+	return l.all[i]
+}
+
+func (l *latencies) report(name string, elapsed time.Duration) string {
+	return fmt.Sprintf("%-28s n=%-7d rps=%-8.0f p50=%-9s p95=%-9s p99=%-9s max=%s", name, len(l.all),
+		float64(len(l.all))/elapsed.Seconds(), round(l.pct(0.50)), round(l.pct(0.95)), round(l.pct(0.99)), round(l.pct(1)))
+}
+
+func round(d time.Duration) time.Duration {
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond)
+	}
+	return d.Round(10 * time.Microsecond)
+}
+
+// load sends requests from concurrency workers for duration; next returns the URL of each request.
+func load(ctx context.Context, concurrency int, duration time.Duration, next func(worker int, i int) string) (*latencies, time.Duration, error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency * 2}}
+	lat := &latencies{}
+	deadline := time.Now().Add(duration)
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+				u := next(w, i)
+				t0 := time.Now()
+				resp, err := client.Get(u)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("GET %s: %s", u, resp.Status)
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				lat.add(time.Since(t0))
+			}
+		}(w)
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		return lat, time.Since(start), fmt.Errorf("%d requests failed, first: %v", n, firstErr.Load())
+	}
+	return lat, time.Since(start), nil
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(os.Stderr)
+	return fs.Parse(args)
+}
