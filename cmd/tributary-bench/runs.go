@@ -56,10 +56,10 @@ INSERT INTO runs (id, kind, task_id, task_type, subject_name, trigger, status, s
                   workflow_id, workflow_run_id, counts)
 SELECT gen_random_uuid(), 'task', ('00000000-0000-4000-8000-' || lpad((g % ?)::text, 12, '0'))::uuid, 'http_call',
        'bench task ' || (g % ?), (ARRAY['scheduled','manual','api'])[1 + g % 3],
-       CASE WHEN g % 10 = 0 THEN 'failed' WHEN g % 17 = 0 THEN 'skipped' ELSE 'succeeded' END,
+       CASE WHEN (g / ?) % 10 = 0 THEN 'failed' WHEN (g / ?) % 17 = 0 THEN 'skipped' ELSE 'succeeded' END,
        now() - g * interval '7 seconds', now() - g * interval '7 seconds' + interval '2 seconds', 2000,
        'task-type/http_call', gen_random_uuid()::text, '{"requests": 1}'
-FROM generate_series(1, ?) AS g`, benchTasks, benchTasks, *rows); err != nil {
+FROM generate_series(1, ?) AS g`, benchTasks, benchTasks, benchTasks, benchTasks, *rows); err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
 		if _, err := db.ExecContext(ctx, "ANALYZE runs"); err != nil {
