@@ -73,14 +73,7 @@ type Runs struct{ db bun.IDB }
 func (s *Runs) RecordStart(ctx context.Context, r *Run) error {
 	r.Status = StatusRunning
 	r.EndedAt, r.DurationMS = nil, nil
-	if r.Counts == nil {
-		r.Counts = map[string]int64{}
-	}
-	if len(r.Details) == 0 {
-		r.Details = json.RawMessage(`{}`)
-	}
-	_, err := s.db.NewInsert().Model(r).On("CONFLICT (id) DO NOTHING").Exec(ctx)
-	return mapError(err)
+	return s.insertOnce(ctx, r)
 }
 
 // RecordSkipped inserts a run that never started because its exclusivity key was busy.
@@ -89,6 +82,11 @@ func (s *Runs) RecordSkipped(ctx context.Context, r *Run) error {
 	ended := r.StartedAt
 	var zero int64
 	r.EndedAt, r.DurationMS = &ended, &zero
+	return s.insertOnce(ctx, r)
+}
+
+// insertOnce inserts r unless a run with its ID exists (an activity retry).
+func (s *Runs) insertOnce(ctx context.Context, r *Run) error {
 	if r.Counts == nil {
 		r.Counts = map[string]int64{}
 	}

@@ -4,47 +4,26 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/uptrace/bun"
+	"go.temporal.io/sdk/client"
 
 	"github.com/tributary-io/tributary/config"
 	"github.com/tributary-io/tributary/internal/app"
-	"github.com/tributary-io/tributary/store"
 )
 
 func main() {
 	if len(os.Args) == 2 && os.Args[1] == "-healthcheck" {
 		os.Exit(healthcheck())
 	}
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "tributary-server:", err)
-		os.Exit(1)
-	}
-}
-
-func run() error {
-	cfg, err := config.FromEnv()
-	if err != nil {
-		return err
-	}
-	log := cfg.Logger()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	db, err := store.Open(ctx, cfg.DatabaseURL, store.OpenOptions{})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	c, err := app.DialTemporal(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return app.ServeAPI(ctx, cfg, log, db, c, nil)
+	app.Main("tributary-server", func(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun.DB, c client.Client) error {
+		return app.ServeAPI(ctx, cfg, log, db, c, nil)
+	})
 }
 
 // healthcheck asks the running server's liveness endpoint, for container health checks in

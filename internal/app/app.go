@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -110,4 +113,33 @@ func serve(ctx context.Context, srv *http.Server, log *slog.Logger, ready func(s
 		return err
 	}
 	return nil
+}
+
+// Main is the body of a long-running binary: it reads the configuration, opens the database
+// and the Temporal client, and runs fn until SIGINT or SIGTERM. It exits the process on error.
+func Main(name string, fn func(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun.DB, c client.Client) error) {
+	err := func() error {
+		cfg, err := config.FromEnv()
+		if err != nil {
+			return err
+		}
+		log := cfg.Logger()
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		db, err := store.Open(ctx, cfg.DatabaseURL, store.OpenOptions{})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		c, err := DialTemporal(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return fn(ctx, cfg, log, db, c)
+	}()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
 }
