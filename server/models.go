@@ -8,6 +8,7 @@ import (
 
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasktype"
+	"github.com/tributary-io/tributary/workflows"
 )
 
 // taskResponse is a task as the API shows it: secrets are never included.
@@ -74,7 +75,7 @@ func (a *api) taskView(t *store.Task) (taskResponse, error) {
 		MaxDurationSeconds: t.MaxDurationSeconds, MaxAttempts: t.MaxAttempts, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}
 	if t.Schedule != "" {
-		v.ScheduleID = "task/" + t.ID.String()
+		v.ScheduleID = workflows.TaskScheduleID(t.ID.String())
 	}
 	return v, nil
 }

@@ -69,7 +69,9 @@ CREATE TABLE runs (
 -- narrows a listing has an index that leads with it.
 CREATE INDEX runs_started_idx ON runs (started_at DESC, id DESC);
 CREATE INDEX runs_task_started_idx ON runs (task_id, started_at DESC, id DESC) WHERE task_id IS NOT NULL;
+CREATE INDEX runs_task_status_started_idx ON runs (task_id, status, started_at DESC, id DESC) WHERE task_id IS NOT NULL;
 CREATE INDEX runs_connector_started_idx ON runs (connector_id, started_at DESC, id DESC) WHERE connector_id IS NOT NULL;
+CREATE INDEX runs_connector_status_started_idx ON runs (connector_id, status, started_at DESC, id DESC) WHERE connector_id IS NOT NULL;
 CREATE INDEX runs_status_started_idx ON runs (status, started_at DESC, id DESC);
 CREATE INDEX runs_kind_started_idx ON runs (kind, started_at DESC, id DESC);
 CREATE INDEX runs_trigger_started_idx ON runs (trigger, started_at DESC, id DESC);
