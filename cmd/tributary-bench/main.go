@@ -22,7 +22,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/tributary-io/tributary/internal/devstack"
+	"github.com/tributary-io/tributary/schema"
+	"github.com/tributary-io/tributary/store"
 )
 
 func main() {
@@ -49,16 +53,29 @@ func main() {
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// database returns DATABASE_URL, or starts a throwaway cluster and returns its URL and stop function.
-func database(ctx context.Context) (string, func(), error) {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u, func() {}, nil
+// database opens DATABASE_URL, or a new throwaway cluster, with the schema migrated. closeDB
+// closes the connection and stops the cluster.
+func database(ctx context.Context, maxConns int) (url string, db *bun.DB, closeDB func(), err error) {
+	url, stopPG := os.Getenv("DATABASE_URL"), func() {}
+	if url == "" {
+		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Database: "tributary_bench"})
+		if err != nil {
+			return "", nil, nil, err
+		}
+		url, stopPG = pg.URL, func() { _ = pg.Stop() }
 	}
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{Database: "tributary_bench"})
+	db, err = store.Open(ctx, url, store.OpenOptions{MaxOpenConns: maxConns})
+	if err == nil {
+		_, err = schema.Up(ctx, db)
+	}
 	if err != nil {
-		return "", nil, err
+		if db != nil {
+			db.Close()
+		}
+		stopPG()
+		return "", nil, nil, err
 	}
-	return pg.URL, func() { _ = pg.Stop() }, nil
+	return url, db, func() { db.Close(); stopPG() }, nil
 }
 
 // latencies collects request durations.

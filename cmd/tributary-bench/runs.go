@@ -12,8 +12,6 @@ import (
 
 	"github.com/tributary-io/tributary/config"
 	"github.com/tributary-io/tributary/internal/app"
-	"github.com/tributary-io/tributary/schema"
-	"github.com/tributary-io/tributary/store"
 )
 
 const benchTasks = 100
@@ -28,19 +26,11 @@ func benchRuns(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	dbURL, stopDB, err := database(ctx)
+	dbURL, db, closeDB, err := database(ctx, *concurrency+4)
 	if err != nil {
 		return err
 	}
-	defer stopDB()
-	db, err := store.Open(ctx, dbURL, store.OpenOptions{MaxOpenConns: *concurrency + 4})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if _, err := schema.Up(ctx, db); err != nil {
-		return err
-	}
+	defer closeDB()
 	var have int
 	if err := db.NewRaw("SELECT count(*) FROM runs").Scan(ctx, &have); err != nil {
 		return err

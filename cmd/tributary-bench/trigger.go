@@ -13,7 +13,6 @@ import (
 	"github.com/tributary-io/tributary/config"
 	"github.com/tributary-io/tributary/internal/app"
 	"github.com/tributary-io/tributary/internal/devstack"
-	"github.com/tributary-io/tributary/schema"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/workflows"
 )
@@ -25,25 +24,17 @@ func benchTrigger(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	dbURL, stopDB, err := database(ctx)
+	dbURL, db, closeDB, err := database(ctx, 20)
 	if err != nil {
 		return err
 	}
-	defer stopDB()
+	defer closeDB()
 	tmp, err := devstack.StartTemporal(devstack.TemporalOptions{FrontendPort: *port, UIPort: -1,
 		SearchAttributes: workflows.SearchAttributes, LogLevel: "error"})
 	if err != nil {
 		return err
 	}
 	defer tmp.Stop()
-	db, err := store.Open(ctx, dbURL, store.OpenOptions{})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if _, err := schema.Up(ctx, db); err != nil {
-		return err
-	}
 	cfg := config.Config{DatabaseURL: dbURL, TemporalAddress: tmp.FrontendAddr, TemporalNamespace: tmp.Namespace,
 		TaskQueue: config.DefaultTaskQueue, HTTPAddr: "127.0.0.1:0", HeartbeatTimeout: 30 * time.Second}
 	tc, err := app.DialTemporal(ctx, cfg, quiet)
