@@ -292,13 +292,4 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-func mustUUID(t *testing.T, s string) uuid.UUID {
-	t.Helper()
-	id, err := uuid.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 func mustParse(s string) uuid.UUID { return uuid.MustParse(s) }

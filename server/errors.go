@@ -36,12 +36,6 @@ var (
 	errUnsupportedMedia = errors.New("unsupported media type")
 )
 
-// temporalUnavailableError wraps a failed call to Temporal that is not the client's fault.
-type temporalUnavailableError struct{ err error }
-
-func (e *temporalUnavailableError) Error() string { return e.err.Error() }
-func (e *temporalUnavailableError) Unwrap() error { return e.err }
-
 // renderError is the one place where errors become HTTP statuses and JSON bodies.
 func renderError(c *gin.Context, log *slog.Logger, err error) {
 	status, body := classify(err)
@@ -55,7 +49,6 @@ func classify(err error) (int, apiError) {
 	var ve *valid.Error
 	var busy *dispatch.BusyError
 	var tooBig *http.MaxBytesError
-	var tu *temporalUnavailableError
 	var svcUnavailable *serviceerror.Unavailable
 	var invalidArg *serviceerror.InvalidArgument
 	switch {
@@ -84,7 +77,7 @@ func classify(err error) (int, apiError) {
 	case errors.As(err, &invalidArg):
 		return http.StatusBadRequest, apiError{Code: "invalid_request", Message: "Temporal rejected the request: " + invalidArg.Error(),
 			Fields: []valid.FieldError{{Field: "schedule", Message: invalidArg.Error()}}}
-	case errors.As(err, &tu), errors.As(err, &svcUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.As(err, &svcUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "a backing service did not answer; try again"}
 	}
 	return http.StatusInternalServerError, apiError{Code: "internal", Message: "internal error; the server log has the details"}

@@ -91,26 +91,8 @@ func (c *HTTPCallConfig) Validate() []valid.FieldError {
 	return out
 }
 
-// Redacted implements Config.
+// Redacted implements Config: a secret header shows {"name", "secret": true, "value_set"}.
 func (c *HTTPCallConfig) Redacted() any {
-	cp := *c
-	cp.Headers = make([]HTTPHeader, len(c.Headers))
-	for i, h := range c.Headers {
-		if h.Secret {
-			h.Value = ""
-		}
-		cp.Headers[i] = h
-	}
-	return redactedHTTPCall{HTTPCallConfig: cp, headers: c.Headers}
-}
-
-type redactedHTTPCall struct {
-	HTTPCallConfig
-	headers []HTTPHeader
-}
-
-// MarshalJSON shows secret headers as {"name":..., "secret":true, "value_set":true}.
-func (r redactedHTTPCall) MarshalJSON() ([]byte, error) {
 	type shownHeader struct {
 		Name     string `json:"name"`
 		Value    string `json:"value,omitempty"`
@@ -121,8 +103,8 @@ func (r redactedHTTPCall) MarshalJSON() ([]byte, error) {
 		HTTPCallConfig
 		Headers []shownHeader `json:"headers,omitempty"`
 	}
-	s := shown{HTTPCallConfig: r.HTTPCallConfig}
-	for _, h := range r.headers {
+	s := shown{HTTPCallConfig: *c}
+	for _, h := range c.Headers {
 		sh := shownHeader{Name: h.Name, Value: h.Value, Secret: h.Secret}
 		if h.Secret {
 			set := h.Value != ""
@@ -130,7 +112,7 @@ func (r redactedHTTPCall) MarshalJSON() ([]byte, error) {
 		}
 		s.Headers = append(s.Headers, sh)
 	}
-	return jsonMarshal(s)
+	return s
 }
 
 // KeepSecrets implements Config: a secret header sent without a value keeps its stored value.

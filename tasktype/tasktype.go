@@ -113,5 +113,3 @@ func DecodeStored(name string, raw json.RawMessage) (Config, error) {
 	}
 	return cfg, nil
 }
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

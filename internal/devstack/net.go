@@ -3,7 +3,6 @@ package devstack
 import (
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"time"
 )
@@ -41,5 +40,3 @@ func waitListening(addr string, errc <-chan error) error {
 	}
 	return fmt.Errorf("%s did not start listening within 30s", addr)
 }
-
-func statFile(path string) (os.FileInfo, error) { return os.Stat(path) }

@@ -6,8 +6,11 @@ package devstack
 // The embedded server follows temporalio/cli's internal/devserver (MIT licence).
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -93,10 +96,9 @@ func StartTemporal(o TemporalOptions) (*Temporal, error) {
 	} else {
 		sqlConf.ConnectAttributes = map[string]string{"mode": "rwc", "_journal_mode": "WAL", "_synchronous": "NORMAL"}
 		sqlConf.DatabaseName = o.DatabaseFile
-		if err := sqliteschema.SetupSchema(&sqlConf); err != nil {
-			// An existing file already has its schema; only a new one is set up.
-			if _, statErr := statFile(o.DatabaseFile); statErr != nil {
-				return nil, fmt.Errorf("set up Temporal's SQLite schema: %w", err)
+		if _, err := os.Stat(o.DatabaseFile); errors.Is(err, fs.ErrNotExist) {
+			if err := sqliteschema.SetupSchema(&sqlConf); err != nil {
+				return nil, fmt.Errorf("set up Temporal's SQLite schema in %s: %w", o.DatabaseFile, err)
 			}
 		}
 	}
