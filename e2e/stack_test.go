@@ -37,6 +37,7 @@ const taskQueue = "tributary-e2e"
 type stack struct {
 	t          *testing.T
 	store      *store.Store
+	dbURL      string
 	temporal   *temporaltest.TestServer
 	client     client.Client
 	dispatcher *dispatch.Dispatcher
@@ -59,9 +60,9 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if opts.heartbeatTimeout == 0 {
 		opts.heartbeatTimeout = 2 * time.Second
 	}
-	db := testenv.DB(t)
+	db, dbURL := testenv.DBWithURL(t)
 	ts, c := testenv.Temporal(t)
-	s := &stack{t: t, store: store.New(db), temporal: ts, client: c, opts: opts}
+	s := &stack{t: t, store: store.New(db), dbURL: dbURL, temporal: ts, client: c, opts: opts}
 	d, err := dispatch.New(dispatch.Options{Client: c, Store: s.store, TaskQueue: taskQueue, HeartbeatTimeout: opts.heartbeatTimeout})
 	if err != nil {
 		t.Fatal(err)

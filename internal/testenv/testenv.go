@@ -60,8 +60,16 @@ func EmptyDB(t testing.TB) string {
 // DB returns a connection to a new database with every migration applied.
 func DB(t testing.TB) *bun.DB {
 	t.Helper()
+	db, _ := DBWithURL(t)
+	return db
+}
+
+// DBWithURL is DB that also returns the database's URL, for processes the test starts.
+func DBWithURL(t testing.TB) (*bun.DB, string) {
+	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, EmptyDB(t), store.OpenOptions{MaxOpenConns: 40})
+	u := EmptyDB(t)
+	db, err := store.Open(ctx, u, store.OpenOptions{MaxOpenConns: 40})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +77,7 @@ func DB(t testing.TB) *bun.DB {
 	if _, err := schema.Up(ctx, db); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	return db
+	return db, u
 }
 
 // Temporal starts an in-process Temporal server with Tributary's search attributes
