@@ -91,6 +91,7 @@ func TestBadInputIsRejectedAndNothingStored(t *testing.T) {
 	// Wrong content type.
 	req, _ := http.NewRequest("POST", s.api.URL+"/api/v1/tasks", strings.NewReader(`{"type":"http_call"}`))
 	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Authorization", "Bearer "+s.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func TestHTTPCallRunThroughAPI(t *testing.T) {
 		t.Fatalf("trigger answer: %s (Location %q)", r.body, r.header.Get("Location"))
 	}
 	run := s.waitRun(tr.RunID, 30*time.Second)
-	if run.Status != "succeeded" || run.Trigger != "manual" || run.TriggeredBy != "alice" || run.WorkflowRunID != tr.WorkflowRunID {
+	if run.Status != "succeeded" || run.Trigger != "manual" || run.TriggeredBy != "e2e admin for alice" || run.WorkflowRunID != tr.WorkflowRunID {
 		t.Fatalf("run: %+v", run)
 	}
 	if run.Details["status_code"] != float64(200) || run.Details["response_bytes"] != float64(5000) ||

@@ -24,6 +24,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/dispatch"
 	"github.com/tributary-io/tributary/internal/testenv"
 	"github.com/tributary-io/tributary/server"
@@ -44,6 +45,8 @@ type stack struct {
 	api        *httptest.Server
 	router     *gin.Engine
 	opts       stackOptions
+	// token is an admin token, sent by do.
+	token string
 }
 
 type stackOptions struct {
@@ -53,6 +56,8 @@ type stackOptions struct {
 	heartbeatTimeout time.Duration
 	// register adds test activities to every worker.
 	register func(*stack, sdkworker.Registry)
+	// failedAuthPerMinute for the API; defaults to 1000 so that tests of refusals are not rate limited.
+	failedAuthPerMinute int
 }
 
 func newStack(t *testing.T, opts stackOptions) *stack {
@@ -68,13 +73,18 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		t.Fatal(err)
 	}
 	s.dispatcher = d
+	if opts.failedAuthPerMinute == 0 {
+		opts.failedAuthPerMinute = 1000
+	}
 	router, err := server.NewRouter(server.Options{
 		Store: s.store, Dispatcher: d, Temporal: c, Namespace: ts.GetDefaultNamespace(),
 		TemporalUIURL: "http://temporal-ui.test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		FailedAuthPerMinute: opts.failedAuthPerMinute,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.token = s.newToken("e2e admin", auth.Admin)
 	s.router = router
 	s.api = httptest.NewServer(router)
 	t.Cleanup(s.api.Close)
@@ -114,7 +124,23 @@ func (r response) decode(t *testing.T, v any) {
 	}
 }
 
+// newToken creates an API token directly in the store.
+func (s *stack) newToken(name string, role auth.Role) string {
+	s.t.Helper()
+	secret, _, err := auth.NewTokens(s.store).Create(context.Background(), auth.CreateOptions{Name: name, Role: role}, "e2e")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return secret
+}
+
 func (s *stack) do(method, path string, body any) response {
+	s.t.Helper()
+	return s.doAs(s.token, method, path, body)
+}
+
+// doAs sends a request with token ("" for none) and checks the answer against the OpenAPI document.
+func (s *stack) doAs(token, method, path string, body any) response {
 	s.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -136,6 +162,9 @@ func (s *stack) do(method, path string, body any) response {
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/dispatch"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/valid"
@@ -74,6 +75,14 @@ func classify(err error) (int, apiError) {
 	case errors.As(err, &busy):
 		return http.StatusConflict, apiError{Code: "busy", Message: busy.Error(), RunningRunID: busy.RunID,
 			RunningWorkflowID: busy.Key, RunningWorkflowRunID: busy.WorkflowRunID}
+	case errors.Is(err, auth.ErrNoToken):
+		return http.StatusUnauthorized, apiError{Code: "unauthenticated", Message: "send an API token as Authorization: Bearer <token>"}
+	case errors.Is(err, auth.ErrBadToken):
+		return http.StatusUnauthorized, apiError{Code: "invalid_token", Message: "the token is malformed, unknown, expired or revoked"}
+	case errors.Is(err, errForbidden):
+		return http.StatusForbidden, apiError{Code: "forbidden", Message: "your token's role does not allow this"}
+	case errors.Is(err, errRateLimited):
+		return http.StatusTooManyRequests, apiError{Code: "rate_limited", Message: "too many failed authentications from your address; wait and retry"}
 	case errors.As(err, &invalidArg):
 		return http.StatusBadRequest, apiError{Code: "invalid_request", Message: "Temporal rejected the request: " + invalidArg.Error(),
 			Fields: []valid.FieldError{{Field: "schedule", Message: invalidArg.Error()}}}

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/dispatch"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasks"
@@ -31,6 +33,11 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes caps request bodies. Optional; defaults to 1 MiB.
 	MaxBodyBytes int64
+	// RequestTimeout bounds the work of one request. Optional; defaults to 30s.
+	RequestTimeout time.Duration
+	// FailedAuthPerMinute is how many failed authentications one client address may make per
+	// minute before it gets 429. Optional; defaults to 10.
+	FailedAuthPerMinute int
 }
 
 //go:embed openapi.yaml
@@ -41,7 +48,61 @@ func OpenAPIDocument() []byte { return openAPIDocument }
 
 type api struct {
 	Options
-	tasks *tasks.Service
+	tasks   *tasks.Service
+	tokens  *auth.Tokens
+	limiter *failureLimiter
+}
+
+// Rule is one route and the role it requires.
+type Rule struct {
+	Method string
+	Path   string
+	Role   auth.Role
+}
+
+type route struct {
+	Rule
+	handle gin.HandlerFunc
+}
+
+// routes is the one place where every route declares its role. Every route that is not a
+// GET is written to the audit trail.
+func (a *api) routes() []route {
+	r := func(method, path string, role auth.Role, h gin.HandlerFunc) route {
+		return route{Rule{method, path, role}, h}
+	}
+	return []route{
+		r("GET", "/healthz", auth.Public, a.health),
+		r("GET", "/readyz", auth.Public, a.ready),
+
+		r("GET", "/api/v1/openapi.yaml", auth.Viewer, a.openAPI),
+		r("GET", "/api/v1/task-types", auth.Viewer, a.listTaskTypes),
+
+		r("GET", "/api/v1/tasks", auth.Viewer, a.listTasks),
+		r("POST", "/api/v1/tasks", auth.Admin, a.createTask),
+		r("GET", "/api/v1/tasks/:id", auth.Viewer, a.getTask),
+		r("PUT", "/api/v1/tasks/:id", auth.Admin, a.updateTask),
+		r("DELETE", "/api/v1/tasks/:id", auth.Admin, a.deleteTask),
+		r("POST", "/api/v1/tasks/:id/runs", auth.Operator, a.triggerTask),
+
+		r("GET", "/api/v1/runs", auth.Viewer, a.listRuns),
+		r("GET", "/api/v1/runs/:id", auth.Viewer, a.getRun),
+
+		r("GET", "/api/v1/tokens", auth.Admin, a.listTokens),
+		r("POST", "/api/v1/tokens", auth.Admin, a.createToken),
+		r("DELETE", "/api/v1/tokens/:id", auth.Admin, a.revokeToken),
+		r("GET", "/api/v1/audit", auth.Admin, a.listAudit),
+	}
+}
+
+// Rules returns every route with its role, for tests and documentation.
+func Rules() []Rule {
+	rs := (&api{}).routes()
+	out := make([]Rule, len(rs))
+	for i, r := range rs {
+		out[i] = r.Rule
+	}
+	return out
 }
 
 // NewRouter returns the API's router.
@@ -55,33 +116,40 @@ func NewRouter(opts Options) (*gin.Engine, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
-	a := &api{Options: opts, tasks: tasks.New(opts.Store, opts.Dispatcher)}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.FailedAuthPerMinute <= 0 {
+		opts.FailedAuthPerMinute = 10
+	}
+	a := &api{
+		Options: opts, tasks: tasks.New(opts.Store, opts.Dispatcher), tokens: auth.NewTokens(opts.Store),
+		limiter: newFailureLimiter(opts.FailedAuthPerMinute),
+	}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(a.requestLog(), a.recoverJSON(), securityHeaders(), a.limitBody())
+	r.Use(a.requestLog(), a.recoverJSON(), securityHeaders(), a.limitBody(), a.timeout())
 	r.NoRoute(func(c *gin.Context) { renderError(c, a.Logger, errRouteNotFound) })
 	r.NoMethod(func(c *gin.Context) { renderError(c, a.Logger, errMethodNotAllowed) })
-
-	r.GET("/healthz", a.health)
-	r.GET("/readyz", a.ready)
-
-	v1 := r.Group("/api/v1")
-	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDocument) })
-	v1.GET("/task-types", a.listTaskTypes)
-
-	tasks := v1.Group("/tasks")
-	tasks.GET("", a.listTasks)
-	tasks.POST("", a.createTask)
-	tasks.GET("/:id", a.getTask)
-	tasks.PUT("/:id", a.updateTask)
-	tasks.DELETE("/:id", a.deleteTask)
-	tasks.POST("/:id/runs", a.triggerTask)
-
-	runs := v1.Group("/runs")
-	runs.GET("", a.listRuns)
-	runs.GET("/:id", a.getRun)
+	for _, rt := range a.routes() {
+		// Authenticate, then audit (so that refused attempts by known callers are recorded too),
+		// then check the role.
+		chain := []gin.HandlerFunc{}
+		if rt.Role != auth.Public {
+			chain = append(chain, a.authenticate())
+		}
+		if rt.Method != http.MethodGet {
+			chain = append(chain, a.audit())
+		}
+		if rt.Role != auth.Public {
+			chain = append(chain, a.require(rt.Role))
+		}
+		r.Handle(rt.Method, rt.Path, append(chain, rt.handle)...)
+	}
 	return r, nil
 }
+
+func (a *api) openAPI(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDocument) }

@@ -55,6 +55,7 @@ func (a *api) createTask(c *gin.Context) {
 		renderError(c, a.Logger, err)
 		return
 	}
+	noteAudit(c, t.ID.String(), "created "+t.Type+" task "+t.Name)
 	a.renderTask(c, http.StatusCreated, t)
 }
 
@@ -88,6 +89,7 @@ func (a *api) updateTask(c *gin.Context) {
 		renderError(c, a.Logger, err)
 		return
 	}
+	noteAudit(c, t.ID.String(), "updated "+t.Type+" task "+t.Name)
 	a.renderTask(c, http.StatusOK, t)
 }
 
@@ -101,6 +103,7 @@ func (a *api) deleteTask(c *gin.Context) {
 		renderError(c, a.Logger, err)
 		return
 	}
+	noteAudit(c, id.String(), "deleted task")
 	c.Status(http.StatusNoContent)
 }
 
@@ -115,11 +118,12 @@ func (a *api) triggerTask(c *gin.Context) {
 		renderError(c, a.Logger, err)
 		return
 	}
-	started, err := a.tasks.Trigger(c, id, opts)
+	started, err := a.tasks.Trigger(c, id, principal(c).Name, opts)
 	if err != nil {
 		renderError(c, a.Logger, err)
 		return
 	}
+	noteAudit(c, id.String(), "triggered run "+started.RunID)
 	runURL := "/api/v1/runs/" + started.RunID
 	c.Header("Location", runURL)
 	c.JSON(http.StatusAccepted, triggerResponse{

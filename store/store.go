@@ -61,21 +61,27 @@ func Open(ctx context.Context, dsn string, opts OpenOptions) (*bun.DB, error) {
 
 // Store groups the repositories over one database.
 type Store struct {
-	DB    *bun.DB
-	Tasks *Tasks
-	Runs  *Runs
+	DB     *bun.DB
+	Tasks  *Tasks
+	Runs   *Runs
+	Tokens *Tokens
+	Audit  *Audit
 }
 
 // New returns a Store over db.
 func New(db *bun.DB) *Store {
-	return &Store{DB: db, Tasks: &Tasks{db: db}, Runs: &Runs{db: db}}
+	return bind(db, db)
 }
 
 // RunInTx runs fn with repositories bound to one transaction, committed when fn returns nil.
 func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, tx *Store) error) error {
 	return s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return fn(ctx, &Store{DB: s.DB, Tasks: &Tasks{db: tx}, Runs: &Runs{db: tx}})
+		return fn(ctx, bind(s.DB, tx))
 	})
+}
+
+func bind(db *bun.DB, q bun.IDB) *Store {
+	return &Store{DB: db, Tasks: &Tasks{db: q}, Runs: &Runs{db: q}, Tokens: &Tokens{db: q}, Audit: &Audit{db: q}}
 }
 
 // mapError turns driver errors that callers act on into the package's sentinel errors.

@@ -136,13 +136,14 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 type TriggerOptions struct {
 	// Trigger is store.TriggerManual or store.TriggerAPI. Optional; defaults to api.
 	Trigger string `json:"trigger" validate:"omitempty,oneof=manual api"`
-	// TriggeredBy names the person or system that asked. Optional.
+	// TriggeredBy names the person a run was asked for, when the caller acts for someone
+	// (a UI acting for its user). Optional; the run records "<caller> for <triggered_by>".
 	TriggeredBy string `json:"triggered_by" validate:"max=200"`
 }
 
-// Trigger starts a run of the task with id now; a *dispatch.BusyError says a run of the same
-// task type is in progress.
-func (s *Service) Trigger(ctx context.Context, id uuid.UUID, opts TriggerOptions) (dispatch.Started, error) {
+// Trigger starts a run of the task with id now on behalf of caller (the authenticated token's
+// name); a *dispatch.BusyError says a run of the same task type is in progress.
+func (s *Service) Trigger(ctx context.Context, id uuid.UUID, caller string, opts TriggerOptions) (dispatch.Started, error) {
 	if err := valid.Struct("", opts); err != nil {
 		return dispatch.Started{}, err
 	}
@@ -156,7 +157,11 @@ func (s *Service) Trigger(ctx context.Context, id uuid.UUID, opts TriggerOptions
 	if err != nil {
 		return dispatch.Started{}, err
 	}
-	return s.dispatcher.TriggerTask(ctx, t, opts.Trigger, strings.TrimSpace(opts.TriggeredBy))
+	by := caller
+	if forWhom := strings.TrimSpace(opts.TriggeredBy); forWhom != "" {
+		by = strings.TrimSpace(caller + " for " + forWhom)
+	}
+	return s.dispatcher.TriggerTask(ctx, t, opts.Trigger, by)
 }
 
 // validate checks everything about spec that does not need the database.

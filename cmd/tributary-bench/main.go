@@ -24,6 +24,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/internal/devstack"
 	"github.com/tributary-io/tributary/schema"
 	"github.com/tributary-io/tributary/store"
@@ -78,6 +79,22 @@ func database(ctx context.Context, maxConns int) (url string, db *bun.DB, closeD
 	return url, db, func() { db.Close(); stopPG() }, nil
 }
 
+// adminToken creates an API token for the benchmark's requests.
+func adminToken(ctx context.Context, db *bun.DB) (string, error) {
+	secret, _, err := auth.NewTokens(store.New(db)).Create(ctx, auth.CreateOptions{Name: "tributary-bench", Role: auth.Admin}, "tributary-bench")
+	return secret, err
+}
+
+// authGet sends an authenticated GET.
+func authGet(ctx context.Context, token, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	return http.DefaultClient.Do(req)
+}
+
 // latencies collects request durations.
 type latencies struct {
 	mu  sync.Mutex
@@ -112,7 +129,7 @@ func round(d time.Duration) time.Duration {
 }
 
 // load sends requests from concurrency workers for duration; next returns the URL of each request.
-func load(ctx context.Context, concurrency int, duration time.Duration, next func(worker int, i int) string) (*latencies, time.Duration, error) {
+func load(ctx context.Context, token string, concurrency int, duration time.Duration, next func(worker int, i int) string) (*latencies, time.Duration, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency * 2}}
 	lat := &latencies{}
 	deadline := time.Now().Add(duration)
@@ -127,7 +144,14 @@ func load(ctx context.Context, concurrency int, duration time.Duration, next fun
 			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
 				u := next(w, i)
 				t0 := time.Now()
-				resp, err := client.Get(u)
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := client.Do(req)
 				if err == nil {
 					_, err = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -77,10 +76,14 @@ FROM generate_series(1, ?) AS g`, benchTasks, benchTasks, benchTasks, benchTasks
 		return err
 	}
 
+	token, err := adminToken(ctx, db)
+	if err != nil {
+		return err
+	}
 	// Second-page cursors, so that part of the load pages on like a client does.
 	cursors := make([]string, benchTasks)
 	for i := range cursors {
-		resp, err := http.Get(fmt.Sprintf("%s/api/v1/runs?task_id=%s&status=succeeded&limit=50", base, benchTaskID(i)))
+		resp, err := authGet(ctx, token, fmt.Sprintf("%s/api/v1/runs?task_id=%s&status=succeeded&limit=50", base, benchTaskID(i)))
 		if err != nil {
 			return err
 		}
@@ -111,11 +114,11 @@ FROM generate_series(1, ?) AS g`, benchTasks, benchTasks, benchTasks, benchTasks
 	health := func(int, int) string { return base + "/healthz" }
 
 	fmt.Printf("\nrun-history listing: %d runs, %d concurrent clients, %s per endpoint, server and load generator on loopback\n", *rows, *concurrency, *duration)
-	hLat, hEl, err := load(ctx, *concurrency, *duration, health)
+	hLat, hEl, err := load(ctx, token, *concurrency, *duration, health)
 	if err != nil {
 		return err
 	}
-	lLat, lEl, err := load(ctx, *concurrency, *duration, filtered)
+	lLat, lEl, err := load(ctx, token, *concurrency, *duration, filtered)
 	if err != nil {
 		return err
 	}

@@ -68,9 +68,22 @@ func benchTrigger(ctx context.Context, args []string) error {
 	go func() { _ = target.Serve(ln) }()
 	defer target.Close()
 
+	token, err := adminToken(ctx, db)
+	if err != nil {
+		return err
+	}
+	post := func(url string, body []byte) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		return http.DefaultClient.Do(req)
+	}
 	body, _ := json.Marshal(map[string]any{"type": "http_call", "name": "bench trigger latency",
 		"config": map[string]any{"url": "http://" + ln.Addr().String() + "/"}, "max_attempts": 1})
-	resp, err := http.Post(api+"/api/v1/tasks", "application/json", bytes.NewReader(body))
+	resp, err := post(api+"/api/v1/tasks", body)
 	if err != nil {
 		return err
 	}
@@ -85,7 +98,7 @@ func benchTrigger(ctx context.Context, args []string) error {
 	began := time.Now()
 	for i := 0; i < *n && ctx.Err() == nil; i++ {
 		t0 := time.Now()
-		resp, err := http.Post(api+"/api/v1/tasks/"+task.ID+"/runs", "application/json", nil)
+		resp, err := post(api+"/api/v1/tasks/"+task.ID+"/runs", nil)
 		if err != nil {
 			return err
 		}
@@ -106,7 +119,7 @@ func benchTrigger(ctx context.Context, args []string) error {
 		case <-time.After(30 * time.Second):
 			return fmt.Errorf("run %d: the activity did not call the target within 30s", i)
 		}
-		if err := waitEnded(ctx, api, tr.RunID); err != nil {
+		if err := waitEnded(ctx, token, api, tr.RunID); err != nil {
 			return err
 		}
 		toRecorded.add(time.Since(t0))
@@ -129,10 +142,10 @@ func benchTrigger(ctx context.Context, args []string) error {
 	return nil
 }
 
-func waitEnded(ctx context.Context, api, runID string) error {
+func waitEnded(ctx context.Context, token, api, runID string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		resp, err := http.Get(api + "/api/v1/runs/" + runID)
+		resp, err := authGet(ctx, token, api+"/api/v1/runs/"+runID)
 		if err != nil {
 			return err
 		}

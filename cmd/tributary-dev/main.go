@@ -20,6 +20,7 @@ import (
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/client"
 
+	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/config"
 	"github.com/tributary-io/tributary/internal/app"
 	"github.com/tributary-io/tributary/internal/devstack"
@@ -128,6 +129,12 @@ func run() error {
 		wg.Wait()
 		return err
 	}
+	token, _, err := auth.NewTokens(store.New(db)).Create(runCtx, auth.CreateOptions{Name: "tributary-dev admin", Role: auth.Admin}, "tributary-dev")
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("create the development admin token: %w", err)
+	}
 	demoLine := "off (-demo=false)"
 	if *demo {
 		if demoLine, err = ensureDemoTask(runCtx, cfg, db, c, apiAddr); err != nil {
@@ -143,9 +150,12 @@ Tributary development stack is up.
   Temporal      %s  namespace %s, task queue %s
   Postgres      %s
   Demo task     %s
+  Admin token   %s
+
+  Try: curl -H 'Authorization: Bearer %s' http://%s/api/v1/runs
 
 Press Ctrl-C to stop.
-`, apiAddr, apiAddr, tmp.UIURL, tmp.Namespace, tmp.FrontendAddr, tmp.Namespace, cfg.TaskQueue, dbURL, demoLine)
+`, apiAddr, apiAddr, tmp.UIURL, tmp.Namespace, tmp.FrontendAddr, tmp.Namespace, cfg.TaskQueue, dbURL, demoLine, token, token, apiAddr)
 
 	var firstErr error
 	select {
@@ -185,7 +195,7 @@ func ensureDemoTask(ctx context.Context, cfg config.Config, db *bun.DB, c client
 	if err != nil {
 		return "", err
 	}
-	if _, err := svc.Trigger(ctx, t.ID, tasks.TriggerOptions{Trigger: store.TriggerManual, TriggeredBy: "tributary-dev"}); err != nil {
+	if _, err := svc.Trigger(ctx, t.ID, "tributary-dev", tasks.TriggerOptions{Trigger: store.TriggerManual}); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%q every 30s (task %s)", t.Name, t.ID), nil

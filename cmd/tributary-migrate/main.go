@@ -5,33 +5,38 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
+	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/schema"
 	"github.com/tributary-io/tributary/store"
 )
 
 const usage = `usage: tributary-migrate up|down|status|unlock
+       tributary-migrate token NAME [admin|operator|viewer] [EXPIRES_IN_DAYS]
 
   up      apply every pending migration (under the migration lock)
   down    roll back the last applied group of migrations
   status  list migrations and whether they are applied
   unlock  release a migration lock left by a crashed run
+  token   create an API token (default role admin) and print it once: the bootstrap
+          path for the first admin token
 
 DATABASE_URL names the database.`
 
 func main() {
-	if len(os.Args) != 2 {
+	if len(os.Args) < 2 || (os.Args[1] != "token" && len(os.Args) != 2) {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
-	if err := run(os.Args[1]); err != nil {
+	if err := run(os.Args[1], os.Args[2:]); err != nil {
 		fmt.Fprintln(os.Stderr, "tributary-migrate:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cmd string) error {
+func run(cmd string, args []string) error {
 	ctx := context.Background()
 	db, err := store.Open(ctx, os.Getenv("DATABASE_URL"), store.OpenOptions{MaxOpenConns: 2})
 	if err != nil {
@@ -71,6 +76,31 @@ func run(cmd string) error {
 			}
 			fmt.Printf("%s %-30s %s\n", m.Name, m.Comment, state)
 		}
+	case "token":
+		if len(args) < 1 || len(args) > 3 {
+			fmt.Fprintln(os.Stderr, usage)
+			os.Exit(2)
+		}
+		o := auth.CreateOptions{Name: args[0], Role: auth.Admin}
+		if len(args) > 1 {
+			o.Role = auth.Role(args[1])
+		}
+		if len(args) > 2 {
+			days, err := strconv.Atoi(args[2])
+			if err != nil {
+				return fmt.Errorf("EXPIRES_IN_DAYS must be a number of days: %q", args[2])
+			}
+			o.ExpiresInDays = days
+		}
+		if n, err := schema.Pending(ctx, db); err != nil || n > 0 {
+			return fmt.Errorf("the schema is not up to date (run tributary-migrate up first)")
+		}
+		secret, row, err := auth.NewTokens(store.New(db)).Create(ctx, o, "tributary-migrate")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "created %s token %q (id %s); it is shown once:\n", row.Role, row.Name, row.ID)
+		fmt.Println(secret)
 	case "unlock":
 		if err := schema.Unlock(ctx, db); err != nil {
 			return err

@@ -1,0 +1,271 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+
+	"github.com/tributary-io/tributary/auth"
+	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/valid"
+)
+
+const principalKey = "tributary.principal"
+
+var (
+	errForbidden   = errors.New("forbidden")
+	errRateLimited = errors.New("too many failed authentications")
+)
+
+// authenticate checks the bearer token and remembers the caller.
+func (a *api) authenticate() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ip := c.ClientIP()
+		if a.limiter.blocked(ip) {
+			c.Header("Retry-After", strconv.Itoa(a.limiter.retryAfterSeconds()))
+			renderError(c, a.Logger, errRateLimited)
+			return
+		}
+		p, err := a.tokens.Authenticate(c, c.GetHeader("Authorization"))
+		if errors.Is(err, auth.ErrNoToken) || errors.Is(err, auth.ErrBadToken) {
+			a.limiter.fail(ip)
+			a.Logger.WarnContext(c, "authentication failed", "remote", ip, "route", c.FullPath(), "reason", err.Error())
+			c.Header("WWW-Authenticate", `Bearer realm="tributary"`)
+			renderError(c, a.Logger, err)
+			return
+		}
+		if err != nil {
+			renderError(c, a.Logger, err)
+			return
+		}
+		c.Set(principalKey, p)
+		c.Next()
+	}
+}
+
+// require refuses callers whose role does not allow need.
+func (a *api) require(need auth.Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !principal(c).Role.Allows(need) {
+			renderError(c, a.Logger, errForbidden)
+			return
+		}
+		c.Next()
+	}
+}
+
+func principal(c *gin.Context) auth.Principal {
+	p, _ := c.Get(principalKey)
+	pr, _ := p.(auth.Principal)
+	return pr
+}
+
+const (
+	auditResourceKey = "tributary.audit.resource"
+	auditSummaryKey  = "tributary.audit.summary"
+)
+
+// noteAudit gives the audit entry of this request its resource and a summary.
+func noteAudit(c *gin.Context, resourceID, summary string) {
+	c.Set(auditResourceKey, resourceID)
+	c.Set(auditSummaryKey, summary)
+}
+
+// audit records the request in the audit trail once the handler has answered, whatever
+// the outcome.
+func (a *api) audit() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Next()
+		p := principal(c)
+		e := &store.AuditEvent{
+			At: time.Now().UTC(), Actor: p.Name, RemoteAddr: c.ClientIP(), Method: c.Request.Method,
+			Route: c.FullPath(), ResourceID: c.Param("id"), Status: c.Writer.Status(),
+		}
+		if p.TokenID != uuid.Nil {
+			id := p.TokenID
+			e.TokenID = &id
+		}
+		if v := c.GetString(auditResourceKey); v != "" {
+			e.ResourceID = v
+		}
+		e.Summary = c.GetString(auditSummaryKey)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), 5*time.Second)
+		defer cancel()
+		if err := a.Store.Audit.Record(ctx, e); err != nil {
+			a.Logger.ErrorContext(c, "audit trail write failed", "route", e.Route, "actor", e.Actor, "error", err.Error())
+		}
+	}
+}
+
+func (a *api) timeout() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), a.RequestTimeout)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}
+
+// failureLimiter limits failed authentications per client address.
+type failureLimiter struct {
+	mu       sync.Mutex
+	perMin   int
+	limiters map[string]*rate.Limiter
+}
+
+func newFailureLimiter(perMinute int) *failureLimiter {
+	return &failureLimiter{perMin: perMinute, limiters: map[string]*rate.Limiter{}}
+}
+
+func (l *failureLimiter) get(ip string) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.limiters[ip]
+	if !ok {
+		if len(l.limiters) > 100_000 { // bound memory under address spraying
+			l.limiters = map[string]*rate.Limiter{}
+		}
+		lim = rate.NewLimiter(rate.Every(time.Minute/time.Duration(l.perMin)), l.perMin)
+		l.limiters[ip] = lim
+	}
+	return lim
+}
+
+func (l *failureLimiter) blocked(ip string) bool { return l.get(ip).Tokens() < 1 }
+func (l *failureLimiter) fail(ip string)         { l.get(ip).Allow() }
+func (l *failureLimiter) retryAfterSeconds() int { return int((time.Minute / time.Duration(l.perMin)).Seconds()) + 1 }
+
+type tokenResponse struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Role       string     `json:"role"`
+	Prefix     string     `json:"prefix"`
+	CreatedAt  time.Time  `json:"created_at"`
+	CreatedBy  string     `json:"created_by"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+	// Token is the secret, present only in the answer to its creation.
+	Token string `json:"token,omitempty"`
+}
+
+func tokenView(t *store.Token) tokenResponse {
+	return tokenResponse{ID: t.ID.String(), Name: t.Name, Role: t.Role, Prefix: t.Prefix, CreatedAt: t.CreatedAt,
+		CreatedBy: t.CreatedBy, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt}
+}
+
+func (a *api) listTokens(c *gin.Context) {
+	list, err := a.Store.Tokens.List(c)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	items := make([]tokenResponse, len(list))
+	for i := range list {
+		items[i] = tokenView(&list[i])
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+func (a *api) createToken(c *gin.Context) {
+	var o auth.CreateOptions
+	if err := bindJSON(c, &o, false); err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	secret, row, err := a.tokens.Create(c, o, principal(c).Name)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	noteAudit(c, row.ID.String(), "created "+row.Role+" token "+row.Name)
+	v := tokenView(row)
+	v.Token = secret
+	c.JSON(http.StatusCreated, v)
+}
+
+func (a *api) revokeToken(c *gin.Context) {
+	id, err := pathUUID(c)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	if err := a.Store.Tokens.Revoke(c, id, time.Now().UTC()); err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	noteAudit(c, id.String(), "revoked token")
+	c.Status(http.StatusNoContent)
+}
+
+type auditResponse struct {
+	ID         int64     `json:"id"`
+	At         time.Time `json:"at"`
+	Actor      string    `json:"actor"`
+	TokenID    *string   `json:"token_id"`
+	RemoteAddr string    `json:"remote_addr"`
+	Method     string    `json:"method"`
+	Route      string    `json:"route"`
+	ResourceID string    `json:"resource_id"`
+	Status     int       `json:"status"`
+	Summary    string    `json:"summary"`
+}
+
+func (a *api) listAudit(c *gin.Context) {
+	q := c.Request.URL.Query()
+	if err := checkQuery(q, "actor", "limit", "cursor"); err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	limit, before := 50, int64(0)
+	var fs []valid.FieldError
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			fs = append(fs, valid.FieldError{Field: "limit", Message: "must be an integer from 1 to " + strconv.Itoa(maxPageSize)})
+		}
+		limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			fs = append(fs, valid.FieldError{Field: "cursor", Message: "is not a cursor returned by this API"})
+		}
+		before = n
+	}
+	if err := valid.Fields(fs...); err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	list, err := a.Store.Audit.List(c, strings.TrimSpace(q.Get("actor")), before, limit+1)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	out := struct {
+		Items      []auditResponse `json:"items"`
+		NextCursor string          `json:"next_cursor,omitempty"`
+	}{Items: []auditResponse{}}
+	if len(list) > limit {
+		list = list[:limit]
+		out.NextCursor = strconv.FormatInt(list[len(list)-1].ID, 10)
+	}
+	for _, e := range list {
+		v := auditResponse{ID: e.ID, At: e.At, Actor: e.Actor, RemoteAddr: e.RemoteAddr, Method: e.Method,
+			Route: e.Route, ResourceID: e.ResourceID, Status: e.Status, Summary: e.Summary}
+		if e.TokenID != nil {
+			s := e.TokenID.String()
+			v.TokenID = &s
+		}
+		out.Items = append(out.Items, v)
+	}
+	c.JSON(http.StatusOK, out)
+}
