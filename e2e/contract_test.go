@@ -28,10 +28,9 @@ var (
 func checkContract(t *testing.T, req *http.Request, resp *http.Response, body []byte) {
 	t.Helper()
 	docOnce.Do(func() {
-		loader := openapi3.NewLoader()
-		doc, err := loader.LoadFromData(server.OpenAPIDocument())
-		if err != nil {
-			docErr = err
+		var doc *openapi3.T
+		doc, docErr = parseDoc()
+		if docErr != nil {
 			return
 		}
 		if err := doc.Validate(context.Background()); err != nil {
@@ -70,4 +69,17 @@ func checkContract(t *testing.T, req *http.Request, resp *http.Response, body []
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
 		t.Fatalf("%s %s: response %d does not match the OpenAPI document: %v\nbody: %s", req.Method, req.URL.Path, resp.StatusCode, err, body)
 	}
+}
+
+func parseDoc() (*openapi3.T, error) {
+	return openapi3.NewLoader().LoadFromData(server.OpenAPIDocument())
+}
+
+func loadDoc(t *testing.T) *openapi3.T {
+	t.Helper()
+	doc, err := parseDoc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
 }

@@ -141,7 +141,9 @@ func (l *failureLimiter) get(ip string) *rate.Limiter {
 
 func (l *failureLimiter) blocked(ip string) bool { return l.get(ip).Tokens() < 1 }
 func (l *failureLimiter) fail(ip string)         { l.get(ip).Allow() }
-func (l *failureLimiter) retryAfterSeconds() int { return int((time.Minute / time.Duration(l.perMin)).Seconds()) + 1 }
+func (l *failureLimiter) retryAfterSeconds() int {
+	return int((time.Minute / time.Duration(l.perMin)).Seconds()) + 1
+}
 
 type tokenResponse struct {
 	ID         string     `json:"id"`
