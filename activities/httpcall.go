@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasktype"
 )
@@ -34,6 +35,8 @@ type TaskOutput struct {
 type HTTPCalls struct {
 	// Store is the database.
 	Store *store.Store
+	// Keyring opens the task's sealed secrets. Required.
+	Keyring *secrets.Keyring
 	// Client sends the requests. Optional; defaults to a client without a global timeout
 	// (each call is bounded by its task's timeout_seconds).
 	Client *http.Client
@@ -77,6 +80,10 @@ func (a *HTTPCalls) ExecuteHTTPCall(ctx context.Context, in TaskInput) (TaskOutp
 	if err != nil || !ok {
 		return TaskOutput{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("task %s has a stored configuration that is not a valid http_call config: %v", task.ID, err), ErrTypeInvalidConfig, nil)
+	}
+	if err := tasktype.OpenSecrets(cfg, a.Keyring.Open); err != nil {
+		return TaskOutput{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("task %s: a secret header cannot be opened: %v", task.ID, err), ErrTypeInvalidConfig, nil)
 	}
 
 	shown := displayURL(cfg.URL)

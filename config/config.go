@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/tributary-io/tributary/secrets"
 )
 
 // DefaultTaskQueue is the Temporal task queue of the worker.
@@ -30,6 +32,9 @@ type Config struct {
 	// HeartbeatTimeout is how long a task activity may go silent before Temporal retries it on
 	// another worker (ACTIVITY_HEARTBEAT_TIMEOUT, a Go duration). Defaults to 30s.
 	HeartbeatTimeout time.Duration
+	// Keyring holds the secret encryption keys (TRIBUTARY_SECRET_KEYS="id:base64key,…") and the
+	// active one (TRIBUTARY_SECRET_KEY_ID; optional with a single key). Required.
+	Keyring *secrets.Keyring
 	// LogLevel is debug, info, warn or error (LOG_LEVEL). Defaults to info.
 	LogLevel slog.Level
 }
@@ -55,6 +60,11 @@ func FromEnv() (Config, error) {
 	if c.DatabaseURL == "" {
 		return c, fmt.Errorf("DATABASE_URL is required (a postgres:// URL)")
 	}
+	k, err := secrets.ParseKeyring(os.Getenv("TRIBUTARY_SECRET_KEYS"), os.Getenv("TRIBUTARY_SECRET_KEY_ID"))
+	if err != nil {
+		return c, err
+	}
+	c.Keyring = k
 	return c, nil
 }
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"sort"
 	"strings"
@@ -147,11 +148,37 @@ func TestSecretHeadersAreWriteOnly(t *testing.T) {
 	if strings.Contains(string(r.body), "hunter2") || !strings.Contains(string(r.body), `"value_set":true`) || !strings.Contains(string(r.body), "visible") {
 		t.Fatalf("create answer: %s", r.body)
 	}
+	sealedValue := func() string {
+		stored, err := s.store.Tasks.Get(context.Background(), mustParse(tv.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(stored.Config), "hunter2") {
+			t.Fatalf("the secret is stored in plain text: %s", stored.Config)
+		}
+		var cfg struct {
+			Headers []struct{ Name, Value string }
+		}
+		if err := json.Unmarshal(stored.Config, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Headers[0].Value
+	}
+	first := sealedValue()
+	if plain, err := s.keys.Open(first); err != nil || plain != "hunter2" || !strings.HasPrefix(first, "enc:v1:e2e:") {
+		t.Fatalf("stored %q opens to %q (%v)", first, plain, err)
+	}
+	// An update that leaves the value empty keeps the sealed value as it is.
 	body["config"].(map[string]any)["headers"] = []map[string]any{{"name": "X-Token", "secret": true}}
 	s.must(http.StatusOK, "PUT", "/api/v1/tasks/"+tv.ID, body, nil)
-	stored, err := s.store.Tasks.Get(context.Background(), mustParse(tv.ID))
-	if err != nil || !strings.Contains(string(stored.Config), "hunter2") {
-		t.Fatalf("the update should keep the stored secret: %s %v", stored.Config, err)
+	if sealedValue() != first {
+		t.Fatal("the update should keep the stored secret")
+	}
+	// A client cannot plant a ciphertext for the worker to open: what it sends is sealed again.
+	body["config"].(map[string]any)["headers"] = []map[string]any{{"name": "X-Token", "secret": true, "value": first}}
+	s.must(http.StatusOK, "PUT", "/api/v1/tasks/"+tv.ID, body, nil)
+	if plain, err := s.keys.Open(sealedValue()); err != nil || plain != first {
+		t.Fatalf("a sealed-looking client value should be sealed as given: %q %v", plain, err)
 	}
 	r = s.must(http.StatusOK, "GET", "/api/v1/tasks/"+tv.ID, nil, nil)
 	if strings.Contains(string(r.body), "hunter2") {

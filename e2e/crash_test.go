@@ -37,6 +37,7 @@ func TestWorkerProcessKilledMidRun(t *testing.T) {
 			"TEMPORAL_NAMESPACE="+s.temporal.GetDefaultNamespace(),
 			"TEMPORAL_TASK_QUEUE="+taskQueue,
 			"LOG_LEVEL=warn",
+			"TRIBUTARY_SECRET_KEYS="+s.keySpec,
 		)
 		logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 		if err != nil {

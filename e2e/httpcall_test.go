@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -49,6 +50,14 @@ func TestHTTPCallRunThroughAPI(t *testing.T) {
 	if !strings.HasPrefix(run.TemporalURL, "http://temporal-ui.test/namespaces/") || !strings.Contains(run.TemporalURL, "task-type%2Fhttp_call/"+tr.WorkflowRunID) {
 		t.Fatalf("temporal UI link: %q", run.TemporalURL)
 	}
-	// The secret never reaches Temporal: not in inputs, results, memos or heartbeats.
+	// The secret never reaches Temporal (inputs, results, memos, heartbeats), the API's logs
+	// or the database in plain text.
 	assertHistoryFree(t, s, tr.WorkflowID, tr.WorkflowRunID, "s3cr3t-token")
+	if logs := s.apiLog.String(); !strings.Contains(logs, "/api/v1/tasks/:id/runs") || strings.Contains(logs, "s3cr3t-token") {
+		t.Fatalf("API logs lack the request or show the secret:\n%s", logs)
+	}
+	var n int
+	if err := s.store.DB.NewRaw("SELECT count(*) FROM integration_tasks WHERE config::text LIKE '%s3cr3t-token%'").Scan(context.Background(), &n); err != nil || n != 0 {
+		t.Fatalf("the secret is stored in plain text (%d rows, %v)", n, err)
+	}
 }

@@ -179,6 +179,7 @@ type probeConfig struct {
 func (c *probeConfig) Validate() []valid.FieldError { return nil }
 func (c *probeConfig) Redacted() any                { return c }
 func (c *probeConfig) KeepSecrets(tasktype.Config)  {}
+func (c *probeConfig) SecretFields() []*string      { return nil }
 
 func init() {
 	tasktype.Register(tasktype.Type{Name: e2eProbe, Title: "E2E probe", Description: "Test type: calls a URL.",

@@ -27,6 +27,7 @@ import (
 	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/dispatch"
 	"github.com/tributary-io/tributary/internal/testenv"
+	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/server"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/worker"
@@ -47,6 +48,29 @@ type stack struct {
 	opts       stackOptions
 	// token is an admin token, sent by do.
 	token string
+	keys  *secrets.Keyring
+	// keySpec is keys as TRIBUTARY_SECRET_KEYS, for processes the test starts.
+	keySpec string
+	// apiLog holds everything the API logged.
+	apiLog *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 type stackOptions struct {
@@ -73,13 +97,18 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		t.Fatal(err)
 	}
 	s.dispatcher = d
+	keys, spec, err := secrets.NewRandomKeyring("e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.keys, s.keySpec, s.apiLog = keys, spec, &syncBuffer{}
 	if opts.failedAuthPerMinute == 0 {
 		opts.failedAuthPerMinute = 1000
 	}
 	router, err := server.NewRouter(server.Options{
 		Store: s.store, Dispatcher: d, Temporal: c, Namespace: ts.GetDefaultNamespace(),
-		TemporalUIURL: "http://temporal-ui.test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		FailedAuthPerMinute: opts.failedAuthPerMinute,
+		TemporalUIURL: "http://temporal-ui.test", Logger: slog.New(slog.NewTextHandler(s.apiLog, nil)),
+		FailedAuthPerMinute: opts.failedAuthPerMinute, Keyring: keys,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +125,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 
 func (s *stack) startWorker() sdkworker.Worker {
 	s.t.Helper()
-	w, err := worker.New(worker.Options{Client: s.client, Store: s.store, TaskQueue: taskQueue,
+	w, err := worker.New(worker.Options{Client: s.client, Store: s.store, TaskQueue: taskQueue, Keyring: s.keys,
 		Worker: sdkworker.Options{WorkflowPanicPolicy: sdkworker.FailWorkflow}})
 	if err != nil {
 		s.t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasks"
 )
@@ -33,6 +34,8 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes caps request bodies. Optional; defaults to 1 MiB.
 	MaxBodyBytes int64
+	// Keyring seals secret values before they are stored. Required.
+	Keyring *secrets.Keyring
 	// RequestTimeout bounds the work of one request. Optional; defaults to 30s.
 	RequestTimeout time.Duration
 	// FailedAuthPerMinute is how many failed authentications one client address may make per
@@ -107,8 +110,8 @@ func Rules() []Rule {
 
 // NewRouter returns the API's router.
 func NewRouter(opts Options) (*gin.Engine, error) {
-	if opts.Store == nil || opts.Dispatcher == nil || opts.Temporal == nil || opts.Namespace == "" {
-		return nil, errors.New("server: Store, Dispatcher, Temporal and Namespace are required")
+	if opts.Store == nil || opts.Dispatcher == nil || opts.Temporal == nil || opts.Namespace == "" || opts.Keyring == nil {
+		return nil, errors.New("server: Store, Dispatcher, Temporal, Namespace and Keyring are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -123,7 +126,7 @@ func NewRouter(opts Options) (*gin.Engine, error) {
 		opts.FailedAuthPerMinute = 10
 	}
 	a := &api{
-		Options: opts, tasks: tasks.New(opts.Store, opts.Dispatcher), tokens: auth.NewTokens(opts.Store),
+		Options: opts, tasks: tasks.New(opts.Store, opts.Dispatcher, opts.Keyring), tokens: auth.NewTokens(opts.Store),
 		limiter: newFailureLimiter(opts.FailedAuthPerMinute),
 	}
 

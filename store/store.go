@@ -66,6 +66,8 @@ type Store struct {
 	Runs   *Runs
 	Tokens *Tokens
 	Audit  *Audit
+	// SecretChecks holds the check values of the encryption keys.
+	SecretChecks *SecretChecks
 }
 
 // New returns a Store over db.
@@ -81,7 +83,8 @@ func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, tx *St
 }
 
 func bind(db *bun.DB, q bun.IDB) *Store {
-	return &Store{DB: db, Tasks: &Tasks{db: q}, Runs: &Runs{db: q}, Tokens: &Tokens{db: q}, Audit: &Audit{db: q}}
+	return &Store{DB: db, Tasks: &Tasks{db: q}, Runs: &Runs{db: q}, Tokens: &Tokens{db: q}, Audit: &Audit{db: q},
+		SecretChecks: &SecretChecks{db: q}}
 }
 
 // mapError turns driver errors that callers act on into the package's sentinel errors.

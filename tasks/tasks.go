@@ -16,6 +16,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasktype"
 	"github.com/tributary-io/tributary/valid"
@@ -45,12 +46,13 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 type Service struct {
 	store      *store.Store
 	dispatcher *dispatch.Dispatcher
+	keys       *secrets.Keyring
 	now        func() time.Time
 }
 
-// New returns a Service.
-func New(s *store.Store, d *dispatch.Dispatcher) *Service {
-	return &Service{store: s, dispatcher: d, now: time.Now}
+// New returns a Service; keys seals secret values before they are stored.
+func New(s *store.Store, d *dispatch.Dispatcher, keys *secrets.Keyring) *Service {
+	return &Service{store: s, dispatcher: d, keys: keys, now: time.Now}
 }
 
 // Get returns the task with id.
@@ -69,6 +71,9 @@ func (s *Service) Create(ctx context.Context, spec Spec) (*store.Task, error) {
 	cfg, err := validate(spec)
 	if err != nil {
 		return nil, err
+	}
+	if err := tasktype.SealSecrets(cfg, s.keys.Seal); err != nil {
+		return nil, fmt.Errorf("seal secrets: %w", err)
 	}
 	now := s.now().UTC()
 	t := &store.Task{ID: uuid.New(), Type: spec.Type, CreatedAt: now}
@@ -93,6 +98,12 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, spec Spec) (*store.T
 	cfg, err := validate(spec)
 	if err != nil {
 		return nil, err
+	}
+	// Seal what the client sent; values it left empty are then taken, still sealed, from the
+	// stored config. A client value is always sealed, even one that looks sealed, so that no
+	// client can make the worker open a ciphertext copied from elsewhere.
+	if err := tasktype.SealSecrets(cfg, s.keys.Seal); err != nil {
+		return nil, fmt.Errorf("seal secrets: %w", err)
 	}
 	var t *store.Task
 	err = s.store.RunInTx(ctx, func(ctx context.Context, tx *store.Store) error {

@@ -134,6 +134,17 @@ func (c *HTTPCallConfig) KeepSecrets(prev Config) {
 	}
 }
 
+// SecretFields implements Config: the values of secret headers.
+func (c *HTTPCallConfig) SecretFields() []*string {
+	var out []*string
+	for i := range c.Headers {
+		if c.Headers[i].Secret {
+			out = append(out, &c.Headers[i].Value)
+		}
+	}
+	return out
+}
+
 // Succeeded reports whether status counts as success for this call.
 func (c *HTTPCallConfig) Succeeded(status int) bool {
 	if len(c.ExpectedStatus) == 0 {

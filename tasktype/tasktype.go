@@ -19,6 +19,29 @@ type Config interface {
 	// KeepSecrets copies secret values from prev wherever this config leaves them unset,
 	// so that clients can update a task without resending its secrets.
 	KeepSecrets(prev Config)
+	// SecretFields points at every secret value, to seal before storing and open in activities.
+	SecretFields() []*string
+}
+
+// SealSecrets seals every secret value of c with seal.
+func SealSecrets(c Config, seal func(string) (string, error)) error {
+	return mapSecrets(c, seal)
+}
+
+// OpenSecrets opens every sealed secret value of c with open.
+func OpenSecrets(c Config, open func(string) (string, error)) error {
+	return mapSecrets(c, open)
+}
+
+func mapSecrets(c Config, fn func(string) (string, error)) error {
+	for _, p := range c.SecretFields() {
+		v, err := fn(*p)
+		if err != nil {
+			return err
+		}
+		*p = v
+	}
+	return nil
 }
 
 // Type describes one integration task type.

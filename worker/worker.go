@@ -16,6 +16,7 @@ import (
 
 	"github.com/tributary-io/tributary/activities"
 	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/workflows"
 )
@@ -28,6 +29,8 @@ type Options struct {
 	Store *store.Store
 	// TaskQueue is the task queue to poll. Required.
 	TaskQueue string
+	// Keyring opens sealed secrets inside activities. Required.
+	Keyring *secrets.Keyring
 	// HTTPClient sends the requests of HTTP call tasks. Optional; defaults to http.DefaultClient.
 	HTTPClient *http.Client
 	// Worker holds Temporal worker options. Optional.
@@ -39,13 +42,13 @@ func Register(r sdkworker.Registry, opts Options) {
 	r.RegisterWorkflowWithOptions(workflows.IntegrationTaskWorkflow, workflow.RegisterOptions{Name: workflows.IntegrationTaskName})
 	r.RegisterWorkflowWithOptions(workflows.ScheduledTaskWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledIntegrationTaskName})
 	r.RegisterActivity(&activities.Runs{Store: opts.Store, Temporal: opts.Client})
-	r.RegisterActivity(&activities.HTTPCalls{Store: opts.Store, Client: opts.HTTPClient})
+	r.RegisterActivity(&activities.HTTPCalls{Store: opts.Store, Keyring: opts.Keyring, Client: opts.HTTPClient})
 }
 
 // New returns a worker with everything registered; start it with Run or Start.
 func New(opts Options) (sdkworker.Worker, error) {
-	if opts.Client == nil || opts.Store == nil || opts.TaskQueue == "" {
-		return nil, errors.New("worker: Client, Store and TaskQueue are required")
+	if opts.Client == nil || opts.Store == nil || opts.TaskQueue == "" || opts.Keyring == nil {
+		return nil, errors.New("worker: Client, Store, TaskQueue and Keyring are required")
 	}
 	w := sdkworker.New(opts.Client, opts.TaskQueue, opts.Worker)
 	Register(w, opts)

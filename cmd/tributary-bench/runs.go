@@ -11,6 +11,7 @@ import (
 
 	"github.com/tributary-io/tributary/config"
 	"github.com/tributary-io/tributary/internal/app"
+	"github.com/tributary-io/tributary/secrets"
 )
 
 const benchTasks = 100
@@ -62,7 +63,11 @@ FROM generate_series(1, ?) AS g`, benchTasks, benchTasks, benchTasks, benchTasks
 	if err != nil {
 		return err
 	}
-	cfg := config.Config{DatabaseURL: dbURL, TemporalNamespace: "default", TaskQueue: config.DefaultTaskQueue, HTTPAddr: "127.0.0.1:0"}
+	keys, _, err := secrets.NewRandomKeyring("bench")
+	if err != nil {
+		return err
+	}
+	cfg := config.Config{DatabaseURL: dbURL, TemporalNamespace: "default", TaskQueue: config.DefaultTaskQueue, HTTPAddr: "127.0.0.1:0", Keyring: keys}
 	srvCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	addrc := make(chan string, 1)

@@ -13,6 +13,7 @@ import (
 	"github.com/tributary-io/tributary/config"
 	"github.com/tributary-io/tributary/internal/app"
 	"github.com/tributary-io/tributary/internal/devstack"
+	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/workflows"
 )
@@ -37,6 +38,9 @@ func benchTrigger(ctx context.Context, args []string) error {
 	defer tmp.Stop()
 	cfg := config.Config{DatabaseURL: dbURL, TemporalAddress: tmp.FrontendAddr, TemporalNamespace: tmp.Namespace,
 		TaskQueue: config.DefaultTaskQueue, HTTPAddr: "127.0.0.1:0", HeartbeatTimeout: 30 * time.Second}
+	if cfg.Keyring, _, err = secrets.NewRandomKeyring("bench"); err != nil {
+		return err
+	}
 	tc, err := app.DialTemporal(ctx, cfg, quiet)
 	if err != nil {
 		return err

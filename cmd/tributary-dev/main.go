@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 	"github.com/tributary-io/tributary/internal/app"
 	"github.com/tributary-io/tributary/internal/devstack"
 	"github.com/tributary-io/tributary/schema"
+	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasks"
 	"github.com/tributary-io/tributary/tasktype"
@@ -58,6 +60,10 @@ func run() error {
 	defer stop()
 
 	dbURL := os.Getenv("DATABASE_URL")
+	keys, err := devKeyring(dbURL != "")
+	if err != nil {
+		return err
+	}
 	if dbURL == "" {
 		fmt.Println("starting a throwaway PostgreSQL cluster …")
 		pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{})
@@ -94,11 +100,14 @@ func run() error {
 	if !g.IsZero() {
 		fmt.Printf("applied migrations: %s\n", strings.TrimSpace(g.Migrations.String()))
 	}
+	if err := secrets.Verify(ctx, keys, store.New(db).SecretChecks); err != nil {
+		return err
+	}
 
 	cfg := config.Config{
 		DatabaseURL: dbURL, TemporalAddress: tmp.FrontendAddr, TemporalNamespace: tmp.Namespace,
 		TaskQueue: config.DefaultTaskQueue, TemporalUIURL: tmp.UIURL, HTTPAddr: *httpAddr,
-		HeartbeatTimeout: 30 * time.Second, LogLevel: level,
+		HeartbeatTimeout: 30 * time.Second, LogLevel: level, Keyring: keys,
 	}
 	c, err := app.DialTemporal(ctx, cfg, log)
 	if err != nil {
@@ -168,6 +177,18 @@ Press Ctrl-C to stop.
 	return firstErr
 }
 
+// devKeyring reads TRIBUTARY_SECRET_KEYS, or, for a throwaway database, makes a random key.
+func devKeyring(persistentDB bool) (*secrets.Keyring, error) {
+	if spec := os.Getenv("TRIBUTARY_SECRET_KEYS"); spec != "" {
+		return secrets.ParseKeyring(spec, os.Getenv("TRIBUTARY_SECRET_KEY_ID"))
+	}
+	if persistentDB {
+		return nil, errors.New("with DATABASE_URL set, also set TRIBUTARY_SECRET_KEYS (id:base64key, e.g. dev:$(openssl rand -base64 32)) so that stored secrets stay readable")
+	}
+	k, _, err := secrets.NewRandomKeyring("dev")
+	return k, err
+}
+
 // ensureDemoTask creates, once, an HTTP-call task that checks the API's readiness every 30
 // seconds, and starts one run of it right away so that the Temporal UI shows a run at once.
 func ensureDemoTask(ctx context.Context, cfg config.Config, db *bun.DB, c client.Client, apiAddr string) (string, error) {
@@ -176,7 +197,7 @@ func ensureDemoTask(ctx context.Context, cfg config.Config, db *bun.DB, c client
 	if err != nil {
 		return "", err
 	}
-	svc := tasks.New(s, d)
+	svc := tasks.New(s, d, cfg.Keyring)
 	existing, err := svc.List(ctx, store.TaskFilter{Type: tasktype.HTTPCall})
 	if err != nil {
 		return "", err

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tributary-io/tributary/config"
 	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/server"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/worker"
@@ -53,6 +54,7 @@ func ServeAPI(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun.
 	}
 	router, err := server.NewRouter(server.Options{
 		Store: s, Dispatcher: d, Temporal: c, Namespace: cfg.TemporalNamespace, TemporalUIURL: cfg.TemporalUIURL, Logger: log,
+		Keyring: cfg.Keyring,
 	})
 	if err != nil {
 		return err
@@ -74,7 +76,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun
 	if err := worker.Reconcile(ctx, log, c, cfg.TemporalNamespace, d); err != nil {
 		return err
 	}
-	w, err := worker.New(worker.Options{Client: c, Store: s, TaskQueue: cfg.TaskQueue,
+	w, err := worker.New(worker.Options{Client: c, Store: s, TaskQueue: cfg.TaskQueue, Keyring: cfg.Keyring,
 		Worker: sdkworker.Options{WorkerStopTimeout: 10 * time.Second}})
 	if err != nil {
 		return err
@@ -131,6 +133,9 @@ func Main(name string, fn func(ctx context.Context, cfg config.Config, log *slog
 			return err
 		}
 		defer db.Close()
+		if err := secrets.Verify(ctx, cfg.Keyring, store.New(db).SecretChecks); err != nil {
+			return err
+		}
 		c, err := DialTemporal(ctx, cfg, log)
 		if err != nil {
 			return err
