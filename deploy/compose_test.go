@@ -6,16 +6,18 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // docker-compose.yml is a valid Compose project (what `docker compose config` checks), with
 // the services the README describes.
 func TestComposeFileIsValid(t *testing.T) {
-	opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml"}, cli.WithWorkingDirectory(".."), cli.WithOsEnv, cli.WithConsistency(true))
-	if err != nil {
-		t.Fatal(err)
+	t.Setenv("TRIBUTARY_SECRET_KEYS", "")
+	if _, err := load(); err == nil {
+		t.Fatal("the stack should refuse to start without TRIBUTARY_SECRET_KEYS")
 	}
-	p, err := opts.LoadProject(context.Background())
+	t.Setenv("TRIBUTARY_SECRET_KEYS", "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	p, err := load()
 	if err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
@@ -28,4 +30,12 @@ func TestComposeFileIsValid(t *testing.T) {
 	if api.DependsOn["migrate"].Condition != "service_completed_successfully" {
 		t.Errorf("api should wait for the migrations")
 	}
+}
+
+func load() (*types.Project, error) {
+	opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml"}, cli.WithWorkingDirectory(".."), cli.WithOsEnv, cli.WithConsistency(true))
+	if err != nil {
+		return nil, err
+	}
+	return opts.LoadProject(context.Background())
 }

@@ -96,3 +96,9 @@ func (s *Tasks) GetForUpdate(ctx context.Context, id uuid.UUID) (*Task, error) {
 	err := s.db.NewSelect().Model(t).Where("id = ?", id).For("UPDATE").Scan(ctx)
 	return t, mapError(err)
 }
+
+// ListForUpdate returns every task and locks the rows until the transaction ends.
+func (s *Tasks) ListForUpdate(ctx context.Context) ([]Task, error) {
+	var out []Task
+	return out, mapError(s.db.NewSelect().Model(&out).OrderExpr("id").For("UPDATE").Scan(ctx))
+}

@@ -280,3 +280,54 @@ func orDefault(s, def string) string {
 	}
 	return def
 }
+
+// RotateSecrets re-seals every stored secret under the active key, in one transaction, and
+// then forgets the check values of the other keys, so that they can be removed from the
+// configuration. It returns how many tasks changed.
+func RotateSecrets(ctx context.Context, st *store.Store, keys *secrets.Keyring) (int, error) {
+	changed := 0
+	err := st.RunInTx(ctx, func(ctx context.Context, tx *store.Store) error {
+		changed = 0
+		list, err := tx.Tasks.ListForUpdate(ctx)
+		if err != nil {
+			return err
+		}
+		for i := range list {
+			t := &list[i]
+			cfg, err := tasktype.DecodeStored(t.Type, t.Config)
+			if err != nil {
+				return fmt.Errorf("task %s: %w", t.ID, err)
+			}
+			dirty := false
+			err = tasktype.MapSecrets(cfg, func(v string) (string, error) {
+				if id, err := secrets.KeyID(v); v == "" || (err == nil && id == keys.ActiveID()) {
+					return v, nil
+				}
+				plain, err := keys.Open(v)
+				if err != nil {
+					return "", err
+				}
+				dirty = true
+				return keys.Seal(plain)
+			})
+			if err != nil {
+				return fmt.Errorf("task %s (%s): %w", t.ID, t.Name, err)
+			}
+			if !dirty {
+				continue
+			}
+			if t.Config, err = json.Marshal(cfg); err != nil {
+				return err
+			}
+			if err := tx.Tasks.Update(ctx, t); err != nil {
+				return err
+			}
+			changed++
+		}
+		if err := secrets.Verify(ctx, keys, tx.SecretChecks); err != nil {
+			return err
+		}
+		return tx.SecretChecks.DeleteOtherChecks(ctx, keys.ActiveID())
+	})
+	return changed, err
+}

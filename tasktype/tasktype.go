@@ -25,15 +25,16 @@ type Config interface {
 
 // SealSecrets seals every secret value of c with seal.
 func SealSecrets(c Config, seal func(string) (string, error)) error {
-	return mapSecrets(c, seal)
+	return MapSecrets(c, seal)
 }
 
 // OpenSecrets opens every sealed secret value of c with open.
 func OpenSecrets(c Config, open func(string) (string, error)) error {
-	return mapSecrets(c, open)
+	return MapSecrets(c, open)
 }
 
-func mapSecrets(c Config, fn func(string) (string, error)) error {
+// MapSecrets replaces every secret value of c with fn's result.
+func MapSecrets(c Config, fn func(string) (string, error)) error {
 	for _, p := range c.SecretFields() {
 		v, err := fn(*p)
 		if err != nil {

@@ -10,7 +10,9 @@ import (
 
 	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/schema"
+	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/tasks"
 )
 
 const usage = `usage: tributary-migrate up|down|status|unlock
@@ -22,6 +24,9 @@ const usage = `usage: tributary-migrate up|down|status|unlock
   unlock  release a migration lock left by a crashed run
   token   create an API token (default role admin) and print it once: the bootstrap
           path for the first admin token
+  rotate-secrets
+          re-seal every stored secret under the active key (TRIBUTARY_SECRET_KEY_ID);
+          afterwards the other keys can be removed from TRIBUTARY_SECRET_KEYS
 
 DATABASE_URL names the database.`
 
@@ -101,6 +106,16 @@ func run(cmd string, args []string) error {
 		}
 		fmt.Fprintf(os.Stderr, "created %s token %q (id %s); it is shown once:\n", row.Role, row.Name, row.ID)
 		fmt.Println(secret)
+	case "rotate-secrets":
+		keys, err := secrets.ParseKeyring(os.Getenv("TRIBUTARY_SECRET_KEYS"), os.Getenv("TRIBUTARY_SECRET_KEY_ID"))
+		if err != nil {
+			return err
+		}
+		n, err := tasks.RotateSecrets(ctx, store.New(db), keys)
+		if err != nil {
+			return fmt.Errorf("rotation failed, nothing was changed: %w", err)
+		}
+		fmt.Printf("re-sealed the secrets of %d task(s) under key %q\n", n, keys.ActiveID())
 	case "unlock":
 		if err := schema.Unlock(ctx, db); err != nil {
 			return err
