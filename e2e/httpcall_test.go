@@ -56,6 +56,9 @@ func TestHTTPCallRunThroughAPI(t *testing.T) {
 	if logs := s.apiLog.String(); !strings.Contains(logs, "/api/v1/tasks/:id/runs") || strings.Contains(logs, "s3cr3t-token") {
 		t.Fatalf("API logs lack the request or show the secret:\n%s", logs)
 	}
+	if logs := s.workerLog.String(); !strings.Contains(logs, "ExecuteHTTPCall") || strings.Contains(logs, "s3cr3t-token") {
+		t.Fatalf("worker logs (debug level) lack the activity or show the secret:\n%s", logs)
+	}
 	var n int
 	if err := s.store.DB.NewRaw("SELECT count(*) FROM integration_tasks WHERE config::text LIKE '%s3cr3t-token%'").Scan(context.Background(), &n); err != nil || n != 0 {
 		t.Fatalf("the secret is stored in plain text (%d rows, %v)", n, err)

@@ -21,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 
@@ -51,8 +52,10 @@ type stack struct {
 	keys  *secrets.Keyring
 	// keySpec is keys as TRIBUTARY_SECRET_KEYS, for processes the test starts.
 	keySpec string
-	// apiLog holds everything the API logged.
-	apiLog *syncBuffer
+	// apiLog and workerLog hold everything the API and the workers logged.
+	apiLog, workerLog *syncBuffer
+	// workerClient is the workers' Temporal client, which logs to workerLog.
+	workerClient client.Client
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -101,7 +104,10 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.keys, s.keySpec, s.apiLog = keys, spec, &syncBuffer{}
+	s.keys, s.keySpec, s.apiLog, s.workerLog = keys, spec, &syncBuffer{}, &syncBuffer{}
+	s.workerClient = ts.NewClientWithOptions(client.Options{
+		Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(s.workerLog, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+	})
 	if opts.failedAuthPerMinute == 0 {
 		opts.failedAuthPerMinute = 1000
 	}
@@ -125,7 +131,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 
 func (s *stack) startWorker() sdkworker.Worker {
 	s.t.Helper()
-	w, err := worker.New(worker.Options{Client: s.client, Store: s.store, TaskQueue: taskQueue, Keyring: s.keys,
+	w, err := worker.New(worker.Options{Client: s.workerClient, Store: s.store, TaskQueue: taskQueue, Keyring: s.keys,
 		Worker: sdkworker.Options{WorkflowPanicPolicy: sdkworker.FailWorkflow}})
 	if err != nil {
 		s.t.Fatal(err)
