@@ -35,6 +35,9 @@ type Config struct {
 	// Keyring holds the secret encryption keys (TRIBUTARY_SECRET_KEYS="id:base64key,…") and the
 	// active one (TRIBUTARY_SECRET_KEY_ID; optional with a single key). Required.
 	Keyring *secrets.Keyring
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed
+	// (TRUSTED_PROXIES, comma-separated IPs or CIDRs). Defaults to none.
+	TrustedProxies []string
 	// LogLevel is debug, info, warn or error (LOG_LEVEL). Defaults to info.
 	LogLevel slog.Level
 }
@@ -65,6 +68,11 @@ func FromEnv() (Config, error) {
 		return c, err
 	}
 	c.Keyring = k
+	for _, p := range strings.Split(os.Getenv("TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
+	}
 	return c, nil
 }
 

@@ -225,4 +225,16 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 	if r := s.doAs("", "GET", "/healthz", nil); r.status != http.StatusOK {
 		t.Fatalf("health is not rate limited: %d", r.status)
 	}
+	// A client cannot escape the limit by claiming another address.
+	req, _ := http.NewRequest("GET", s.api.URL+"/api/v1/runs", nil)
+	req.Header.Set("Authorization", "Bearer trb_wrong")
+	req.Header.Set("X-Forwarded-For", "203.0.113.7")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("with a forged X-Forwarded-For: %d", resp.StatusCode)
+	}
 }

@@ -4,6 +4,7 @@ package server
 import (
 	_ "embed"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -38,6 +39,10 @@ type Options struct {
 	Keyring *secrets.Keyring
 	// RequestTimeout bounds the work of one request. Optional; defaults to 30s.
 	RequestTimeout time.Duration
+	// TrustedProxies are the addresses (IPs or CIDRs) of reverse proxies whose
+	// X-Forwarded-For header names the client. Optional; by default no proxy is trusted, so
+	// clients cannot choose the address that rate limiting and the audit trail see.
+	TrustedProxies []string
 	// FailedAuthPerMinute is how many failed authentications one client address may make per
 	// minute before it gets 429. Optional; defaults to 10.
 	FailedAuthPerMinute int
@@ -132,6 +137,9 @@ func NewRouter(opts Options) (*gin.Engine, error) {
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	if err := r.SetTrustedProxies(opts.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("server: TrustedProxies: %w", err)
+	}
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	r.Use(a.requestLog(), a.recoverJSON(), securityHeaders(), a.limitBody(), a.timeout())
