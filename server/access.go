@@ -125,9 +125,18 @@ func newFailureLimiter(perMinute int) *failureLimiter {
 	return &failureLimiter{perMin: perMinute, limiters: map[string]*rate.Limiter{}}
 }
 
-func (l *failureLimiter) get(ip string) *rate.Limiter {
+// blocked reports whether ip has used up its failures. Addresses that never failed have no
+// limiter, so successful requests add nothing to the map.
+func (l *failureLimiter) blocked(ip string) bool {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	lim, ok := l.limiters[ip]
+	l.mu.Unlock()
+	return ok && lim.Tokens() < 1
+}
+
+// fail counts a failed authentication from ip.
+func (l *failureLimiter) fail(ip string) {
+	l.mu.Lock()
 	lim, ok := l.limiters[ip]
 	if !ok {
 		if len(l.limiters) > 100_000 { // bound memory under address spraying
@@ -136,11 +145,10 @@ func (l *failureLimiter) get(ip string) *rate.Limiter {
 		lim = rate.NewLimiter(rate.Every(time.Minute/time.Duration(l.perMin)), l.perMin)
 		l.limiters[ip] = lim
 	}
-	return lim
+	l.mu.Unlock()
+	lim.Allow()
 }
 
-func (l *failureLimiter) blocked(ip string) bool { return l.get(ip).Tokens() < 1 }
-func (l *failureLimiter) fail(ip string)         { l.get(ip).Allow() }
 func (l *failureLimiter) retryAfterSeconds() int {
 	return int((time.Minute / time.Duration(l.perMin)).Seconds()) + 1
 }
@@ -227,15 +235,12 @@ func (a *api) listAudit(c *gin.Context) {
 		renderError(c, a.Logger, err)
 		return
 	}
-	limit, before := 50, int64(0)
 	var fs []valid.FieldError
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageSize {
-			fs = append(fs, valid.FieldError{Field: "limit", Message: "must be an integer from 1 to " + strconv.Itoa(maxPageSize)})
-		}
-		limit = n
+	limit, fe := pageLimit(q.Get("limit"), 50)
+	if fe != nil {
+		fs = append(fs, *fe)
 	}
+	before := int64(0)
 	if v := q.Get("cursor"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {

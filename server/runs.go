@@ -16,6 +16,18 @@ import (
 // maxPageSize caps the limit query parameter of listings.
 const maxPageSize = 200
 
+// pageLimit reads the limit query parameter of a listing; "" gives def.
+func pageLimit(v string, def int) (int, *valid.FieldError) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxPageSize {
+		return 0, &valid.FieldError{Field: "limit", Message: "must be an integer from 1 to " + strconv.Itoa(maxPageSize)}
+	}
+	return n, nil
+}
+
 func (a *api) listRuns(c *gin.Context) {
 	f, err := runFilter(c)
 	if err != nil {
@@ -101,13 +113,10 @@ func runFilter(c *gin.Context) (store.RunFilter, error) {
 	f.Trigger = oneOf("trigger", store.Triggers)
 	f.StartedAfter = parseTime("started_after")
 	f.StartedBefore = parseTime("started_before")
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageSize {
-			bad("limit", "must be an integer from 1 to "+strconv.Itoa(maxPageSize))
-		} else {
-			f.Limit = n
-		}
+	if n, fe := pageLimit(q.Get("limit"), f.Limit); fe != nil {
+		fs = append(fs, *fe)
+	} else {
+		f.Limit = n
 	}
 	if f.StartedAfter != nil && f.StartedBefore != nil && !f.StartedAfter.Before(*f.StartedBefore) {
 		bad("started_before", "must be later than started_after")
