@@ -68,12 +68,9 @@ func (s *Service) List(ctx context.Context, f store.TaskFilter) ([]store.Task, e
 // Create validates spec, stores the task and creates its schedule; if Temporal refuses the
 // schedule nothing is stored.
 func (s *Service) Create(ctx context.Context, spec Spec) (*store.Task, error) {
-	cfg, err := validate(spec)
+	cfg, err := s.validateAndSeal(spec)
 	if err != nil {
 		return nil, err
-	}
-	if err := tasktype.SealSecrets(cfg, s.keys.Seal); err != nil {
-		return nil, fmt.Errorf("seal secrets: %w", err)
 	}
 	now := s.now().UTC()
 	t := &store.Task{ID: uuid.New(), Type: spec.Type, CreatedAt: now}
@@ -95,15 +92,10 @@ func (s *Service) Create(ctx context.Context, spec Spec) (*store.Task, error) {
 // Update replaces the configuration of the task with id. Secret values that spec leaves
 // empty keep their stored values. The type cannot change.
 func (s *Service) Update(ctx context.Context, id uuid.UUID, spec Spec) (*store.Task, error) {
-	cfg, err := validate(spec)
+	// Values the client left empty are taken, still sealed, from the stored config.
+	cfg, err := s.validateAndSeal(spec)
 	if err != nil {
 		return nil, err
-	}
-	// Seal what the client sent; values it left empty are then taken, still sealed, from the
-	// stored config. A client value is always sealed, even one that looks sealed, so that no
-	// client can make the worker open a ciphertext copied from elsewhere.
-	if err := tasktype.SealSecrets(cfg, s.keys.Seal); err != nil {
-		return nil, fmt.Errorf("seal secrets: %w", err)
 	}
 	var t *store.Task
 	err = s.store.RunInTx(ctx, func(ctx context.Context, tx *store.Store) error {
@@ -173,6 +165,20 @@ func (s *Service) Trigger(ctx context.Context, id uuid.UUID, caller string, opts
 		by = strings.TrimSpace(caller + " for " + forWhom)
 	}
 	return s.dispatcher.TriggerTask(ctx, t, opts.Trigger, by)
+}
+
+// validateAndSeal validates spec and seals the secret values the client sent. A client value
+// is always sealed, even one that looks sealed, so that no client can make the worker open a
+// ciphertext copied from elsewhere.
+func (s *Service) validateAndSeal(spec Spec) (tasktype.Config, error) {
+	cfg, err := validate(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := tasktype.SealSecrets(cfg, s.keys.Seal); err != nil {
+		return nil, fmt.Errorf("seal secrets: %w", err)
+	}
+	return cfg, nil
 }
 
 // validate checks everything about spec that does not need the database.
