@@ -68,6 +68,8 @@ type Store struct {
 	Audit  *Audit
 	// SecretChecks holds the check values of the encryption keys.
 	SecretChecks *SecretChecks
+	// Directory holds what LDAP import tasks imported, and the shared assets.
+	Directory *Directory
 }
 
 // New returns a Store over db.
@@ -84,7 +86,7 @@ func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, tx *St
 
 func bind(db *bun.DB, q bun.IDB) *Store {
 	return &Store{DB: db, Tasks: &Tasks{db: q}, Runs: &Runs{db: q}, Tokens: &Tokens{db: q}, Audit: &Audit{db: q},
-		SecretChecks: &SecretChecks{db: q}}
+		SecretChecks: &SecretChecks{db: q}, Directory: &Directory{db: q}}
 }
 
 // mapError turns driver errors that callers act on into the package's sentinel errors.

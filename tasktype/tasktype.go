@@ -23,6 +23,13 @@ type Config interface {
 	SecretFields() []*string
 }
 
+// Defaulter is implemented by configs whose defaults depend on what the client sent, such as a
+// preset that fills in every field the client left empty. Decode calls ApplyDefaults after
+// decoding and before validating.
+type Defaulter interface {
+	ApplyDefaults()
+}
+
 // SealSecrets seals every secret value of c with seal.
 func SealSecrets(c Config, seal func(string) (string, error)) error {
 	return MapSecrets(c, seal)
@@ -113,6 +120,9 @@ func Decode(name string, raw json.RawMessage) (Config, error) {
 	}
 	if err := valid.DecodeJSON("config", raw, cfg); err != nil {
 		return nil, err
+	}
+	if d, ok := cfg.(Defaulter); ok {
+		d.ApplyDefaults()
 	}
 	if err := valid.Struct("config", cfg); err != nil {
 		return nil, err

@@ -43,6 +43,7 @@ func Register(r sdkworker.Registry, opts Options) {
 	r.RegisterWorkflowWithOptions(workflows.ScheduledTaskWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledIntegrationTaskName})
 	r.RegisterActivity(&activities.Runs{Store: opts.Store, Temporal: opts.Client})
 	r.RegisterActivity(&activities.HTTPCalls{Store: opts.Store, Keyring: opts.Keyring, Client: opts.HTTPClient})
+	r.RegisterActivity(&activities.DirectoryImports{Store: opts.Store, Keyring: opts.Keyring})
 }
 
 // New returns a worker with everything registered; start it with Run or Start.
