@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"sync"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tributary-io/tributary/directory"
 	"github.com/tributary-io/tributary/secrets"
@@ -25,6 +28,9 @@ const (
 	// ErrTypeRemovalGuard is a full import stopped before removing what looked like too much.
 	ErrTypeRemovalGuard = "RemovalGuard"
 )
+
+// analyzeAfter is how many entries a run reads before it refreshes the planner's statistics.
+const analyzeAfter = 5000
 
 // maxSkipReasons bounds how many skipped entries a run lists in its details.
 const maxSkipReasons = 20
@@ -50,9 +56,11 @@ type DirectoryImportDetails struct {
 	Server       string     `json:"server"`
 	Kinds        []KindRun  `json:"kinds"`
 	// Skipped lists the first entries that could not be imported, with the reason.
-	Skipped    []string `json:"skipped,omitempty"`
-	Attempt    int32    `json:"attempt"`
-	DurationMS int64    `json:"duration_ms"`
+	Skipped []string `json:"skipped,omitempty"`
+	// FinishMS is how long the sweep, member resolution and counting took.
+	FinishMS   int64 `json:"finish_ms"`
+	Attempt    int32 `json:"attempt"`
+	DurationMS int64 `json:"duration_ms"`
 }
 
 // KindRun describes the search of one kind in a run.
@@ -65,15 +73,121 @@ type KindRun struct {
 	Skipped int    `json:"skipped"`
 	// Referrals are continuation references the server returned; they are not followed.
 	Referrals int `json:"referrals"`
+	// SearchMS is how long the kind's search and storing took, StoreMS the part spent storing.
+	SearchMS int64 `json:"search_ms"`
+	StoreMS  int64 `json:"store_ms"`
+}
+
+// importTracker gathers the progress of kinds imported at the same time.
+type importTracker struct {
+	mu       sync.Mutex
+	progress *heartbeater
+	mode     string
+	perKind  map[string]int
+	total    int
+	skipped  []string
+}
+
+func (t *importTracker) report(phase string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.progress.set(DirectoryProgress{Mode: t.mode, Phase: phase, Entries: t.total, Kinds: maps.Clone(t.perKind)})
+}
+
+func (t *importTracker) stored(kind string, n int) {
+	t.mu.Lock()
+	t.perKind[kind] += n
+	t.total += n
+	t.mu.Unlock()
+	t.report("importing")
+}
+
+func (t *importTracker) skip(reason string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.skipped) < maxSkipReasons {
+		t.skipped = append(t.skipped, reason)
+	}
+}
+
+// importKind searches one kind page by page and stores each page, the storing of a page
+// overlapping the reading of the next. At most two pages wait to be stored, so memory stays
+// bounded whatever the directory's size.
+func (a *DirectoryImports) importKind(ctx context.Context, conn *directory.Conn, k tasktype.LDAPKind, kr *KindRun, tr *importTracker, batch store.ImportBatch, pageSize int) error {
+	started := time.Now()
+	defer func() { kr.SearchMS = time.Since(started).Milliseconds() }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan []directory.Object, 2)
+	stored := make(chan error, 1)
+	go func() {
+		var storeTime time.Duration
+		defer func() { kr.StoreMS = storeTime.Milliseconds() }()
+		n := 0
+		for objs := range pages {
+			n++
+			t := time.Now()
+			b := batch
+			b.Objects = objs
+			if err := a.Store.Directory.UpsertObjects(ctx, b); err != nil {
+				cancel()
+				for range pages {
+				}
+				stored <- fmt.Errorf("storing page %d: %w", n, err)
+				return
+			}
+			storeTime += time.Since(t)
+			tr.stored(k.Schema.Kind, len(objs))
+		}
+		stored <- nil
+	}()
+	st, err := conn.SearchPages(ctx, directory.SearchRequest{BaseDN: k.BaseDN, Scope: k.Search.Scope, Filter: kr.Filter,
+		Attributes: k.Schema.Attributes(), PageSize: pageSize}, func(page []*ldap.Entry) error {
+		objs := make([]directory.Object, 0, len(page))
+		for _, e := range page {
+			var members []string
+			if k.Schema.Kind == directory.KindGroup {
+				vals, err := conn.Values(e, k.Schema.Mapping.Members)
+				if err != nil {
+					return err
+				}
+				members = vals
+			}
+			o, err := directory.MapEntry(e, k.Schema, members)
+			var skip *directory.SkipError
+			if errors.As(err, &skip) {
+				kr.Skipped++
+				tr.skip(k.Schema.Kind + " " + skip.Error())
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			objs = append(objs, o)
+		}
+		select {
+		case pages <- objs:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(pages)
+	serr := <-stored
+	kr.Entries, kr.Pages, kr.Referrals = st.Entries, st.Pages, st.Referrals
+	if serr != nil {
+		return serr
+	}
+	return err
 }
 
 // DirectoryProgress is the heartbeat detail of an LDAP import, shown in the Temporal UI.
 type DirectoryProgress struct {
-	Mode    string `json:"mode"`
-	Phase   string `json:"phase"`
-	Kind    string `json:"kind,omitempty"`
-	Page    int    `json:"page,omitempty"`
-	Entries int    `json:"entries"`
+	Mode  string `json:"mode"`
+	Phase string `json:"phase"`
+	// Entries counts the entries stored so far, Kinds the same per kind.
+	Entries int            `json:"entries"`
+	Kinds   map[string]int `json:"kinds,omitempty"`
 }
 
 // ImportDirectory imports the task's users, computers and groups, page by page, then sweeps
@@ -112,72 +226,65 @@ func (a *DirectoryImports) ImportDirectory(ctx context.Context, in TaskInput) (T
 
 	progress := newHeartbeater(ctx, a.HeartbeatEvery)
 	defer progress.stop()
-	progress.set(DirectoryProgress{Mode: det.Mode, Phase: "connecting"})
+	tracker := &importTracker{progress: progress, mode: det.Mode, perKind: map[string]int{}}
+	tracker.report("connecting")
+	// Check the connection once up front, so that a bad password or certificate fails the run
+	// with one clear message before any search starts.
 	conn, err := directory.Connect(ctx, opts)
 	if err != nil {
 		return TaskOutput{}, directoryFailure(err)
 	}
-	defer conn.Close()
 	det.Server = conn.URL
 
-	total := 0
-	var kinds []string
-	for _, k := range cfg.Kinds() {
-		kinds = append(kinds, k.Schema.Kind)
-		kr := KindRun{Kind: k.Schema.Kind, BaseDN: k.BaseDN, Filter: k.Search.Filter}
+	// Kinds are imported at the same time, each on its own connection; member DNs are resolved
+	// after all of them, so their order does not matter.
+	kinds := cfg.Kinds()
+	det.Kinds = make([]KindRun, len(kinds))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, k := range kinds {
+		kr := &det.Kinds[i]
+		*kr = KindRun{Kind: k.Schema.Kind, BaseDN: k.BaseDN, Filter: k.Search.Filter}
 		if !full {
 			kr.Filter = fmt.Sprintf("(&%s(%s>=%s))", k.Search.Filter, k.Schema.ChangedAttribute,
 				ldap.EscapeFilter(directory.FormatGeneralizedTime(*state.ChangedSince)))
 		}
-		req := directory.SearchRequest{BaseDN: k.BaseDN, Scope: k.Search.Scope, Filter: kr.Filter,
-			Attributes: k.Schema.Attributes(), PageSize: cfg.PageSize}
-		pages := 0
-		st, err := conn.SearchPages(ctx, req, func(page []*ldap.Entry) error {
-			pages++
-			objs := make([]directory.Object, 0, len(page))
-			for _, e := range page {
-				var members []string
-				if k.Schema.Kind == directory.KindGroup {
-					vals, err := conn.Values(e, k.Schema.Mapping.Members)
-					if err != nil {
-						return err
-					}
-					members = vals
-				}
-				o, err := directory.MapEntry(e, k.Schema, members)
-				var skip *directory.SkipError
-				if errors.As(err, &skip) {
-					kr.Skipped++
-					if len(det.Skipped) < maxSkipReasons {
-						det.Skipped = append(det.Skipped, k.Schema.Kind+" "+skip.Error())
-					}
-					continue
-				}
+		kconn := conn
+		g.Go(func() error {
+			if i > 0 {
+				c, err := directory.Connect(gctx, opts)
 				if err != nil {
 					return err
 				}
-				objs = append(objs, o)
+				kconn = c
 			}
-			if err := a.Store.Directory.UpsertObjects(ctx, store.ImportBatch{TaskID: task.ID, RunID: runID, Now: now, Objects: objs}); err != nil {
-				return fmt.Errorf("page %d of %ss: %w", pages, k.Schema.Kind, err)
+			defer kconn.Close()
+			err := a.importKind(gctx, kconn, k, kr, tracker, store.ImportBatch{TaskID: task.ID, RunID: runID, Now: now}, cfg.PageSize)
+			if err != nil {
+				return fmt.Errorf("%ss: %w", k.Schema.Kind, err)
 			}
-			total += len(page)
-			progress.set(DirectoryProgress{Mode: det.Mode, Phase: "importing", Kind: k.Schema.Kind, Page: pages, Entries: total})
 			return nil
 		})
-		kr.Entries, kr.Pages, kr.Referrals = st.Entries, st.Pages, st.Referrals
-		det.Kinds = append(det.Kinds, kr)
-		if err != nil {
-			a.saveDetails(ctx, runID, &det, started)
-			return TaskOutput{}, directoryFailure(fmt.Errorf("%ss: %w", k.Schema.Kind, err))
-		}
 	}
+	err = g.Wait()
+	det.Skipped = tracker.skipped
+	if err != nil {
+		a.saveDetails(ctx, runID, &det, started)
+		return TaskOutput{}, directoryFailure(err)
+	}
+	total := tracker.total
 
-	progress.set(DirectoryProgress{Mode: det.Mode, Phase: "finishing", Entries: total})
+	tracker.report("finishing")
+	finishStarted := time.Now()
+	kindNames := make([]string, len(kinds))
+	for i, k := range kinds {
+		kindNames[i] = k.Schema.Kind
+	}
 	counts, err := a.Store.Directory.Finish(ctx, store.FinishImport{
-		TaskID: task.ID, RunID: runID, Now: now, Full: full, Kinds: kinds, MaxRemovalPercent: cfg.MaxRemovalPercent,
+		TaskID: task.ID, RunID: runID, Now: now, Full: full, Kinds: kindNames, MaxRemovalPercent: cfg.MaxRemovalPercent,
 		ChangedSince: now.Add(-time.Duration(cfg.ChangeOverlapSeconds) * time.Second),
+		Analyze:      total >= analyzeAfter,
 	})
+	det.FinishMS = time.Since(finishStarted).Milliseconds()
 	a.saveDetails(ctx, runID, &det, started)
 	var guard *store.RemovalGuardError
 	if errors.As(err, &guard) {

@@ -297,3 +297,71 @@ func innermost(err error) string {
 		err = next
 	}
 }
+
+// ProbeReport is the outcome of a connection test.
+type ProbeReport struct {
+	// OK is true when the server was reached, the bind succeeded and every base DN exists.
+	OK bool `json:"ok"`
+	// Kind classifies a failure; empty when OK.
+	Kind ErrorKind `json:"error_kind,omitempty"`
+	// Message says what happened, for the admin.
+	Message string `json:"message"`
+	// Server is the URL that answered.
+	Server string `json:"server,omitempty"`
+	// BaseDNs reports each base DN the configuration searches.
+	BaseDNs    []BaseDNCheck `json:"base_dns"`
+	DurationMS int64         `json:"duration_ms"`
+}
+
+// BaseDNCheck says whether one base DN exists.
+type BaseDNCheck struct {
+	BaseDN string `json:"base_dn"`
+	Exists bool   `json:"exists"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Probe connects and binds as opts says, then checks that each base DN exists. Failures are
+// reported in the result, classified, never returned as errors.
+func Probe(ctx context.Context, opts Options, baseDNs []string) ProbeReport {
+	started := time.Now()
+	rep := ProbeReport{BaseDNs: []BaseDNCheck{}}
+	c, err := Connect(ctx, opts)
+	if err != nil {
+		rep.Kind, rep.Message = kindOf(err), err.Error()
+		rep.DurationMS = time.Since(started).Milliseconds()
+		return rep
+	}
+	defer c.Close()
+	rep.Server = c.URL
+	rep.OK = true
+	for _, dn := range baseDNs {
+		chk := BaseDNCheck{BaseDN: dn, Exists: true}
+		sr := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, int(opts.RequestTimeout.Seconds()), false, "(objectClass=*)", []string{"1.1"}, nil)
+		if _, err := c.conn.Search(sr); err != nil {
+			e := classifySearch(c.URL, dn, 0, err)
+			chk.Exists, chk.Error = false, e.Error()
+			if rep.OK {
+				rep.OK, rep.Kind = false, kindOf(e)
+			}
+		}
+		rep.BaseDNs = append(rep.BaseDNs, chk)
+	}
+	if rep.OK {
+		rep.Message = fmt.Sprintf("connected to %s and bound; every base DN exists", c.URL)
+	} else {
+		rep.Message = fmt.Sprintf("connected to %s and bound, but a base DN cannot be searched", c.URL)
+	}
+	rep.DurationMS = time.Since(started).Milliseconds()
+	return rep
+}
+
+func kindOf(err error) ErrorKind {
+	var de *Error
+	if errors.As(err, &de) {
+		return de.Kind
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return KindTimeout
+	}
+	return KindProtocol
+}

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/tributary-io/tributary/auth"
+	"github.com/tributary-io/tributary/directory"
 	"github.com/tributary-io/tributary/dispatch"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
@@ -92,6 +93,16 @@ func (a *api) routes() []route {
 		r("PUT", "/api/v1/tasks/:id", auth.Admin, a.updateTask),
 		r("DELETE", "/api/v1/tasks/:id", auth.Admin, a.deleteTask),
 		r("POST", "/api/v1/tasks/:id/runs", auth.Operator, a.triggerTask),
+		r("POST", "/api/v1/tasks/:id/test-connection", auth.Operator, a.testConnection),
+
+		r("GET", "/api/v1/directory/users", auth.Viewer, a.listDirectory(directory.KindUser)),
+		r("GET", "/api/v1/directory/users/:id", auth.Viewer, a.getDirectory(directory.KindUser)),
+		r("GET", "/api/v1/directory/groups", auth.Viewer, a.listDirectory(directory.KindGroup)),
+		r("GET", "/api/v1/directory/groups/:id", auth.Viewer, a.getDirectory(directory.KindGroup)),
+		r("GET", "/api/v1/directory/groups/:id/members", auth.Viewer, a.listGroupMembers),
+		r("GET", "/api/v1/directory/computers", auth.Viewer, a.listDirectory(directory.KindComputer)),
+		r("GET", "/api/v1/directory/computers/:id", auth.Viewer, a.getDirectory(directory.KindComputer)),
+		r("GET", "/api/v1/assets", auth.Viewer, a.listAssets),
 
 		r("GET", "/api/v1/runs", auth.Viewer, a.listRuns),
 		r("GET", "/api/v1/runs/:id", auth.Viewer, a.getRun),

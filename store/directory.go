@@ -110,50 +110,70 @@ func (s *Directory) UpsertObjects(ctx context.Context, b ImportBatch) error {
 		return nil
 	}
 	objs := dedupe(b.Objects)
-	rows := make([]DirectoryObject, len(objs))
+	n := len(objs)
+	var (
+		kinds, exts, dns, norms, users, emails, names, descs, fqdns, hosts, ips, oses, vers, statuses, hashes = make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n)
+		modified = make([]*time.Time, n)
+	)
 	for i, o := range objs {
 		status := ObjectActive
 		if o.Disabled {
 			status = ObjectDisabled
 		}
-		ips := o.IPAddresses
-		if ips == nil {
-			ips = []string{}
-		}
-		rows[i] = DirectoryObject{
-			ID: uuid.New(), TaskID: b.TaskID, Kind: o.Kind, ExternalID: o.ExternalID, DN: o.DN, DNNorm: o.DNNorm,
-			Username: o.Username, Email: o.Email, Name: o.Name, Description: o.Description, FQDN: o.FQDN,
-			Hostname: o.Hostname, IPAddresses: ips, OS: o.OS, OSVersion: o.OSVersion, Status: status,
-			ContentHash: o.Hash(), ModifiedAt: o.ModifiedAt, FirstSeenAt: b.Now, LastSeenAt: b.Now,
-			CreatedRunID: b.RunID, ChangedRunID: b.RunID, SeenRunID: b.RunID, UpdatedAt: b.Now,
-		}
-		if status != ObjectActive {
-			rows[i].StatusRunID = &b.RunID
-		}
+		kinds[i], exts[i], dns[i], norms[i], users[i], emails[i], names[i], descs[i] = o.Kind, o.ExternalID, o.DN, o.DNNorm, o.Username, o.Email, o.Name, o.Description
+		fqdns[i], hosts[i], ips[i], oses[i], vers[i], statuses[i], hashes[i] = o.FQDN, o.Hostname, jsonArray(o.IPAddresses), o.OS, o.OSVersion, status, o.Hash()
+		modified[i] = o.ModifiedAt
 	}
+	rows := make([]DirectoryObject, 0, n)
 	return s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
 		// A changed object takes this run as changed_run_id; a status change also sets
 		// status_run_id. An unchanged object keeps both, so a retried page changes nothing.
-		_, err := tx.NewInsert().Model(&rows).
-			On("CONFLICT (task_id, kind, external_id) DO UPDATE").
-			Set("changed_run_id = CASE WHEN o.content_hash <> EXCLUDED.content_hash OR o.status <> EXCLUDED.status THEN EXCLUDED.changed_run_id ELSE o.changed_run_id END").
-			Set("status_run_id = CASE WHEN o.status <> EXCLUDED.status THEN EXCLUDED.seen_run_id ELSE o.status_run_id END").
-			Set("updated_at = CASE WHEN o.content_hash <> EXCLUDED.content_hash OR o.status <> EXCLUDED.status THEN EXCLUDED.updated_at ELSE o.updated_at END").
-			Set("dn = EXCLUDED.dn, dn_norm = EXCLUDED.dn_norm, username = EXCLUDED.username, email = EXCLUDED.email").
-			Set("name = EXCLUDED.name, description = EXCLUDED.description, fqdn = EXCLUDED.fqdn, hostname = EXCLUDED.hostname").
-			Set("ip_addresses = EXCLUDED.ip_addresses, os = EXCLUDED.os, os_version = EXCLUDED.os_version").
-			Set("status = EXCLUDED.status, content_hash = EXCLUDED.content_hash, modified_at = EXCLUDED.modified_at").
-			Set("last_seen_at = EXCLUDED.last_seen_at, seen_run_id = EXCLUDED.seen_run_id").
-			Returning("id, changed_run_id").
-			Exec(ctx)
+		// Columns travel as one array each: one statement to parse whatever the page size.
+		err := tx.NewRaw(`INSERT INTO directory_objects AS o (task_id, kind, external_id, dn, dn_norm, username, email, name, description,
+				fqdn, hostname, ip_addresses, os, os_version, status, content_hash, modified_at, first_seen_at, last_seen_at,
+				created_run_id, changed_run_id, seen_run_id, status_run_id, updated_at)
+			SELECT ?0, k, e, dn, dnn, u, em, nm, ds, f, h, ARRAY(SELECT jsonb_array_elements_text(i::jsonb)), os, v, st, hs, md, ?1, ?1,
+				?2, ?2, ?2, CASE WHEN st <> 'active' THEN ?2::uuid END, ?1
+			FROM unnest(?3::text[], ?4::text[], ?5::text[], ?6::text[], ?7::text[], ?8::text[], ?9::text[], ?10::text[], ?11::text[],
+				?12::text[], ?13::text[], ?14::text[], ?15::text[], ?16::text[], ?17::text[], ?18::timestamptz[])
+				AS t(k, e, dn, dnn, u, em, nm, ds, f, h, i, os, v, st, hs, md)
+			ON CONFLICT (task_id, kind, external_id) DO UPDATE SET
+				changed_run_id = CASE WHEN o.content_hash <> EXCLUDED.content_hash OR o.status <> EXCLUDED.status THEN EXCLUDED.changed_run_id ELSE o.changed_run_id END,
+				status_run_id = CASE WHEN o.status <> EXCLUDED.status THEN EXCLUDED.seen_run_id ELSE o.status_run_id END,
+				updated_at = CASE WHEN o.content_hash <> EXCLUDED.content_hash OR o.status <> EXCLUDED.status THEN EXCLUDED.updated_at ELSE o.updated_at END,
+				dn = EXCLUDED.dn, dn_norm = EXCLUDED.dn_norm, username = EXCLUDED.username, email = EXCLUDED.email,
+				name = EXCLUDED.name, description = EXCLUDED.description, fqdn = EXCLUDED.fqdn, hostname = EXCLUDED.hostname,
+				ip_addresses = EXCLUDED.ip_addresses, os = EXCLUDED.os, os_version = EXCLUDED.os_version,
+				status = EXCLUDED.status, content_hash = EXCLUDED.content_hash, modified_at = EXCLUDED.modified_at,
+				last_seen_at = EXCLUDED.last_seen_at, seen_run_id = EXCLUDED.seen_run_id
+			RETURNING id, external_id, changed_run_id, status`,
+			b.TaskID, b.Now, b.RunID, pgdialect.Array(kinds), pgdialect.Array(exts), pgdialect.Array(dns), pgdialect.Array(norms),
+			pgdialect.Array(users), pgdialect.Array(emails), pgdialect.Array(names), pgdialect.Array(descs), pgdialect.Array(fqdns),
+			pgdialect.Array(hosts), pgdialect.Array(ips), pgdialect.Array(oses), pgdialect.Array(vers), pgdialect.Array(statuses),
+			pgdialect.Array(hashes), pgdialect.Array(modified)).Scan(ctx, &rows)
 		if err != nil {
-			return fmt.Errorf("store %d %s objects: %w", len(rows), objs[0].Kind, err)
+			return fmt.Errorf("store %d %s objects: %w", n, objs[0].Kind, err)
+		}
+		if len(rows) != n {
+			return fmt.Errorf("store %d %s objects: %d rows came back", n, objs[0].Kind, len(rows))
+		}
+		// RETURNING does not promise the input's order: line the rows up with objs.
+		at := make(map[string]int, n)
+		for i, o := range objs {
+			at[o.ExternalID] = i
+		}
+		ordered := make([]DirectoryObject, n)
+		for _, r := range rows {
+			ordered[at[r.ExternalID]] = r
 		}
 		switch objs[0].Kind {
 		case directory.KindGroup:
-			return replaceMembers(ctx, tx, b.RunID, objs, rows)
+			return replaceMembers(ctx, tx, b.RunID, objs, ordered)
 		case directory.KindComputer:
-			return linkAssets(ctx, tx, b, objs, rows)
+			return linkAssets(ctx, tx, b, objs, ordered)
 		}
 		return nil
 	})
@@ -361,6 +381,8 @@ type FinishImport struct {
 	MaxRemovalPercent int
 	// ChangedSince is where the next incremental import starts.
 	ChangedSince time.Time
+	// Analyze refreshes the planner's statistics first: set it when the run wrote many rows.
+	Analyze bool
 }
 
 // KindCounts are the counts of one kind in one run.
@@ -426,16 +448,29 @@ func (s *Directory) Finish(ctx context.Context, f FinishImport) ([]KindCounts, e
 				return fmt.Errorf("retire assets: %w", err)
 			}
 		}
-		// Resolve every member DN of the task's groups against its current objects.
-		_, err := tx.NewRaw(`UPDATE directory_members AS m SET member_id = r.oid
-			FROM (SELECT m2.group_id, m2.member_dn_norm,
-					(SELECT o.id FROM directory_objects o WHERE o.task_id = ? AND o.dn_norm = m2.member_dn_norm AND o.status <> 'removed'
-					 ORDER BY o.kind LIMIT 1) AS oid
-				FROM directory_members m2 JOIN directory_objects g ON g.id = m2.group_id WHERE g.task_id = ?) AS r
-			WHERE m.group_id = r.group_id AND m.member_dn_norm = r.member_dn_norm AND m.member_id IS DISTINCT FROM r.oid`,
-			f.TaskID, f.TaskID).Exec(ctx)
+		// A first import loads tables the planner has no statistics for yet; without them the
+		// set-based statements below are planned as nested loops over sequential scans.
+		if f.Analyze {
+			if _, err := tx.ExecContext(ctx, "ANALYZE directory_objects, directory_members, asset_sources"); err != nil {
+				return fmt.Errorf("analyze: %w", err)
+			}
+		}
+		// Resolve every member DN of the task's groups against its current objects: point at
+		// the object with that DN, or at nothing once it is removed or gone.
+		_, err := tx.NewRaw(`UPDATE directory_members AS m SET member_id = o.id
+			FROM directory_objects AS g, directory_objects AS o
+			WHERE g.id = m.group_id AND g.task_id = ? AND o.task_id = ? AND o.dn_norm = m.member_dn_norm
+				AND o.status <> 'removed' AND m.member_id IS DISTINCT FROM o.id`, f.TaskID, f.TaskID).Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("resolve group members: %w", err)
+		}
+		_, err = tx.NewRaw(`UPDATE directory_members AS m SET member_id = NULL
+			FROM directory_objects AS g
+			WHERE g.id = m.group_id AND g.task_id = ? AND m.member_id IS NOT NULL
+				AND NOT EXISTS (SELECT 1 FROM directory_objects o
+					WHERE o.id = m.member_id AND o.status <> 'removed' AND o.dn_norm = m.member_dn_norm)`, f.TaskID).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("unlink members that left the directory: %w", err)
 		}
 		state := SyncState{TaskID: f.TaskID, ChangedSince: &f.ChangedSince, LastRunID: &f.RunID, UpdatedAt: f.Now}
 		q := tx.NewInsert().Model(&state).On("CONFLICT (task_id) DO UPDATE").

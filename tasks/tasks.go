@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones for schedules, also where the host has no zoneinfo
@@ -15,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/robfig/cron/v3"
 
+	"github.com/tributary-io/tributary/directory"
 	"github.com/tributary-io/tributary/dispatch"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
@@ -336,4 +338,38 @@ func RotateSecrets(ctx context.Context, st *store.Store, keys *secrets.Keyring) 
 		return tx.SecretChecks.DeleteOtherChecks(ctx, keys.ActiveID())
 	})
 	return changed, err
+}
+
+// TestConnection connects to the directory of the LDAP import task with id, binds with its
+// stored credentials and checks its base DNs, within timeout. The report says what failed;
+// only a missing task or a task of another type is an error.
+func (s *Service) TestConnection(ctx context.Context, id uuid.UUID, timeout time.Duration) (directory.ProbeReport, error) {
+	t, err := s.store.Tasks.Get(ctx, id)
+	if err != nil {
+		return directory.ProbeReport{}, err
+	}
+	if t.Type != tasktype.LDAPImport {
+		return directory.ProbeReport{}, valid.Field("id", "task %s is a %s task; only %s tasks have a connection test", id, t.Type, tasktype.LDAPImport)
+	}
+	raw, err := tasktype.DecodeStored(t.Type, t.Config)
+	if err != nil {
+		return directory.ProbeReport{}, fmt.Errorf("decode stored config of task %s: %w", id, err)
+	}
+	cfg := raw.(*tasktype.LDAPImportConfig)
+	if err := tasktype.OpenSecrets(cfg, s.keys.Open); err != nil {
+		return directory.ProbeReport{}, fmt.Errorf("open the bind password of task %s: %w", id, err)
+	}
+	opts, err := cfg.DirectoryOptions()
+	if err != nil {
+		return directory.ProbeReport{}, valid.Field("config.ca_certificate", "%v", err)
+	}
+	var bases []string
+	for _, k := range cfg.Kinds() {
+		if !slices.Contains(bases, k.BaseDN) {
+			bases = append(bases, k.BaseDN)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return directory.Probe(ctx, opts, bases), nil
 }

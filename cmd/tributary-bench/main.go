@@ -4,6 +4,8 @@
 //	                         next to the p99 of /healthz measured the same way in the same run
 //	tributary-bench trigger  latency from the trigger request to the activity starting, on the
 //	                         development stack (embedded Temporal, worker and API)
+//	tributary-bench ldap     full LDAP import from a local slapd (wall time, peak RSS) next to
+//	                         ldapsearch -E pr=500/noprompt dumping the same entries, per size
 //
 // Without DATABASE_URL each starts a throwaway PostgreSQL cluster.
 package main
@@ -32,7 +34,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger [flags]")
+		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger|ldap [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -43,8 +45,12 @@ func main() {
 		err = benchRuns(ctx, os.Args[2:])
 	case "trigger":
 		err = benchTrigger(ctx, os.Args[2:])
+	case "ldap":
+		err = benchLDAP(ctx, os.Args[2:])
+	case "ldap-import":
+		err = ldapImportChild(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q: use runs or trigger", os.Args[1])
+		err = fmt.Errorf("unknown benchmark %q: use runs, trigger or ldap", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tributary-bench:", err)

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"runtime/pprof"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/tributary-io/tributary/activities"
+	"github.com/tributary-io/tributary/internal/slapdtest"
+	"github.com/tributary-io/tributary/secrets"
+	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/tasktype"
+)
+
+// benchLDAP measures a full directory import from a local slapd next to ldapsearch dumping
+// the same entries (the floor), at several directory sizes, so that wall time and peak memory
+// can be compared across sizes. Each import runs in a child process whose peak RSS is its own.
+func benchLDAP(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("ldap", flag.ExitOnError)
+	sizes := fs.String("users", "10000,50000", "comma-separated directory sizes (users) to measure")
+	groupsPer := fs.Int("users-per-group", 50, "one group per this many users (50,000 users: 1,000 groups)")
+	members := fs.Int("members", 50, "members per group")
+	pageSize := fs.Int("page-size", 500, "paged-results page size, for the import and ldapsearch")
+	_ = fs.Parse(args)
+
+	ldapsearch, err := slapdtest.Binary("ldapsearch")
+	if err != nil {
+		return err
+	}
+	url, db, closeDB, err := database(ctx, 20)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	st := store.New(db)
+	keys, keySpec, err := secrets.NewRandomKeyring("bench")
+	if err != nil {
+		return err
+	}
+
+	fmt.Printf("full LDAP import vs `ldapsearch -E pr=%d/noprompt` (same filters and attributes), %d members per group\n", *pageSize, *members)
+	fmt.Printf("%-8s %-7s %-12s %-12s %-7s %-14s %-14s %-12s %-14s\n", "users", "groups", "floor", "import", "ratio", "import RSS", "floor RSS", "re-import", "re-import RSS")
+	for _, s := range strings.Split(*sizes, ",") {
+		users, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || users <= 0 {
+			return fmt.Errorf("-users: %q is not a positive number", s)
+		}
+		groups := max(users / *groupsPer, 1)
+		dir, err := os.MkdirTemp("", "tributary-bench-slapd-")
+		if err != nil {
+			return err
+		}
+		srv, err := slapdtest.StartServer(dir, slapdtest.Options{LDIF: slapdtest.WriteDirectory(slapdtest.DirectorySpec{
+			Users: users, Groups: groups, MembersPerGroup: *members})})
+		if err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		row, err := benchLDAPSize(ctx, st, keys, keySpec, url, srv, ldapsearch, *pageSize)
+		srv.Stop()
+		os.RemoveAll(dir)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-8d %-7d %-12s %-12s %-7.2f %-14s %-14s %-12s %-14s\n", users, groups, round(row.floor), round(row.full),
+			row.full.Seconds()/row.floor.Seconds(), mib(row.fullRSS), mib(row.floorRSS), round(row.again), mib(row.againRSS))
+	}
+	return nil
+}
+
+type ldapRow struct {
+	floor, full, again          time.Duration
+	floorRSS, fullRSS, againRSS int64
+}
+
+func benchLDAPSize(ctx context.Context, st *store.Store, keys *secrets.Keyring, keySpec, dbURL string, srv *slapdtest.Server, ldapsearch string, pageSize int) (ldapRow, error) {
+	var row ldapRow
+	raw, _ := json.Marshal(map[string]any{
+		"preset": "openldap", "urls": []string{srv.URL}, "base_dn": slapdtest.Suffix, "bind_dn": slapdtest.ReaderDN,
+		"bind_password": slapdtest.ReaderPW, "allow_plaintext_bind": true, "page_size": pageSize, "full_import_every_hours": 0,
+		"computers": map[string]any{"enabled": false},
+	})
+	cfg, err := tasktype.Decode(tasktype.LDAPImport, raw)
+	if err != nil {
+		return row, err
+	}
+	// The floor: ldapsearch pages through the same searches, asking for the same attributes.
+	for _, k := range cfg.(*tasktype.LDAPImportConfig).Kinds() {
+		args := append([]string{"-x", "-LLL", "-H", srv.URL, "-D", slapdtest.ReaderDN, "-w", slapdtest.ReaderPW, "-b", k.BaseDN,
+			"-E", fmt.Sprintf("pr=%d/noprompt", pageSize), k.Search.Filter}, k.Schema.Attributes()...)
+		d, rss, err := timed(ctx, ldapsearch, args, nil)
+		if err != nil {
+			return row, fmt.Errorf("ldapsearch: %w", err)
+		}
+		row.floor += d
+		row.floorRSS = max(row.floorRSS, rss)
+	}
+	if err := tasktype.SealSecrets(cfg, keys.Seal); err != nil {
+		return row, err
+	}
+	sealed, _ := json.Marshal(cfg)
+	task := &store.Task{ID: uuid.New(), Type: tasktype.LDAPImport, Name: "bench " + uuid.NewString()[:8], Config: sealed,
+		Timezone: "UTC", Enabled: true, OverlapPolicy: "skip", MaxDurationSeconds: 3600, MaxAttempts: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := st.Tasks.Insert(ctx, task); err != nil {
+		return row, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return row, err
+	}
+	for i, dst := range []struct {
+		d   *time.Duration
+		rss *int64
+	}{{&row.full, &row.fullRSS}, {&row.again, &row.againRSS}} {
+		env := []string{"DATABASE_URL=" + dbURL, "TRIBUTARY_SECRET_KEYS=" + keySpec}
+		out := filepath.Join(os.TempDir(), fmt.Sprintf("tributary-bench-ldap-%s-%d.json", task.ID, i))
+		d, rss, err := timed(ctx, self, []string{"ldap-import", task.ID.String(), out}, env)
+		if err != nil {
+			return row, fmt.Errorf("import: %w", err)
+		}
+		b, err := os.ReadFile(out)
+		os.Remove(out)
+		if err != nil {
+			return row, err
+		}
+		var counts map[string]int64
+		if err := json.Unmarshal(b, &counts); err != nil {
+			return row, err
+		}
+		if i == 0 && counts["users_created"] == 0 {
+			return row, fmt.Errorf("the import created no users: %v", counts)
+		}
+		*dst.d, *dst.rss = d, rss
+	}
+	return row, nil
+}
+
+// ldapImportChild runs one import of the task in this process: the child of benchLDAP.
+func ldapImportChild(ctx context.Context, args []string) error {
+	if len(args) != 2 {
+		return errors.New("usage: tributary-bench ldap-import TASK_ID OUT.json")
+	}
+	taskID, err := uuid.Parse(args[0])
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, os.Getenv("DATABASE_URL"), store.OpenOptions{MaxOpenConns: 4})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	spec := os.Getenv("TRIBUTARY_SECRET_KEYS")
+	keys, err := secrets.ParseKeyring(spec, strings.SplitN(spec, ":", 2)[0])
+	if err != nil {
+		return err
+	}
+	st := store.New(db)
+	typ := tasktype.LDAPImport
+	run := &store.Run{ID: uuid.New(), Kind: "task", TaskID: &taskID, TaskType: &typ, Trigger: "manual", Status: "running",
+		StartedAt: time.Now(), WorkflowID: "task-type/ldap_import", Counts: map[string]int64{}, Details: json.RawMessage(`{}`)}
+	if err := st.Runs.RecordStart(ctx, run); err != nil {
+		return err
+	}
+	if p := os.Getenv("TRIBUTARY_BENCH_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	acts := &activities.DirectoryImports{Store: st, Keyring: keys}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.SetTestTimeout(time.Hour)
+	env.RegisterActivity(acts)
+	val, err := env.ExecuteActivity(acts.ImportDirectory, activities.TaskInput{RunID: run.ID.String(), TaskID: taskID.String()})
+	if err != nil {
+		return err
+	}
+	var out activities.TaskOutput
+	if err := val.Get(&out); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(out.Counts)
+	return os.WriteFile(args[1], b, 0o600)
+}
+
+// timed runs a command and returns its wall time and peak RSS in bytes. The peak is the
+// process's VmHWM, sampled every 5 ms until it exits (getrusage's ru_maxrss of a child
+// counts the parent's memory at fork time, so it cannot be used).
+func timed(ctx context.Context, name string, args, env []string) (time.Duration, int64, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout = nil
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	done := make(chan struct{})
+	peak := make(chan int64, 1)
+	go func() {
+		var hwm int64
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v := vmHWM(cmd.Process.Pid); v > hwm {
+				hwm = v
+			}
+			select {
+			case <-done:
+				peak <- hwm
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
+	d := time.Since(start)
+	close(done)
+	rss := <-peak
+	if err != nil {
+		return 0, 0, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	return d, rss, nil
+}
+
+// vmHWM reads a process's peak resident set size from /proc, in bytes (0 once it exited).
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -1,0 +1,244 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/tributary-io/tributary/directory"
+	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/valid"
+)
+
+// directoryObjectView is an imported user, group or computer as the API shows it.
+type directoryObjectView struct {
+	ID          uuid.UUID  `json:"id"`
+	TaskID      uuid.UUID  `json:"task_id"`
+	Kind        string     `json:"kind"`
+	ExternalID  string     `json:"external_id"`
+	DN          string     `json:"dn"`
+	Status      string     `json:"status"`
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Username    *string    `json:"username,omitempty"`
+	Email       *string    `json:"email,omitempty"`
+	MemberCount *int       `json:"member_count,omitempty"`
+	FQDN        *string    `json:"fqdn,omitempty"`
+	Hostname    *string    `json:"hostname,omitempty"`
+	IPAddresses []string   `json:"ip_addresses,omitempty"`
+	OS          *string    `json:"os,omitempty"`
+	OSVersion   *string    `json:"os_version,omitempty"`
+	ModifiedAt  *time.Time `json:"modified_at"`
+	FirstSeenAt time.Time  `json:"first_seen_at"`
+	LastSeenAt  time.Time  `json:"last_seen_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+}
+
+func objectView(o *store.DirectoryObject) directoryObjectView {
+	v := directoryObjectView{ID: o.ID, TaskID: o.TaskID, Kind: o.Kind, ExternalID: o.ExternalID, DN: o.DN, Status: o.Status,
+		Name: o.Name, Description: o.Description, ModifiedAt: o.ModifiedAt, FirstSeenAt: o.FirstSeenAt, LastSeenAt: o.LastSeenAt, UpdatedAt: o.UpdatedAt}
+	switch o.Kind {
+	case directory.KindUser:
+		v.Username, v.Email = &o.Username, &o.Email
+	case directory.KindGroup:
+		v.MemberCount = &o.MemberCount
+	case directory.KindComputer:
+		v.FQDN, v.Hostname, v.OS, v.OSVersion = &o.FQDN, &o.Hostname, &o.OS, &o.OSVersion
+		v.IPAddresses = o.IPAddresses
+		if v.IPAddresses == nil {
+			v.IPAddresses = []string{}
+		}
+	}
+	return v
+}
+
+type memberView struct {
+	DN       string     `json:"dn"`
+	MemberID *uuid.UUID `json:"member_id"`
+	// Kind is the imported member's kind, or "unresolved" for a DN the task does not import.
+	Kind string `json:"kind"`
+	Name string `json:"name,omitempty"`
+}
+
+type assetView struct {
+	ID          uuid.UUID `json:"id"`
+	IdentityKey string    `json:"identity_key"`
+	FQDN        string    `json:"fqdn"`
+	Hostname    string    `json:"hostname"`
+	IPAddresses []string  `json:"ip_addresses"`
+	OS          string    `json:"os"`
+	OSVersion   string    `json:"os_version"`
+	Status      string    `json:"status"`
+	Sources     []string  `json:"sources"`
+	FirstSeenAt time.Time `json:"first_seen_at"`
+	LastSeenAt  time.Time `json:"last_seen_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+type page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// listDirectory returns the handler listing objects of kind.
+func (a *api) listDirectory(kind string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		q := c.Request.URL.Query()
+		if err := checkQuery(q, "task_id", "status", "q", "limit", "cursor"); err != nil {
+			renderError(c, a.Logger, err)
+			return
+		}
+		f := store.ObjectFilter{Kind: kind, Query: q.Get("q"), Cursor: q.Get("cursor")}
+		var fs []valid.FieldError
+		if v := q.Get("task_id"); v != "" {
+			id, err := uuid.Parse(v)
+			if err != nil {
+				fs = append(fs, valid.FieldError{Field: "task_id", Message: "must be a UUID"})
+			}
+			f.TaskID = &id
+		}
+		switch s := q.Get("status"); s {
+		case "", store.ObjectActive, store.ObjectDisabled, store.ObjectRemoved:
+			f.Status = s
+		default:
+			fs = append(fs, valid.FieldError{Field: "status", Message: "must be one of: active, disabled, removed"})
+		}
+		if len(f.Query) > 200 {
+			fs = append(fs, valid.FieldError{Field: "q", Message: "must be at most 200 characters"})
+		}
+		n, fe := pageLimit(q.Get("limit"), 50)
+		if fe != nil {
+			fs = append(fs, *fe)
+		}
+		f.Limit = n
+		if err := valid.Fields(fs...); err != nil {
+			renderError(c, a.Logger, err)
+			return
+		}
+		list, next, err := a.Store.Directory.ListObjects(c, f)
+		if err != nil {
+			renderError(c, a.Logger, err)
+			return
+		}
+		out := page[directoryObjectView]{Items: make([]directoryObjectView, 0, len(list)), NextCursor: next}
+		for i := range list {
+			out.Items = append(out.Items, objectView(&list[i]))
+		}
+		c.JSON(http.StatusOK, out)
+	}
+}
+
+// getDirectory returns the handler reading one object of kind.
+func (a *api) getDirectory(kind string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathUUID(c)
+		if err != nil {
+			renderError(c, a.Logger, err)
+			return
+		}
+		o, err := a.Store.Directory.GetObject(c, kind, id)
+		if err != nil {
+			renderError(c, a.Logger, err)
+			return
+		}
+		c.JSON(http.StatusOK, objectView(o))
+	}
+}
+
+func (a *api) listGroupMembers(c *gin.Context) {
+	id, err := pathUUID(c)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	q := c.Request.URL.Query()
+	if err := checkQuery(q, "limit", "cursor"); err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	n, fe := pageLimit(q.Get("limit"), 50)
+	if fe != nil {
+		renderError(c, a.Logger, valid.Fields(*fe))
+		return
+	}
+	if _, err := a.Store.Directory.GetObject(c, directory.KindGroup, id); err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	list, next, err := a.Store.Directory.ListMembers(c, id, q.Get("cursor"), n)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	out := page[memberView]{Items: make([]memberView, 0, len(list)), NextCursor: next}
+	for _, m := range list {
+		kind := m.MemberKind
+		if m.MemberID == nil {
+			kind = "unresolved"
+		}
+		out.Items = append(out.Items, memberView{DN: m.MemberDN, MemberID: m.MemberID, Kind: kind, Name: m.MemberName})
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (a *api) listAssets(c *gin.Context) {
+	q := c.Request.URL.Query()
+	if err := checkQuery(q, "status", "q", "limit", "cursor"); err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	f := store.AssetFilter{Query: strings.TrimSpace(q.Get("q")), Cursor: q.Get("cursor")}
+	var fs []valid.FieldError
+	switch s := q.Get("status"); s {
+	case "", "active", "retired":
+		f.Status = s
+	default:
+		fs = append(fs, valid.FieldError{Field: "status", Message: "must be one of: active, retired"})
+	}
+	n, fe := pageLimit(q.Get("limit"), 50)
+	if fe != nil {
+		fs = append(fs, *fe)
+	}
+	f.Limit = n
+	if err := valid.Fields(fs...); err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	list, next, err := a.Store.Directory.ListAssets(c, f)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	out := page[assetView]{Items: make([]assetView, 0, len(list)), NextCursor: next}
+	for _, x := range list {
+		v := assetView{ID: x.ID, IdentityKey: x.IdentityKey, FQDN: x.FQDN, Hostname: x.Hostname, IPAddresses: x.IPAddresses,
+			OS: x.OS, OSVersion: x.OSVersion, Status: x.Status, Sources: x.Sources, FirstSeenAt: x.FirstSeenAt,
+			LastSeenAt: x.LastSeenAt, UpdatedAt: x.UpdatedAt}
+		if v.IPAddresses == nil {
+			v.IPAddresses = []string{}
+		}
+		if v.Sources == nil {
+			v.Sources = []string{}
+		}
+		out.Items = append(out.Items, v)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// testConnection binds to an LDAP import task's directory with its stored settings.
+func (a *api) testConnection(c *gin.Context) {
+	id, err := pathUUID(c)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	rep, err := a.tasks.TestConnection(c, id, 20*time.Second)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	c.JSON(http.StatusOK, rep)
+}
