@@ -14,6 +14,8 @@ func TestProductionBinariesDoNotLinkServerOrTestCode(t *testing.T) {
 		"go.temporal.io/server/",
 		"github.com/tributary-io/tributary/internal/testenv",
 		"github.com/tributary-io/tributary/internal/devstack",
+		"github.com/tributary-io/tributary/internal/slapdtest",
+		"go.temporal.io/sdk/testsuite",
 		"github.com/temporalio/ui-server",
 	}
 	for _, cmd := range []string{"tributary-server", "tributary-worker", "tributary-migrate"} {

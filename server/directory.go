@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,6 +85,23 @@ type page[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// listParams reads the status (one of statuses), q and limit parameters common to the
+// directory and asset listings.
+func listParams(q url.Values, statuses ...string) (status string, limit int, fs []valid.FieldError) {
+	status = q.Get("status")
+	if status != "" && !slices.Contains(statuses, status) {
+		fs = append(fs, valid.FieldError{Field: "status", Message: "must be one of: " + strings.Join(statuses, ", ")})
+	}
+	if len(q.Get("q")) > 200 {
+		fs = append(fs, valid.FieldError{Field: "q", Message: "must be at most 200 characters"})
+	}
+	limit, fe := pageLimit(q.Get("limit"), 50)
+	if fe != nil {
+		fs = append(fs, *fe)
+	}
+	return status, limit, fs
+}
+
 // listDirectory returns the handler listing objects of kind.
 func (a *api) listDirectory(kind string) gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -94,27 +113,15 @@ func (a *api) listDirectory(kind string) gin.HandlerFunc {
 		f := store.ObjectFilter{Kind: kind, Query: q.Get("q"), Cursor: q.Get("cursor")}
 		var fs []valid.FieldError
 		if v := q.Get("task_id"); v != "" {
-			id, err := uuid.Parse(v)
-			if err != nil {
+			if id, err := uuid.Parse(v); err != nil {
 				fs = append(fs, valid.FieldError{Field: "task_id", Message: "must be a UUID"})
+			} else {
+				f.TaskID = &id
 			}
-			f.TaskID = &id
 		}
-		switch s := q.Get("status"); s {
-		case "", store.ObjectActive, store.ObjectDisabled, store.ObjectRemoved:
-			f.Status = s
-		default:
-			fs = append(fs, valid.FieldError{Field: "status", Message: "must be one of: active, disabled, removed"})
-		}
-		if len(f.Query) > 200 {
-			fs = append(fs, valid.FieldError{Field: "q", Message: "must be at most 200 characters"})
-		}
-		n, fe := pageLimit(q.Get("limit"), 50)
-		if fe != nil {
-			fs = append(fs, *fe)
-		}
-		f.Limit = n
-		if err := valid.Fields(fs...); err != nil {
+		var more []valid.FieldError
+		f.Status, f.Limit, more = listParams(q, store.ObjectActive, store.ObjectDisabled, store.ObjectRemoved)
+		if err := valid.Fields(append(fs, more...)...); err != nil {
 			renderError(c, a.Logger, err)
 			return
 		}
@@ -192,17 +199,7 @@ func (a *api) listAssets(c *gin.Context) {
 	}
 	f := store.AssetFilter{Query: strings.TrimSpace(q.Get("q")), Cursor: q.Get("cursor")}
 	var fs []valid.FieldError
-	switch s := q.Get("status"); s {
-	case "", "active", "retired":
-		f.Status = s
-	default:
-		fs = append(fs, valid.FieldError{Field: "status", Message: "must be one of: active, retired"})
-	}
-	n, fe := pageLimit(q.Get("limit"), 50)
-	if fe != nil {
-		fs = append(fs, *fe)
-	}
-	f.Limit = n
+	f.Status, f.Limit, fs = listParams(q, "active", "retired")
 	if err := valid.Fields(fs...); err != nil {
 		renderError(c, a.Logger, err)
 		return

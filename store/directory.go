@@ -540,23 +540,37 @@ func (s *Directory) ListObjects(ctx context.Context, f ObjectFilter) ([]Director
 				WhereOr("o.fqdn ILIKE ?", like).WhereOr("o.hostname ILIKE ?", like)
 		})
 	}
-	if f.Cursor != "" {
-		var c nameCursor
-		if err := decodeAny(f.Cursor, &c); err != nil || c.ID == uuid.Nil {
-			return nil, "", fmt.Errorf("%w: not a directory cursor", ErrInvalidCursor)
-		}
-		q = q.Where("(o.name, o.id) > (?, ?)", c.Name, c.ID)
+	q, err := byName(q, "o.name", "o.id", f.Cursor, f.Limit)
+	if err != nil {
+		return nil, "", err
 	}
-	if err := q.OrderExpr("o.name, o.id").Limit(int64(f.Limit + 1)).Scan(ctx); err != nil {
+	if err := q.Scan(ctx); err != nil {
 		return nil, "", mapError(err)
 	}
-	next := ""
-	if len(out) > f.Limit {
-		out = out[:f.Limit]
-		last := out[len(out)-1]
-		next = encodeAny(nameCursor{Name: last.Name, ID: last.ID})
-	}
+	out, next := nextByName(out, f.Limit, func(o DirectoryObject) nameCursor { return nameCursor{Name: o.Name, ID: o.ID} })
 	return out, next, nil
+}
+
+// byName orders q by (nameCol, idCol) and continues after cursor, fetching one row more than
+// limit so that nextByName can tell whether another page follows.
+func byName(q *bun.SelectQuery, nameCol, idCol, cursor string, limit int) (*bun.SelectQuery, error) {
+	if cursor != "" {
+		var c nameCursor
+		if err := decodeAny(cursor, &c); err != nil || c.ID == uuid.Nil {
+			return nil, fmt.Errorf("%w: not a cursor of this listing", ErrInvalidCursor)
+		}
+		q = q.Where("(?, ?) > (?, ?)", bun.Ident(nameCol), bun.Ident(idCol), c.Name, c.ID)
+	}
+	return q.OrderExpr("?, ?", bun.Ident(nameCol), bun.Ident(idCol)).Limit(int64(limit + 1)), nil
+}
+
+// nextByName trims a page fetched by byName to limit and returns the next page's cursor.
+func nextByName[T any](out []T, limit int, key func(T) nameCursor) ([]T, string) {
+	if len(out) <= limit {
+		return out, ""
+	}
+	out = out[:limit]
+	return out, encodeAny(key(out[len(out)-1]))
 }
 
 // GetObject returns one object of kind.
@@ -646,22 +660,14 @@ func (s *Directory) ListAssets(ctx context.Context, f AssetFilter) ([]Asset, str
 			return q.Where("a.fqdn ILIKE ?", like).WhereOr("a.hostname ILIKE ?", like)
 		})
 	}
-	if f.Cursor != "" {
-		var c nameCursor
-		if err := decodeAny(f.Cursor, &c); err != nil || c.ID == uuid.Nil {
-			return nil, "", fmt.Errorf("%w: not an asset cursor", ErrInvalidCursor)
-		}
-		q = q.Where("(a.hostname, a.id) > (?, ?)", c.Name, c.ID)
+	q, err := byName(q, "a.hostname", "a.id", f.Cursor, f.Limit)
+	if err != nil {
+		return nil, "", err
 	}
-	if err := q.OrderExpr("a.hostname, a.id").Limit(int64(f.Limit + 1)).Scan(ctx); err != nil {
+	if err := q.Scan(ctx); err != nil {
 		return nil, "", mapError(err)
 	}
-	next := ""
-	if len(out) > f.Limit {
-		out = out[:f.Limit]
-		last := out[len(out)-1]
-		next = encodeAny(nameCursor{Name: last.Hostname, ID: last.ID})
-	}
+	out, next := nextByName(out, f.Limit, func(a Asset) nameCursor { return nameCursor{Name: a.Hostname, ID: a.ID} })
 	return out, next, nil
 }
 

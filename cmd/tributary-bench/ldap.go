@@ -9,9 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
-	"runtime/pprof"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,7 +53,10 @@ func benchLDAP(ctx context.Context, args []string) error {
 	}
 
 	fmt.Printf("full LDAP import vs `ldapsearch -E pr=%d/noprompt` (same filters and attributes), %d members per group\n", *pageSize, *members)
-	fmt.Printf("%-8s %-7s %-12s %-12s %-7s %-14s %-14s %-12s %-14s\n", "users", "groups", "floor", "import", "ratio", "import RSS", "floor RSS", "re-import", "re-import RSS")
+	fmt.Println("floor: ldapsearch wall time; import: the activity's wall time (process wall in brackets); ratio: import / floor")
+	fmt.Println("RSS: peak resident set (VmHWM) of the process; heap: peak Go heap objects (garbage included); live: peak heap marked live by a GC")
+	fmt.Printf("%-7s %-6s %-9s %-20s %-6s %-10s %-10s %-10s %-9s %-20s %-10s %-10s %-10s\n", "users", "groups", "floor", "import", "ratio",
+		"RSS", "heap", "live", "floor RSS", "re-import", "RSS", "heap", "live")
 	for _, s := range strings.Split(*sizes, ",") {
 		users, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || users <= 0 {
@@ -74,8 +79,9 @@ func benchLDAP(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%-8d %-7d %-12s %-12s %-7.2f %-14s %-14s %-12s %-14s\n", users, groups, round(row.floor), round(row.full),
-			row.full.Seconds()/row.floor.Seconds(), mib(row.fullRSS), mib(row.floorRSS), round(row.again), mib(row.againRSS))
+		fmt.Printf("%-7d %-6d %-9s %-20s %-6.2f %-10s %-10s %-10s %-9s %-20s %-10s %-10s %-10s\n", users, groups, ms(row.floor),
+			ms(row.fullActivity)+" ("+ms(row.full)+")", row.fullActivity.Seconds()/row.floor.Seconds(), mib(row.fullRSS), mib(row.fullHeap),
+			mib(row.fullLive), mib(row.floorRSS), ms(row.againActivity)+" ("+ms(row.again)+")", mib(row.againRSS), mib(row.againHeap), mib(row.againLive))
 	}
 	return nil
 }
@@ -83,6 +89,9 @@ func benchLDAP(ctx context.Context, args []string) error {
 type ldapRow struct {
 	floor, full, again          time.Duration
 	floorRSS, fullRSS, againRSS int64
+	fullHeap, againHeap         int64
+	fullLive, againLive         int64
+	fullActivity, againActivity time.Duration
 }
 
 func benchLDAPSize(ctx context.Context, st *store.Store, keys *secrets.Keyring, keySpec, dbURL string, srv *slapdtest.Server, ldapsearch string, pageSize int) (ldapRow, error) {
@@ -121,9 +130,9 @@ func benchLDAPSize(ctx context.Context, st *store.Store, keys *secrets.Keyring, 
 		return row, err
 	}
 	for i, dst := range []struct {
-		d   *time.Duration
-		rss *int64
-	}{{&row.full, &row.fullRSS}, {&row.again, &row.againRSS}} {
+		d, act          *time.Duration
+		rss, heap, live *int64
+	}{{&row.full, &row.fullActivity, &row.fullRSS, &row.fullHeap, &row.fullLive}, {&row.again, &row.againActivity, &row.againRSS, &row.againHeap, &row.againLive}} {
 		env := []string{"DATABASE_URL=" + dbURL, "TRIBUTARY_SECRET_KEYS=" + keySpec}
 		out := filepath.Join(os.TempDir(), fmt.Sprintf("tributary-bench-ldap-%s-%d.json", task.ID, i))
 		d, rss, err := timed(ctx, self, []string{"ldap-import", task.ID.String(), out}, env)
@@ -143,6 +152,7 @@ func benchLDAPSize(ctx context.Context, st *store.Store, keys *secrets.Keyring, 
 			return row, fmt.Errorf("the import created no users: %v", counts)
 		}
 		*dst.d, *dst.rss = d, rss
+		*dst.act, *dst.heap, *dst.live = time.Duration(counts["bench_activity_ns"]), counts["bench_peak_heap_bytes"], counts["bench_peak_live_bytes"]
 	}
 	return row, nil
 }
@@ -189,7 +199,42 @@ func ldapImportChild(ctx context.Context, args []string) error {
 	env := suite.NewTestActivityEnvironment()
 	env.SetTestTimeout(time.Hour)
 	env.RegisterActivity(acts)
+	// Sample the Go heap while the import runs: RSS also counts the binary's code and the
+	// runtime's slack, the heap is what grows with the data.
+	var peakHeap, peakLive atomic.Uint64
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peakHeap.Load() {
+				peakHeap.Store(v)
+			}
+			if v := sample[1].Value.Uint64(); v > peakLive.Load() {
+				peakLive.Store(v)
+			}
+			select {
+			case <-stopSampling:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	started := time.Now()
 	val, err := env.ExecuteActivity(acts.ImportDirectory, activities.TaskInput{RunID: run.ID.String(), TaskID: taskID.String()})
+	elapsed := time.Since(started)
+	if p := os.Getenv("TRIBUTARY_BENCH_HEAPPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			_ = pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+	}
+	close(stopSampling)
+	<-sampled
 	if err != nil {
 		return err
 	}
@@ -197,6 +242,9 @@ func ldapImportChild(ctx context.Context, args []string) error {
 	if err := val.Get(&out); err != nil {
 		return err
 	}
+	out.Counts["bench_activity_ns"] = elapsed.Nanoseconds()
+	out.Counts["bench_peak_heap_bytes"] = int64(peakHeap.Load())
+	out.Counts["bench_peak_live_bytes"] = int64(peakLive.Load())
 	b, _ := json.Marshal(out.Counts)
 	return os.WriteFile(args[1], b, 0o600)
 }
@@ -257,4 +305,6 @@ func vmHWM(pid int) int64 {
 	return 0
 }
 
-func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+func mib(b int64) string { return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20)) }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%dms", d.Milliseconds()) }
