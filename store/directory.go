@@ -540,37 +540,29 @@ func (s *Directory) ListObjects(ctx context.Context, f ObjectFilter) ([]Director
 				WhereOr("o.fqdn ILIKE ?", like).WhereOr("o.hostname ILIKE ?", like)
 		})
 	}
-	q, err := byName(q, "o.name", "o.id", f.Cursor, f.Limit)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, "", mapError(err)
-	}
-	out, next := nextByName(out, f.Limit, func(o DirectoryObject) nameCursor { return nameCursor{Name: o.Name, ID: o.ID} })
-	return out, next, nil
+	return pageByName(ctx, q, &out, "o.name", "o.id", f.Cursor, f.Limit,
+		func(o DirectoryObject) nameCursor { return nameCursor{Name: o.Name, ID: o.ID} })
 }
 
-// byName orders q by (nameCol, idCol) and continues after cursor, fetching one row more than
-// limit so that nextByName can tell whether another page follows.
-func byName(q *bun.SelectQuery, nameCol, idCol, cursor string, limit int) (*bun.SelectQuery, error) {
+// pageByName scans into out one page of q ordered by (nameCol, idCol), continuing after
+// cursor, and returns it with the next page's cursor ("" at the end).
+func pageByName[T any](ctx context.Context, q *bun.SelectQuery, out *[]T, nameCol, idCol, cursor string, limit int, key func(T) nameCursor) ([]T, string, error) {
 	if cursor != "" {
 		var c nameCursor
 		if err := decodeAny(cursor, &c); err != nil || c.ID == uuid.Nil {
-			return nil, fmt.Errorf("%w: not a cursor of this listing", ErrInvalidCursor)
+			return nil, "", fmt.Errorf("%w: not a cursor of this listing", ErrInvalidCursor)
 		}
 		q = q.Where("(?, ?) > (?, ?)", bun.Ident(nameCol), bun.Ident(idCol), c.Name, c.ID)
 	}
-	return q.OrderExpr("?, ?", bun.Ident(nameCol), bun.Ident(idCol)).Limit(int64(limit + 1)), nil
-}
-
-// nextByName trims a page fetched by byName to limit and returns the next page's cursor.
-func nextByName[T any](out []T, limit int, key func(T) nameCursor) ([]T, string) {
-	if len(out) <= limit {
-		return out, ""
+	if err := q.OrderExpr("?, ?", bun.Ident(nameCol), bun.Ident(idCol)).Limit(int64(limit + 1)).Scan(ctx); err != nil {
+		return nil, "", mapError(err)
 	}
-	out = out[:limit]
-	return out, encodeAny(key(out[len(out)-1]))
+	page := *out
+	if len(page) <= limit {
+		return page, "", nil
+	}
+	page = page[:limit]
+	return page, encodeAny(key(page[len(page)-1])), nil
 }
 
 // GetObject returns one object of kind.
@@ -660,15 +652,8 @@ func (s *Directory) ListAssets(ctx context.Context, f AssetFilter) ([]Asset, str
 			return q.Where("a.fqdn ILIKE ?", like).WhereOr("a.hostname ILIKE ?", like)
 		})
 	}
-	q, err := byName(q, "a.hostname", "a.id", f.Cursor, f.Limit)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, "", mapError(err)
-	}
-	out, next := nextByName(out, f.Limit, func(a Asset) nameCursor { return nameCursor{Name: a.Hostname, ID: a.ID} })
-	return out, next, nil
+	return pageByName(ctx, q, &out, "a.hostname", "a.id", f.Cursor, f.Limit,
+		func(a Asset) nameCursor { return nameCursor{Name: a.Hostname, ID: a.ID} })
 }
 
 func escapeLike(s string) string {
