@@ -309,15 +309,13 @@ func (a *DirectoryImports) ImportDirectory(ctx context.Context, in TaskInput) (T
 }
 
 func (a *DirectoryImports) config(task *store.Task) (*tasktype.LDAPImportConfig, error) {
-	raw, err := tasktype.DecodeStored(task.Type, task.Config)
-	cfg, ok := raw.(*tasktype.LDAPImportConfig)
-	if err != nil || !ok {
+	if task.Type != tasktype.LDAPImport {
 		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("task %s has a stored configuration that is not a valid ldap_import config: %v", task.ID, err), ErrTypeInvalidConfig, nil)
+			fmt.Sprintf("task %s is a %s task, not %s", task.ID, task.Type, tasktype.LDAPImport), ErrTypeInvalidConfig, nil)
 	}
-	if err := tasktype.OpenSecrets(cfg, a.Keyring.Open); err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("task %s: the bind password cannot be opened: %v", task.ID, err), ErrTypeInvalidConfig, nil)
+	cfg, err := tasktype.StoredLDAPImport(task.Config, a.Keyring.Open)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s: %v", task.ID, err), ErrTypeInvalidConfig, nil)
 	}
 	return cfg, nil
 }

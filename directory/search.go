@@ -72,13 +72,10 @@ func (c *Conn) SearchPages(ctx context.Context, req SearchRequest, fn func(page 
 		}
 		err := resp.Err()
 		cancel()
-		if err == nil && ctx.Err() != nil {
-			err = ctx.Err()
+		if ctx.Err() != nil {
+			return st, ctx.Err()
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return st, ctx.Err()
-			}
 			return st, classifySearch(c.URL, req.BaseDN, st.Entries+len(page), err)
 		}
 		st.Pages++

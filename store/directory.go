@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,7 +55,7 @@ type DirectoryObject struct {
 	MemberCount int `bun:"member_count,scanonly"`
 }
 
-// DirectoryMember is one member of a group; Member is nil while the DN is not imported.
+// DirectoryMember is one member of a group; MemberID is nil while the DN is not imported.
 type DirectoryMember struct {
 	bun.BaseModel `bun:"table:directory_members,alias:m"`
 
@@ -128,7 +127,7 @@ func (s *Directory) UpsertObjects(ctx context.Context, b ImportBatch) error {
 		modified[i] = o.ModifiedAt
 	}
 	rows := make([]DirectoryObject, 0, n)
-	return s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		// A changed object takes this run as changed_run_id; a status change also sets
 		// status_run_id. An unchanged object keeps both, so a retried page changes nothing.
 		// Columns travel as one array each: one statement to parse whatever the page size.
@@ -177,13 +176,6 @@ func (s *Directory) UpsertObjects(ctx context.Context, b ImportBatch) error {
 		}
 		return nil
 	})
-}
-
-func (s *Directory) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.IDB) error) error {
-	if db, ok := s.db.(*bun.DB); ok {
-		return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
-	}
-	return fn(ctx, s.db)
 }
 
 func dedupe(objs []directory.Object) []directory.Object {
@@ -402,7 +394,7 @@ type KindCounts struct {
 // what one clean run would.
 func (s *Directory) Finish(ctx context.Context, f FinishImport) ([]KindCounts, error) {
 	var counts []KindCounts
-	err := s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if f.Full {
 			for _, kind := range f.Kinds {
 				var g struct {
@@ -483,15 +475,14 @@ func (s *Directory) Finish(ctx context.Context, f FinishImport) ([]KindCounts, e
 			return fmt.Errorf("save sync state: %w", err)
 		}
 		err = tx.NewRaw(`SELECT kind,
-				count(*) FILTER (WHERE seen_run_id = ?) AS seen,
-				count(*) FILTER (WHERE created_run_id = ?) AS created,
-				count(*) FILTER (WHERE changed_run_id = ? AND created_run_id <> ? AND seen_run_id = ?) AS updated,
-				count(*) FILTER (WHERE status_run_id = ? AND status = 'disabled') AS disabled,
-				count(*) FILTER (WHERE status_run_id = ? AND status = 'removed') AS removed,
-				count(*) FILTER (WHERE seen_run_id = ? AND changed_run_id <> ?) AS unchanged
-			FROM directory_objects WHERE task_id = ? AND (seen_run_id = ? OR changed_run_id = ? OR status_run_id = ?)
-			GROUP BY kind ORDER BY kind`,
-			f.RunID, f.RunID, f.RunID, f.RunID, f.RunID, f.RunID, f.RunID, f.RunID, f.RunID, f.TaskID, f.RunID, f.RunID, f.RunID).Scan(ctx, &counts)
+				count(*) FILTER (WHERE seen_run_id = ?0) AS seen,
+				count(*) FILTER (WHERE created_run_id = ?0) AS created,
+				count(*) FILTER (WHERE changed_run_id = ?0 AND created_run_id <> ?0 AND seen_run_id = ?0) AS updated,
+				count(*) FILTER (WHERE status_run_id = ?0 AND status = 'disabled') AS disabled,
+				count(*) FILTER (WHERE status_run_id = ?0 AND status = 'removed') AS removed,
+				count(*) FILTER (WHERE seen_run_id = ?0 AND changed_run_id <> ?0) AS unchanged
+			FROM directory_objects WHERE task_id = ?1 AND (seen_run_id = ?0 OR changed_run_id = ?0 OR status_run_id = ?0)
+			GROUP BY kind ORDER BY kind`, f.RunID, f.TaskID).Scan(ctx, &counts)
 		if err != nil {
 			return fmt.Errorf("count the run's changes: %w", err)
 		}
@@ -506,8 +497,7 @@ type ObjectFilter struct {
 	TaskID *uuid.UUID
 	Status string
 	// Query matches username, name, email, FQDN or host name, case-insensitively, as a substring.
-	Query string
-	// GroupID lists the members of one group.
+	Query  string
 	Cursor string
 	Limit  int
 }
@@ -549,8 +539,8 @@ func (s *Directory) ListObjects(ctx context.Context, f ObjectFilter) ([]Director
 func pageByName[T any](ctx context.Context, q *bun.SelectQuery, out *[]T, nameCol, idCol, cursor string, limit int, key func(T) nameCursor) ([]T, string, error) {
 	if cursor != "" {
 		var c nameCursor
-		if err := decodeAny(cursor, &c); err != nil || c.ID == uuid.Nil {
-			return nil, "", fmt.Errorf("%w: not a cursor of this listing", ErrInvalidCursor)
+		if err := decodeCursor(cursor, &c, func() bool { return c.ID != uuid.Nil }, "listing"); err != nil {
+			return nil, "", err
 		}
 		q = q.Where("(?, ?) > (?, ?)", bun.Ident(nameCol), bun.Ident(idCol), c.Name, c.ID)
 	}
@@ -562,7 +552,7 @@ func pageByName[T any](ctx context.Context, q *bun.SelectQuery, out *[]T, nameCo
 		return page, "", nil
 	}
 	page = page[:limit]
-	return page, encodeAny(key(page[len(page)-1])), nil
+	return page, encodeCursor(key(page[len(page)-1])), nil
 }
 
 // GetObject returns one object of kind.
@@ -591,8 +581,8 @@ func (s *Directory) ListMembers(ctx context.Context, groupID uuid.UUID, cursor s
 		Where("m.group_id = ?", groupID)
 	if cursor != "" {
 		var c dnCursor
-		if err := decodeAny(cursor, &c); err != nil || c.DN == "" {
-			return nil, "", fmt.Errorf("%w: not a member cursor", ErrInvalidCursor)
+		if err := decodeCursor(cursor, &c, func() bool { return c.DN != "" }, "member"); err != nil {
+			return nil, "", err
 		}
 		q = q.Where("m.member_dn_norm > ?", c.DN)
 	}
@@ -602,7 +592,7 @@ func (s *Directory) ListMembers(ctx context.Context, groupID uuid.UUID, cursor s
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		next = encodeAny(dnCursor{DN: out[len(out)-1].MemberDNNorm})
+		next = encodeCursor(dnCursor{DN: out[len(out)-1].MemberDNNorm})
 	}
 	return out, next, nil
 }
@@ -658,19 +648,4 @@ func (s *Directory) ListAssets(ctx context.Context, f AssetFilter) ([]Asset, str
 
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-func encodeAny(v any) string {
-	b, _ := json.Marshal(v) // cursor structs always marshal
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeAny(s string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(s))
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
 }

@@ -2,11 +2,7 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,9 +33,6 @@ var (
 	Triggers = []string{TriggerScheduled, TriggerManual, TriggerAPI}
 	Statuses = []string{StatusRunning, StatusSucceeded, StatusFailed, StatusSkipped, StatusCancelled, StatusTimedOut}
 )
-
-// ErrInvalidCursor is returned for a pagination cursor that this server did not produce.
-var ErrInvalidCursor = errors.New("invalid cursor")
 
 // Run is one row of run history.
 type Run struct {
@@ -225,8 +218,8 @@ func (s *Runs) List(ctx context.Context, f RunFilter) ([]Run, string, error) {
 	out := make([]Run, 0, f.Limit+1)
 	q := s.db.NewSelect().Model(&out).Apply(f.Apply)
 	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor)
-		if err != nil {
+		var c runCursor
+		if err := decodeCursor(f.Cursor, &c, func() bool { return c.ID != uuid.Nil && !c.StartedAt.IsZero() }, "run"); err != nil {
 			return nil, "", err
 		}
 		q = q.Where("(started_at, id) < (?, ?)", c.StartedAt, c.ID)
@@ -242,23 +235,4 @@ func (s *Runs) List(ctx context.Context, f RunFilter) ([]Run, string, error) {
 		next = encodeCursor(runCursor{StartedAt: last.StartedAt, ID: last.ID})
 	}
 	return out, next, nil
-}
-
-func encodeCursor(c runCursor) string {
-	b, _ := json.Marshal(c) // a struct of a time and a UUID always marshals
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string) (runCursor, error) {
-	var c runCursor
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(s))
-	if err != nil {
-		return c, fmt.Errorf("%w: not base64url", ErrInvalidCursor)
-	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || c.ID == uuid.Nil || c.StartedAt.IsZero() {
-		return c, fmt.Errorf("%w: not a run cursor", ErrInvalidCursor)
-	}
-	return c, nil
 }

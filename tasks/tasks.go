@@ -351,13 +351,9 @@ func (s *Service) TestConnection(ctx context.Context, id uuid.UUID, timeout time
 	if t.Type != tasktype.LDAPImport {
 		return directory.ProbeReport{}, valid.Field("id", "task %s is a %s task; only %s tasks have a connection test", id, t.Type, tasktype.LDAPImport)
 	}
-	raw, err := tasktype.DecodeStored(t.Type, t.Config)
+	cfg, err := tasktype.StoredLDAPImport(t.Config, s.keys.Open)
 	if err != nil {
-		return directory.ProbeReport{}, fmt.Errorf("decode stored config of task %s: %w", id, err)
-	}
-	cfg := raw.(*tasktype.LDAPImportConfig)
-	if err := tasktype.OpenSecrets(cfg, s.keys.Open); err != nil {
-		return directory.ProbeReport{}, fmt.Errorf("open the bind password of task %s: %w", id, err)
+		return directory.ProbeReport{}, fmt.Errorf("task %s: %w", id, err)
 	}
 	opts, err := cfg.DirectoryOptions()
 	if err != nil {

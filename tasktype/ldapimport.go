@@ -2,6 +2,7 @@ package tasktype
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/url"
@@ -326,6 +327,20 @@ func (c *LDAPImportConfig) SecretFields() []*string {
 		return nil
 	}
 	return []*string{&c.BindPassword}
+}
+
+// StoredLDAPImport decodes a stored ldap_import configuration and opens its bind password
+// with open, for the code that connects to the directory.
+func StoredLDAPImport(raw json.RawMessage, open func(string) (string, error)) (*LDAPImportConfig, error) {
+	c, err := DecodeStored(LDAPImport, raw)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid %s configuration: %w", LDAPImport, err)
+	}
+	cfg := c.(*LDAPImportConfig)
+	if err := OpenSecrets(cfg, open); err != nil {
+		return nil, fmt.Errorf("the bind password cannot be opened: %w", err)
+	}
+	return cfg, nil
 }
 
 // DirectoryOptions returns the connection options of the task, with the (opened) password.

@@ -108,8 +108,9 @@ func benchLDAPSize(ctx context.Context, st *store.Store, keys *secrets.Keyring, 
 	if err != nil {
 		return row, err
 	}
+	kinds := cfg.(*tasktype.LDAPImportConfig).Kinds()
 	// The floor: ldapsearch pages through the same searches, asking for the same attributes.
-	for _, k := range cfg.(*tasktype.LDAPImportConfig).Kinds() {
+	for _, k := range kinds {
 		args := append([]string{"-x", "-LLL", "-H", srv.URL, "-D", slapdtest.ReaderDN, "-w", slapdtest.ReaderPW, "-b", k.BaseDN,
 			"-E", fmt.Sprintf("pr=%d/noprompt", pageSize), k.Search.Filter}, k.Schema.Attributes()...)
 		d, rss, err := timed(ctx, ldapsearch, args, nil)
@@ -125,7 +126,7 @@ func benchLDAPSize(ctx context.Context, st *store.Store, keys *secrets.Keyring, 
 		return row, err
 	}
 	readStart := time.Now()
-	for _, k := range cfg.(*tasktype.LDAPImportConfig).Kinds() {
+	for _, k := range kinds {
 		conn, err := directory.Connect(ctx, opts)
 		if err != nil {
 			return row, err

@@ -259,15 +259,6 @@ func AddUser(c *ldap.Conn, uid, name, mail string) error {
 	return c.Add(r)
 }
 
-// Ready reports whether the slapd tools are installed.
-func Ready() error {
-	_, err := Binary("slapd")
-	if err == nil {
-		_, err = Binary("slapadd")
-	}
-	return err
-}
-
 func writeBase(w io.Writer) error {
 	_, err := fmt.Fprintf(w, `dn: %[1]s
 objectClass: dcObject
