@@ -139,3 +139,37 @@ func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace st
 	}
 	return nil
 }
+
+// ConnectorRunInput returns the workflow input of a run of operation op of c.
+func (d *Dispatcher) ConnectorRunInput(c *store.Connector, op, trigger, triggeredBy string, maxAttempts int) workflows.ConnectorRunInput {
+	return workflows.ConnectorRunInput{
+		ConnectorID: c.ID.String(), ConnectorName: c.Name, ToolType: c.ToolType, Operation: op,
+		Trigger: trigger, TriggeredBy: triggeredBy, MaxAttempts: int32(maxAttempts), HeartbeatTimeout: d.opts.HeartbeatTimeout,
+	}
+}
+
+// TriggerConnector starts operation op (workflows.OpDiscover or workflows.OpSync) of c now.
+// When the same operation of c is running it returns a *BusyError naming that run.
+func (d *Dispatcher) TriggerConnector(ctx context.Context, c *store.Connector, op, trigger, triggeredBy string, maxAttempts int) (Started, error) {
+	in := d.ConnectorRunInput(c, op, trigger, triggeredBy, maxAttempts)
+	in.RunID = uuid.NewString()
+	key := workflows.ConnectorWorkflowID(in.ConnectorID, op)
+	run, err := d.opts.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       key,
+		TaskQueue:                                d.opts.TaskQueue,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    workflows.ConnectorSearchAttributes(c.ToolType, op, in.ConnectorID, trigger, in.RunID),
+		Memo:                                     workflows.ConnectorMemo(in),
+		StaticSummary:                            workflows.ConnectorSummary(in),
+	}, workflows.ConnectorOperationName, in)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return Started{}, d.busy(ctx, key, already.RunId)
+	}
+	if err != nil {
+		return Started{}, fmt.Errorf("start %s: %w", key, err)
+	}
+	return Started{RunID: in.RunID, WorkflowID: run.GetID(), WorkflowRunID: run.GetRunID()}, nil
+}

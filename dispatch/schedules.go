@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/tributary-io/tributary/connectortype"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/workflows"
 )
@@ -49,9 +50,15 @@ func (d *Dispatcher) SyncTaskSchedule(ctx context.Context, t *store.Task) error 
 	if !t.Enabled {
 		note = "task disabled"
 	}
+	return d.upsertSchedule(ctx, id, spec, action, overlap, !t.Enabled, note)
+}
+
+// upsertSchedule creates the schedule id, or updates it when it exists.
+func (d *Dispatcher) upsertSchedule(ctx context.Context, id string, spec client.ScheduleSpec, action *client.ScheduleWorkflowAction,
+	overlap enumspb.ScheduleOverlapPolicy, paused bool, note string) error {
 	sc := d.opts.Client.ScheduleClient()
 	_, err := sc.Create(ctx, client.ScheduleOptions{
-		ID: id, Spec: spec, Action: action, Overlap: overlap, Paused: !t.Enabled, Note: note,
+		ID: id, Spec: spec, Action: action, Overlap: overlap, Paused: paused, Note: note,
 		CatchupWindow: time.Minute,
 	})
 	if err == nil {
@@ -74,7 +81,7 @@ func (d *Dispatcher) SyncTaskSchedule(ctx context.Context, t *store.Task) error 
 			if s.State == nil {
 				s.State = &client.ScheduleState{}
 			}
-			s.State.Paused = !t.Enabled
+			s.State.Paused = paused
 			s.State.Note = note
 			return &client.ScheduleUpdate{Schedule: &s}, nil
 		},
@@ -85,15 +92,78 @@ func (d *Dispatcher) SyncTaskSchedule(ctx context.Context, t *store.Task) error 
 	return nil
 }
 
-// DeleteTaskSchedule deletes the schedule of the task with id, if it has one.
-func (d *Dispatcher) DeleteTaskSchedule(ctx context.Context, id uuid.UUID) error {
-	sid := workflows.TaskScheduleID(id.String())
-	err := d.opts.Client.ScheduleClient().GetHandle(ctx, sid).Delete(ctx)
+// deleteSchedule deletes schedule id if it exists.
+func (d *Dispatcher) deleteSchedule(ctx context.Context, id string) error {
+	err := d.opts.Client.ScheduleClient().GetHandle(ctx, id).Delete(ctx)
 	var nf *serviceerror.NotFound
 	if err != nil && !errors.As(err, &nf) {
-		return fmt.Errorf("delete schedule %s: %w", sid, err)
+		return fmt.Errorf("delete schedule %s: %w", id, err)
 	}
 	return nil
+}
+
+// SyncConnectorSchedules makes the Discover and Sync schedules of c match its configuration:
+// each operation with a schedule has one (paused while c is disabled), the others none.
+// maxAttempts is given to every scheduled run.
+func (d *Dispatcher) SyncConnectorSchedules(ctx context.Context, c *store.Connector, maxAttempts int) error {
+	for _, op := range []struct{ name, expr string }{{workflows.OpDiscover, c.DiscoverSchedule}, {workflows.OpSync, c.SyncSchedule}} {
+		id := workflows.ConnectorScheduleID(c.ID.String(), op.name)
+		if op.expr == "" {
+			if err := d.deleteSchedule(ctx, id); err != nil {
+				return err
+			}
+			continue
+		}
+		in := d.ConnectorRunInput(c, op.name, store.TriggerScheduled, "", maxAttempts)
+		action := &client.ScheduleWorkflowAction{
+			ID:                    id + "/scheduled",
+			Workflow:              workflows.ScheduledConnectorOperationName,
+			Args:                  []any{in},
+			TaskQueue:             d.opts.TaskQueue,
+			TypedSearchAttributes: workflows.ConnectorSearchAttributes(c.ToolType, op.name, c.ID.String(), store.TriggerScheduled, ""),
+			Memo:                  map[string]any{"connector": c.Name, "tool_type": c.ToolType, "operation": op.name, "trigger": store.TriggerScheduled},
+			StaticSummary:         fmt.Sprintf("schedule of %s of %s connector %q", op.name, c.ToolType, c.Name),
+		}
+		note := "enabled"
+		if !c.Enabled {
+			note = "connector disabled"
+		}
+		spec := client.ScheduleSpec{CronExpressions: []string{op.expr}, TimeZoneName: c.Timezone}
+		if err := d.upsertSchedule(ctx, id, spec, action, enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, !c.Enabled, note); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteConnectorSchedules deletes both schedules of the connector with id.
+func (d *Dispatcher) DeleteConnectorSchedules(ctx context.Context, id uuid.UUID) error {
+	for _, op := range []string{workflows.OpDiscover, workflows.OpSync} {
+		if err := d.deleteSchedule(ctx, workflows.ConnectorScheduleID(id.String(), op)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteTaskSchedule deletes the schedule of the task with id, if it has one.
+func (d *Dispatcher) DeleteTaskSchedule(ctx context.Context, id uuid.UUID) error {
+	return d.deleteSchedule(ctx, workflows.TaskScheduleID(id.String()))
+}
+
+// ours says whether a schedule ID is one Tributary makes: "task/<uuid>" or
+// "connector/<uuid>/<operation>".
+func ours(id string) bool {
+	if rest, ok := strings.CutPrefix(id, workflows.TaskSchedulePrefix); ok {
+		_, err := uuid.Parse(rest)
+		return err == nil
+	}
+	if rest, ok := strings.CutPrefix(id, workflows.ConnectorSchedulePrefix); ok {
+		cid, op, _ := strings.Cut(rest, "/")
+		_, err := uuid.Parse(cid)
+		return err == nil && (op == workflows.OpDiscover || op == workflows.OpSync)
+	}
+	return false
 }
 
 // ReconcileReport says what ReconcileSchedules changed.
@@ -123,6 +193,27 @@ func (d *Dispatcher) ReconcileSchedules(ctx context.Context) (ReconcileReport, e
 		}
 		rep.Synced++
 	}
+	conns, err := d.opts.Store.Connectors.List(ctx)
+	if err != nil {
+		return rep, errors.Join(append(errs, fmt.Errorf("list connectors: %w", err))...)
+	}
+	for i := range conns {
+		c := &conns[i]
+		for op, expr := range map[string]string{workflows.OpDiscover: c.DiscoverSchedule, workflows.OpSync: c.SyncSchedule} {
+			if expr != "" {
+				want[workflows.ConnectorScheduleID(c.ID.String(), op)] = true
+			}
+		}
+		attempts := 0
+		if cfg, err := connectortype.DecodeStored(c.Config); err == nil {
+			attempts = cfg.MaxAttempts
+		}
+		if err := d.SyncConnectorSchedules(ctx, c, attempts); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rep.Synced++
+	}
 	it, err := d.opts.Client.ScheduleClient().List(ctx, client.ScheduleListOptions{PageSize: 500})
 	if err != nil {
 		return rep, errors.Join(append(errs, fmt.Errorf("list schedules: %w", err))...)
@@ -133,11 +224,8 @@ func (d *Dispatcher) ReconcileSchedules(ctx context.Context) (ReconcileReport, e
 			errs = append(errs, fmt.Errorf("list schedules: %w", err))
 			break
 		}
-		if !strings.HasPrefix(e.ID, workflows.TaskSchedulePrefix) || want[e.ID] {
+		if want[e.ID] || !ours(e.ID) {
 			continue
-		}
-		if _, err := uuid.Parse(strings.TrimPrefix(e.ID, workflows.TaskSchedulePrefix)); err != nil {
-			continue // not one of ours
 		}
 		if err := d.opts.Client.ScheduleClient().GetHandle(ctx, e.ID).Delete(ctx); err != nil {
 			var nf *serviceerror.NotFound

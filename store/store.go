@@ -77,6 +77,8 @@ type Store struct {
 	SecretChecks *SecretChecks
 	// Directory holds what LDAP import tasks imported, and the shared assets.
 	Directory *Directory
+	// Connectors holds connectors, their records, and the product hierarchy they sync into.
+	Connectors *Connectors
 }
 
 // New returns a Store over db.
@@ -93,7 +95,7 @@ func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, tx *St
 
 func bind(db *bun.DB, q bun.IDB) *Store {
 	return &Store{DB: db, Tasks: &Tasks{db: q}, Runs: &Runs{db: q}, Tokens: &Tokens{db: q}, Audit: &Audit{db: q},
-		SecretChecks: &SecretChecks{db: q}, Directory: &Directory{db: q}}
+		SecretChecks: &SecretChecks{db: q}, Directory: &Directory{db: q}, Connectors: &Connectors{db: q}}
 }
 
 // mapError turns driver errors that callers act on into the package's sentinel errors.

@@ -33,6 +33,9 @@ type Options struct {
 	Keyring *secrets.Keyring
 	// HTTPClient sends the requests of HTTP call tasks. Optional; defaults to http.DefaultClient.
 	HTTPClient *http.Client
+	// ScannerTransport makes the HTTP requests of connectors to Qualys and Nexpose. Optional;
+	// defaults to http.DefaultTransport.
+	ScannerTransport http.RoundTripper
 	// Worker holds Temporal worker options. Optional.
 	Worker sdkworker.Options
 }
@@ -44,6 +47,9 @@ func Register(r sdkworker.Registry, opts Options) {
 	r.RegisterActivity(&activities.Runs{Store: opts.Store, Temporal: opts.Client})
 	r.RegisterActivity(&activities.HTTPCalls{Store: opts.Store, Keyring: opts.Keyring, Client: opts.HTTPClient})
 	r.RegisterActivity(&activities.DirectoryImports{Store: opts.Store, Keyring: opts.Keyring})
+	r.RegisterWorkflowWithOptions(workflows.ConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ConnectorOperationName})
+	r.RegisterWorkflowWithOptions(workflows.ScheduledConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledConnectorOperationName})
+	r.RegisterActivity(&activities.Connectors{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport})
 }
 
 // New returns a worker with everything registered; start it with Run or Start.

@@ -43,6 +43,8 @@ var (
 	ConnectorIDKey = temporal.NewSearchAttributeKeyKeyword("ConnectorID")
 	TriggerKey     = temporal.NewSearchAttributeKeyKeyword("Trigger")
 	RunIDKey       = temporal.NewSearchAttributeKeyKeyword("TributaryRunID")
+	// ConnectorOpKey is "<tool type>/<operation>" of a connector run, such as "qualys/sync".
+	ConnectorOpKey = temporal.NewSearchAttributeKeyKeyword("ConnectorOperation")
 )
 
 // SearchAttributes lists the custom search attributes to register on the namespace.
@@ -52,6 +54,7 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	ConnectorIDKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	TriggerKey.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	RunIDKey.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	ConnectorOpKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // TaskSearchAttributes returns the search attributes of a task run.

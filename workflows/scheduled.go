@@ -22,6 +22,16 @@ const (
 	OverlapBufferOne = "buffer_one"
 )
 
+// Options shared by the scheduled workflows' children: a child outlives its scheduled parent,
+// and its key may be reused once the previous run closed.
+const (
+	parentAbandon       = enumspb.PARENT_CLOSE_POLICY_ABANDON
+	reuseAllowDuplicate = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+)
+
+// newRunID returns a run-history ID; call it inside workflow.SideEffect only.
+func newRunID() string { return uuid.NewString() }
+
 // maxBufferedWaits bounds how often a buffered run waits behind other runs before it gives up
 // and records itself as skipped.
 const maxBufferedWaits = 5
@@ -47,7 +57,7 @@ type ScheduledTaskResult struct {
 func ScheduledTaskWorkflow(ctx workflow.Context, in ScheduledTaskInput) (ScheduledTaskResult, error) {
 	var runs *activities.Runs
 	var runID string
-	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return uuid.NewString() }).Get(&runID); err != nil {
+	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return newRunID() }).Get(&runID); err != nil {
 		return ScheduledTaskResult{}, err
 	}
 	task := in.Task
@@ -62,8 +72,8 @@ func ScheduledTaskWorkflow(ctx workflow.Context, in ScheduledTaskInput) (Schedul
 	for waits := 0; ; waits++ {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID:            key,
-			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			ParentClosePolicy:     parentAbandon,
+			WorkflowIDReusePolicy: reuseAllowDuplicate,
 			TypedSearchAttributes: TaskSearchAttributes(task.TaskType, task.TaskID, task.Trigger, runID),
 			Memo:                  TaskMemo(task),
 			StaticSummary:         TaskSummary(task),

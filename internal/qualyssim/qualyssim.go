@@ -1,0 +1,317 @@
+// Package qualyssim simulates the Qualys VM API v2 for tests and benchmarks: asset groups,
+// host list detection and the knowledge base, in Qualys's XML formats (SIMPLE_RETURN errors,
+// RESPONSE/WARNING/URL truncation, X-RateLimit-* and X-Concurrency-Limit-* headers). Data of
+// any size is generated from a seed while it is written, so a million detections cost no
+// memory. Test support code: never compiled into production binaries.
+package qualyssim
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tributary-io/tributary/internal/simfault"
+)
+
+// Options configures a simulator.
+type Options struct {
+	// Seed makes the data deterministic.
+	Seed int64
+	// AssetGroups is how many asset groups exist (IDs 1..N). Optional; defaults to 3.
+	AssetGroups int
+	// HostsPerGroup is how many hosts each group holds. Optional; defaults to 10.
+	HostsPerGroup int
+	// DetectionsPerHost is how many base detections each host has. Optional; defaults to 5.
+	DetectionsPerHost int
+	// TextBytes is the size of each detection's RESULTS and each KB entry's texts. Optional; defaults to 200.
+	TextBytes int
+	// Username and Password are the accepted credentials. Optional; default "sim" / "sim-password".
+	Username string
+	Password string
+}
+
+// Server is a running simulator.
+type Server struct {
+	*httptest.Server
+	// Faults holds injected faults and the request log.
+	Faults simfault.Faults
+	opts   Options
+	gen    atomic.Int64
+	// renamed maps an asset group ID to a new title; removed hides groups.
+	renamed atomic.Pointer[map[int]string]
+	removed atomic.Pointer[map[int]bool]
+	// RequestedWith counts requests that carried X-Requested-With.
+	RequestedWith atomic.Int64
+}
+
+// New starts a simulator; Close it when done.
+func New(opts Options) *Server {
+	if opts.AssetGroups <= 0 {
+		opts.AssetGroups = 3
+	}
+	if opts.HostsPerGroup <= 0 {
+		opts.HostsPerGroup = 10
+	}
+	if opts.DetectionsPerHost <= 0 {
+		opts.DetectionsPerHost = 5
+	}
+	if opts.TextBytes <= 0 {
+		opts.TextBytes = 200
+	}
+	if opts.Username == "" {
+		opts.Username, opts.Password = "sim", "sim-password"
+	}
+	s := &Server{opts: opts}
+	s.renamed.Store(&map[int]string{})
+	s.removed.Store(&map[int]bool{})
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// SetGeneration selects the scan data: even generations serve the base detections, odd ones
+// drop 10%, change 10% and add 10% new ones.
+func (s *Server) SetGeneration(g int) { s.gen.Store(int64(g)) }
+
+// Rename gives asset group id a new title.
+func (s *Server) Rename(id int, title string) {
+	m := map[int]string{}
+	for k, v := range *s.renamed.Load() {
+		m[k] = v
+	}
+	m[id] = title
+	s.renamed.Store(&m)
+}
+
+// Remove hides asset group id (or shows it again).
+func (s *Server) Remove(id int, removed bool) {
+	m := map[int]bool{}
+	for k, v := range *s.removed.Load() {
+		m[k] = v
+	}
+	m[id] = removed
+	s.removed.Store(&m)
+}
+
+// Options returns the simulator's options.
+func (s *Server) Options() Options { return s.opts }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-Requested-With") != "" {
+		s.RequestedWith.Add(1)
+	}
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", "300")
+	h.Set("X-RateLimit-Window-Sec", "3600")
+	h.Set("X-RateLimit-Remaining", "299")
+	h.Set("X-RateLimit-ToWait-Sec", "0")
+	h.Set("X-Concurrency-Limit-Limit", "2")
+	h.Set("X-Concurrency-Limit-Running", "1")
+	if u, p, ok := r.BasicAuth(); !ok || u != s.opts.Username || p != s.opts.Password {
+		simpleReturn(w, http.StatusUnauthorized, "2000", "Bad Login/Password", 0)
+		return
+	}
+	if f := s.Faults.Next(r); f != nil {
+		if f.Delay > 0 {
+			select {
+			case <-time.After(f.Delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if f.WaitSeconds > 0 {
+			h.Set("X-RateLimit-Remaining", "0")
+			h.Set("X-RateLimit-ToWait-Sec", strconv.Itoa(f.WaitSeconds))
+		}
+		if f.Body != "" {
+			h.Set("Content-Type", "text/xml;charset=UTF-8")
+			w.WriteHeader(max(f.Status, http.StatusOK))
+			_, _ = w.Write([]byte(f.Body))
+			return
+		}
+		if f.Status != 0 {
+			simpleReturn(w, f.Status, f.Code, f.Text, f.WaitSeconds)
+			return
+		}
+		if f.TruncateAt > 0 {
+			w = &simfault.Truncating{ResponseWriter: w, N: f.TruncateAt}
+		}
+	}
+	if r.URL.Query().Get("action") != "list" {
+		simpleReturn(w, http.StatusBadRequest, "1903", "Missing required parameter(s): action", 0)
+		return
+	}
+	switch strings.TrimRight(r.URL.Path, "/") + "/" {
+	case "/api/2.0/fo/asset/group/":
+		s.assetGroups(w, r)
+	case "/api/2.0/fo/asset/host/vm/detection/":
+		s.detections(w, r)
+	case "/api/2.0/fo/knowledge_base/vuln/":
+		s.knowledgeBase(w, r)
+	default:
+		simpleReturn(w, http.StatusNotFound, "", "Not Found", 0)
+	}
+}
+
+// simpleReturn writes a Qualys SIMPLE_RETURN error.
+func simpleReturn(w http.ResponseWriter, status int, code, text string, wait int) {
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.WriteHeader(status)
+	items := ""
+	if wait > 0 {
+		items = fmt.Sprintf("\n    <ITEM_LIST>\n      <ITEM>\n        <KEY>SECONDS_TO_WAIT</KEY>\n        <VALUE>%d</VALUE>\n      </ITEM>\n    </ITEM_LIST>", wait)
+	}
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8" ?>
+<!DOCTYPE SIMPLE_RETURN SYSTEM "https://qualysapi.qualys.com/api/2.0/simple_return.dtd">
+<SIMPLE_RETURN>
+  <RESPONSE>
+    <DATETIME>%s</DATETIME>
+    <CODE>%s</CODE>
+    <TEXT>%s</TEXT>%s
+  </RESPONSE>
+</SIMPLE_RETURN>
+`, now(), code, text, items)
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339) }
+
+func intParam(r *http.Request, name string, def int) int {
+	if n, err := strconv.Atoi(r.URL.Query().Get(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+func (s *Server) nextURL(r *http.Request, idMin int) string {
+	q := r.URL.Query()
+	q.Set("id_min", strconv.Itoa(idMin))
+	return "http://" + r.Host + r.URL.Path + "?" + q.Encode()
+}
+
+func (s *Server) assetGroups(w http.ResponseWriter, r *http.Request) {
+	limit := intParam(r, "truncation_limit", 1000)
+	idMin := intParam(r, "id_min", 1)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	defer bw.Flush()
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	fmt.Fprintf(bw, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<!DOCTYPE ASSET_GROUP_LIST_OUTPUT SYSTEM \"https://qualysapi.qualys.com/api/2.0/fo/asset/group/asset_group_list_output.dtd\">\n<ASSET_GROUP_LIST_OUTPUT>\n  <RESPONSE>\n    <DATETIME>%s</DATETIME>\n    <ASSET_GROUP_LIST>\n", now())
+	renamed, removed := *s.renamed.Load(), *s.removed.Load()
+	n, id := 0, idMin
+	for ; id <= s.opts.AssetGroups && n < limit; id++ {
+		if removed[id] {
+			continue
+		}
+		title := fmt.Sprintf("Asset Group %d", id)
+		if t, ok := renamed[id]; ok {
+			title = t
+		}
+		fmt.Fprintf(bw, "      <ASSET_GROUP>\n        <ID>%d</ID>\n        <TITLE><![CDATA[%s]]></TITLE>\n        <OWNER_ID>1</OWNER_ID>\n        <NETWORK_ID>0</NETWORK_ID>\n        <IP_SET>\n          <IP_RANGE>10.%d.0.1-10.%d.255.254</IP_RANGE>\n        </IP_SET>\n      </ASSET_GROUP>\n", id, title, id%256, id%256)
+		n++
+	}
+	fmt.Fprint(bw, "    </ASSET_GROUP_LIST>\n")
+	if id <= s.opts.AssetGroups {
+		fmt.Fprintf(bw, "    <WARNING>\n      <CODE>1980</CODE>\n      <TEXT>%d record limit exceeded. Use URL to get next batch of results.</TEXT>\n      <URL><![CDATA[%s]]></URL>\n    </WARNING>\n", limit, s.nextURL(r, id))
+	}
+	fmt.Fprint(bw, "  </RESPONSE>\n</ASSET_GROUP_LIST_OUTPUT>\n")
+}
+
+// HostID is the Qualys host ID of host h (0-based) of asset group g.
+func HostID(g, h int) int { return g*10_000_000 + h + 1 }
+
+// QID is the QID of detection j of a host: base detections use 10000+j, new ones 20000+j.
+func QID(j int) int { return 10000 + j }
+
+// Detection describes one generated detection.
+type Detection struct {
+	QID      int
+	Severity int
+	Port     int
+	Changed  bool
+}
+
+// HostDetections returns the detections that host hostID has in the current generation.
+func (s *Server) HostDetections(hostID int) []Detection {
+	gen := int(s.gen.Load())
+	var out []Detection
+	for j := 0; j < s.opts.DetectionsPerHost; j++ {
+		d := Detection{QID: QID(j), Severity: 1 + int(simfault.Hash(s.opts.Seed, 5, int64(hostID), int64(j))), Port: 443}
+		switch simfault.Mutate(s.opts.Seed, gen, int64(hostID), int64(j)) {
+		case simfault.Gone:
+			continue
+		case simfault.Changed:
+			d.Changed = true
+		}
+		out = append(out, d)
+	}
+	for j := 0; j < simfault.Extra(gen, s.opts.DetectionsPerHost); j++ {
+		out = append(out, Detection{QID: QID(10000 + j), Severity: 3, Port: 8443})
+	}
+	return out
+}
+
+func (s *Server) detections(w http.ResponseWriter, r *http.Request) {
+	limit := intParam(r, "truncation_limit", 1000)
+	idMin := intParam(r, "id_min", 0)
+	g, err := strconv.Atoi(r.URL.Query().Get("ag_ids"))
+	if err != nil || g < 1 || g > s.opts.AssetGroups || (*s.removed.Load())[g] {
+		simpleReturn(w, http.StatusBadRequest, "1905", "parameter ag_ids has invalid value: "+r.URL.Query().Get("ag_ids"), 0)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	defer bw.Flush()
+	fmt.Fprintf(bw, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<!DOCTYPE HOST_LIST_VM_DETECTION_OUTPUT SYSTEM \"https://qualysapi.qualys.com/api/2.0/fo/asset/host/vm/detection/host_list_vm_detection_output.dtd\">\n<HOST_LIST_VM_DETECTION_OUTPUT>\n  <RESPONSE>\n    <DATETIME>%s</DATETIME>\n", now())
+	text := strings.Repeat("x", s.opts.TextBytes)
+	n, h := 0, 0
+	if idMin > HostID(g, 0) {
+		h = idMin - HostID(g, 0)
+	}
+	started := false
+	for ; h < s.opts.HostsPerGroup && n < limit; h++ {
+		if !started {
+			fmt.Fprint(bw, "    <HOST_LIST>\n")
+			started = true
+		}
+		id := HostID(g, h)
+		fmt.Fprintf(bw, "      <HOST>\n        <ID>%d</ID>\n        <ASSET_ID>%d</ASSET_ID>\n        <IP>10.%d.%d.%d</IP>\n        <TRACKING_METHOD>IP</TRACKING_METHOD>\n        <OS><![CDATA[Linux 5.15]]></OS>\n        <DNS><![CDATA[host-%d.example.test]]></DNS>\n        <NETBIOS><![CDATA[HOST-%d]]></NETBIOS>\n        <LAST_SCAN_DATETIME>2026-11-20T10:00:00Z</LAST_SCAN_DATETIME>\n        <DETECTION_LIST>\n",
+			id, id+5, g%256, (h/250)%256, h%250+1, id, id)
+		for _, d := range s.HostDetections(id) {
+			results := text
+			if d.Changed {
+				results = "changed " + text
+			}
+			fmt.Fprintf(bw, "          <DETECTION>\n            <UNIQUE_VULN_ID>%d</UNIQUE_VULN_ID>\n            <QID>%d</QID>\n            <TYPE>Confirmed</TYPE>\n            <SEVERITY>%d</SEVERITY>\n            <PORT>%d</PORT>\n            <PROTOCOL>tcp</PROTOCOL>\n            <SSL>1</SSL>\n            <RESULTS><![CDATA[%s]]></RESULTS>\n            <STATUS>Active</STATUS>\n            <FIRST_FOUND_DATETIME>2026-01-01T00:00:00Z</FIRST_FOUND_DATETIME>\n            <LAST_FOUND_DATETIME>2026-11-20T10:00:00Z</LAST_FOUND_DATETIME>\n            <TIMES_FOUND>12</TIMES_FOUND>\n            <IS_IGNORED>0</IS_IGNORED>\n            <IS_DISABLED>0</IS_DISABLED>\n          </DETECTION>\n",
+				int64(id)*100000+int64(d.QID), d.QID, d.Severity, d.Port, results)
+		}
+		fmt.Fprint(bw, "        </DETECTION_LIST>\n      </HOST>\n")
+		n++
+	}
+	if started {
+		fmt.Fprint(bw, "    </HOST_LIST>\n")
+	}
+	if h < s.opts.HostsPerGroup {
+		fmt.Fprintf(bw, "    <WARNING>\n      <CODE>1980</CODE>\n      <TEXT>%d record limit exceeded. Use URL to get next batch of results.</TEXT>\n      <URL><![CDATA[%s]]></URL>\n    </WARNING>\n", limit, s.nextURL(r, HostID(g, h)))
+	}
+	fmt.Fprint(bw, "  </RESPONSE>\n</HOST_LIST_VM_DETECTION_OUTPUT>\n")
+}
+
+func (s *Server) knowledgeBase(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	defer bw.Flush()
+	fmt.Fprintf(bw, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<!DOCTYPE KNOWLEDGE_BASE_VULN_LIST_OUTPUT SYSTEM \"https://qualysapi.qualys.com/api/2.0/fo/knowledge_base/vuln/knowledge_base_vuln_list_output.dtd\">\n<KNOWLEDGE_BASE_VULN_LIST_OUTPUT>\n  <RESPONSE>\n    <DATETIME>%s</DATETIME>\n    <VULN_LIST>\n", now())
+	text := strings.Repeat("y", s.opts.TextBytes)
+	for _, f := range strings.Split(r.URL.Query().Get("ids"), ",") {
+		qid, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(bw, "      <VULN>\n        <QID>%d</QID>\n        <VULN_TYPE>Vulnerability</VULN_TYPE>\n        <SEVERITY_LEVEL>%d</SEVERITY_LEVEL>\n        <TITLE><![CDATA[Simulated vulnerability %d]]></TITLE>\n        <CATEGORY>General remote services</CATEGORY>\n        <PUBLISHED_DATETIME>2025-01-01T00:00:00Z</PUBLISHED_DATETIME>\n        <PATCHABLE>1</PATCHABLE>\n        <CVE_LIST>\n          <CVE>\n            <ID><![CDATA[CVE-2025-%d]]></ID>\n            <URL><![CDATA[https://nvd.nist.gov/vuln/detail/CVE-2025-%d]]></URL>\n          </CVE>\n        </CVE_LIST>\n        <DIAGNOSIS><![CDATA[Diagnosis of %d: %s]]></DIAGNOSIS>\n        <CONSEQUENCE><![CDATA[Consequence of %d]]></CONSEQUENCE>\n        <SOLUTION><![CDATA[Patch %d: %s]]></SOLUTION>\n      </VULN>\n",
+			qid, 1+qid%5, qid, qid, qid, qid, text, qid, qid, text)
+	}
+	fmt.Fprint(bw, "    </VULN_LIST>\n  </RESPONSE>\n</KNOWLEDGE_BASE_VULN_LIST_OUTPUT>\n")
+}

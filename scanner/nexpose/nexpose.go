@@ -1,0 +1,471 @@
+// Package nexpose is a client of the Rapid7 Nexpose / InsightVM API v3 for connectors: sites
+// (Discover), site assets with their vulnerability findings, and vulnerability definitions
+// (Sync).
+//
+// Lists are read page by page (0-based page, size at most 500) up to page.totalPages; a 404
+// past the first page ends a list, IDs seen twice (the list shifting while it is read) are
+// skipped, and 429 and 5xx answers are retried with exponential backoff (Retry-After when the
+// server gives one).
+package nexpose
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tributary-io/tributary/scanner"
+)
+
+// Vendor names Nexpose in errors.
+const Vendor = "Nexpose"
+
+// MaxPageSize is the largest page the API serves.
+const MaxPageSize = 500
+
+// Options configures a Client.
+type Options struct {
+	// BaseURL is the console's address, such as https://nexpose.example.com:3780. Required.
+	BaseURL string
+	// Username and Password are the console account's credentials. Required.
+	Username string
+	Password string
+	// HTTPClient makes the requests. Optional; defaults to a client with a 5-minute timeout.
+	HTTPClient *http.Client
+	// PageSize is the size of list pages, at most 500. Optional; defaults to 500.
+	PageSize int
+	// MaxRetries bounds the retries of one request after 429, 5xx or a network error.
+	// Optional; defaults to 5.
+	MaxRetries int
+	// MaxBodyBytes caps one response body. Optional; defaults to 32 MiB.
+	MaxBodyBytes int64
+	// Sleep waits for d or until ctx ends. Optional; defaults to a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Client calls one Nexpose console.
+type Client struct {
+	opts Options
+	base *url.URL
+}
+
+// New returns a Client.
+func New(opts Options) (*Client, error) {
+	base, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
+	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
+		return nil, fmt.Errorf("nexpose: base URL %q is not an http(s) URL", opts.BaseURL)
+	}
+	if opts.Username == "" || opts.Password == "" {
+		return nil, errors.New("nexpose: username and password are required")
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 5 * time.Minute}
+	}
+	if opts.PageSize <= 0 || opts.PageSize > MaxPageSize {
+		opts.PageSize = MaxPageSize
+	}
+	if opts.MaxRetries <= 0 {
+		opts.MaxRetries = 5
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 32 << 20
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		}
+	}
+	return &Client{opts: opts, base: base}, nil
+}
+
+type envelope struct {
+	Resources []json.RawMessage `json:"resources"`
+	Page      *struct {
+		Number         *int  `json:"number"`
+		Size           int   `json:"size"`
+		TotalPages     *int  `json:"totalPages"`
+		TotalResources int64 `json:"totalResources"`
+	} `json:"page"`
+}
+
+// Sites lists the console's sites, calling fn for each.
+func (c *Client) Sites(ctx context.Context, fn func(scanner.Product) error) error {
+	seen := map[int64]bool{}
+	op := "list sites"
+	return c.list(ctx, op, "/api/3/sites", func(raw json.RawMessage, page int) error {
+		var s struct {
+			ID   *int64 `json:"id"`
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return c.bad(op, page, "resources[]", "%v", err)
+		}
+		if s.ID == nil {
+			return c.bad(op, page, "resources[].id", "missing")
+		}
+		if seen[*s.ID] {
+			return nil
+		}
+		seen[*s.ID] = true
+		id := strconv.FormatInt(*s.ID, 10)
+		name := strings.TrimSpace(scanner.Clean(s.Name))
+		if name == "" {
+			name = "Site " + id
+		}
+		return fn(scanner.Product{ID: id, Name: name, Kind: "site"})
+	})
+}
+
+type asset struct {
+	ID        *int64 `json:"id"`
+	IP        string `json:"ip"`
+	HostName  string `json:"hostName"`
+	Addresses []struct {
+		IP string `json:"ip"`
+	} `json:"addresses"`
+}
+
+type vulnFinding struct {
+	ID      string `json:"id"`
+	Since   string `json:"since"`
+	Status  string `json:"status"`
+	Results []struct {
+		Port     *int32 `json:"port"`
+		Protocol string `json:"protocol"`
+		Proof    string `json:"proof"`
+		Status   string `json:"status"`
+	} `json:"results"`
+}
+
+// Identity is the matching key of a Nexpose finding: the asset ID, the vulnerability ID, the
+// port and the protocol of the result. Addresses and host names are not part of it.
+func Identity(assetID int64, vulnID string, port int32, hasPort bool, protocol string) string {
+	p := "-"
+	if hasPort {
+		p = strconv.Itoa(int(port))
+	}
+	return "nexpose:asset=" + strconv.FormatInt(assetID, 10) + ":vuln=" + vulnID + ":port=" + p + ":proto=" + strings.ToLower(protocol)
+}
+
+// Detections streams the vulnerability findings of every asset of site siteID, one per
+// result (port and protocol), calling fn for each. Severity and title come from the
+// vulnerability's definition (Definitions).
+func (c *Client) Detections(ctx context.Context, siteID string, fn func(scanner.Detection) error) error {
+	seenAssets := map[int64]bool{}
+	op := "assets of site " + siteID
+	return c.list(ctx, op, "/api/3/sites/"+url.PathEscape(siteID)+"/assets", func(raw json.RawMessage, page int) error {
+		var a asset
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return c.bad(op, page, "resources[]", "%v", err)
+		}
+		if a.ID == nil {
+			return c.bad(op, page, "resources[].id", "missing")
+		}
+		if seenAssets[*a.ID] {
+			return nil
+		}
+		seenAssets[*a.ID] = true
+		ip := a.IP
+		if ip == "" && len(a.Addresses) > 0 {
+			ip = a.Addresses[0].IP
+		}
+		return c.assetVulns(ctx, *a.ID, strings.TrimSpace(scanner.Clean(a.HostName)), strings.TrimSpace(ip), fn)
+	})
+}
+
+func (c *Client) assetVulns(ctx context.Context, assetID int64, host, ip string, fn func(scanner.Detection) error) error {
+	aid := strconv.FormatInt(assetID, 10)
+	op := "vulnerabilities of asset " + aid
+	seen := map[string]bool{}
+	return c.list(ctx, op, "/api/3/assets/"+aid+"/vulnerabilities", func(raw json.RawMessage, page int) error {
+		var v vulnFinding
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return c.bad(op, page, "resources[]", "%v", err)
+		}
+		v.ID = strings.TrimSpace(v.ID)
+		if v.ID == "" {
+			return c.bad(op, page, "resources[].id", "missing")
+		}
+		if seen[v.ID] {
+			return nil
+		}
+		seen[v.ID] = true
+		el := "resources[id=" + v.ID + "]"
+		since, err := parseTime(v.Since)
+		if err != nil {
+			return c.bad(op, page, el+".since", "%v", err)
+		}
+		base := scanner.Detection{VendorID: v.ID, Host: host, IP: ip, FirstSeen: since}
+		if len(v.Results) == 0 {
+			d := base
+			d.Identity = Identity(assetID, v.ID, 0, false, "")
+			return fn(d)
+		}
+		done := map[string]bool{}
+		for _, r := range v.Results {
+			d := base
+			if r.Port != nil {
+				if *r.Port < 0 || *r.Port > 65535 {
+					return c.bad(op, page, el+".results[].port", "%d is not a port number", *r.Port)
+				}
+				d.Port, d.HasPort = *r.Port, true
+			}
+			d.Protocol = strings.ToLower(strings.TrimSpace(r.Protocol))
+			d.Evidence = scanner.Clean(r.Proof)
+			d.Identity = Identity(assetID, v.ID, d.Port, d.HasPort, d.Protocol)
+			if done[d.Identity] {
+				continue
+			}
+			done[d.Identity] = true
+			if err := fn(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Severity maps a Nexpose severity score (0-10) or, without one, its severity label
+// (Moderate, Severe, Critical) to the normalised scale.
+func Severity(label string, score *float64) (string, bool) {
+	if score != nil {
+		s := *score
+		switch {
+		case s < 0 || s > 10:
+			return "", false
+		case s >= 9:
+			return scanner.SeverityCritical, true
+		case s >= 7:
+			return scanner.SeverityHigh, true
+		case s >= 4:
+			return scanner.SeverityMedium, true
+		case s >= 1:
+			return scanner.SeverityLow, true
+		}
+		return scanner.SeverityInfo, true
+	}
+	switch strings.ToLower(strings.TrimSpace(label)) {
+	case "critical":
+		return scanner.SeverityCritical, true
+	case "severe":
+		return scanner.SeverityHigh, true
+	case "moderate":
+		return scanner.SeverityMedium, true
+	}
+	return "", false
+}
+
+type definition struct {
+	ID            string   `json:"id"`
+	Title         string   `json:"title"`
+	Severity      string   `json:"severity"`
+	SeverityScore *float64 `json:"severityScore"`
+	CVEs          []string `json:"cves"`
+	Description   struct {
+		Text string `json:"text"`
+		HTML string `json:"html"`
+	} `json:"description"`
+}
+
+// Definitions fetches the vulnerability definitions of ids, calling fn for each.
+func (c *Client) Definitions(ctx context.Context, ids []string, fn func(scanner.Definition) error) error {
+	for _, id := range ids {
+		op := "vulnerability " + id
+		body, err := c.get(ctx, op, 0, "/api/3/vulnerabilities/"+url.PathEscape(id), nil)
+		if err != nil {
+			return err
+		}
+		var d definition
+		if err := c.decode(body, &d); err != nil {
+			return c.bad(op, 0, "vulnerability", "%v", err)
+		}
+		if strings.TrimSpace(d.ID) != id {
+			return c.bad(op, 0, "id", "%q does not match the vulnerability asked for", d.ID)
+		}
+		sev, ok := Severity(d.Severity, d.SeverityScore)
+		if !ok {
+			return c.bad(op, 0, "severity", "unknown severity %q (score %s)", d.Severity, scoreText(d.SeverityScore))
+		}
+		title := strings.TrimSpace(scanner.Clean(d.Title))
+		if title == "" {
+			return c.bad(op, 0, "title", "missing")
+		}
+		vs := strings.TrimSpace(d.Severity)
+		if d.SeverityScore != nil {
+			vs = fmt.Sprintf("%s (%s)", vs, scoreText(d.SeverityScore))
+		}
+		desc := d.Description.Text
+		if desc == "" {
+			desc = d.Description.HTML
+		}
+		if err := fn(scanner.Definition{VendorID: id, Title: title, Description: scanner.Clean(desc), CVEs: d.CVEs,
+			Severity: sev, VendorSeverity: vs}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func scoreText(s *float64) string {
+	if s == nil {
+		return "none"
+	}
+	return strconv.FormatFloat(*s, 'f', -1, 64)
+}
+
+func parseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date-time such as 2026-11-25T10:00:00Z", s)
+	}
+	return t.UTC(), nil
+}
+
+func (c *Client) bad(op string, page int, element, format string, args ...any) *scanner.Error {
+	return &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: element,
+		Message: fmt.Sprintf(format, args...)}
+}
+
+// list reads every page of path, calling item for each resource.
+func (c *Client) list(ctx context.Context, op, path string, item func(json.RawMessage, int) error) error {
+	for page := 0; ; page++ {
+		q := url.Values{"page": {strconv.Itoa(page)}, "size": {strconv.Itoa(c.opts.PageSize)}, "sort": {"id,ASC"}}
+		body, err := c.get(ctx, op, page+1, path, q)
+		if page > 0 && scanner.KindOf(err) == scanner.KindNotFound {
+			return nil // past the end: the list shrank while it was read
+		}
+		if err != nil {
+			return err
+		}
+		var env envelope
+		if err := c.decode(body, &env); err != nil {
+			return c.bad(op, page+1, "page", "%v", err)
+		}
+		if env.Page == nil || env.Page.TotalPages == nil {
+			return c.bad(op, page+1, "page.totalPages", "missing")
+		}
+		for _, r := range env.Resources {
+			if err := item(r, page+1); err != nil {
+				return err
+			}
+		}
+		if page+1 >= *env.Page.TotalPages || len(env.Resources) == 0 {
+			return nil
+		}
+	}
+}
+
+// decode reads one JSON body of at most MaxBodyBytes into v.
+func (c *Client) decode(body io.ReadCloser, v any) error {
+	defer body.Close()
+	lr := &io.LimitedReader{R: body, N: c.opts.MaxBodyBytes + 1}
+	dec := json.NewDecoder(lr)
+	if err := dec.Decode(v); err != nil {
+		if lr.N <= 0 {
+			return fmt.Errorf("the body is larger than %d bytes", c.opts.MaxBodyBytes)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return errors.New("the JSON body ends early: it is truncated")
+		}
+		return fmt.Errorf("malformed JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("unexpected data after the JSON body")
+	}
+	return nil
+}
+
+// get makes one GET, retrying 429, 5xx and network errors with backoff, and returns the body
+// of a 200.
+func (c *Client) get(ctx context.Context, op string, page int, path string, q url.Values) (io.ReadCloser, error) {
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	u.RawQuery = q.Encode()
+	fail := func(kind scanner.ErrorKind, status int, msg string) error {
+		return &scanner.Error{Vendor: Vendor, Kind: kind, Op: op, Page: page, Status: status, Message: msg}
+	}
+	backoff := time.Second
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return nil, fail(scanner.KindRejected, 0, err.Error())
+		}
+		req.SetBasicAuth(c.opts.Username, c.opts.Password)
+		req.Header.Set("Accept", "application/json;charset=UTF-8")
+		resp, err := c.opts.HTTPClient.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if attempt >= c.opts.MaxRetries {
+				var ue *url.Error
+				if errors.As(err, &ue) {
+					err = ue.Err
+				}
+				return nil, fail(scanner.KindUnavailable, 0, err.Error())
+			}
+			if err := c.opts.Sleep(ctx, backoff); err != nil {
+				return nil, err
+			}
+			backoff *= 2
+			continue
+		}
+		if resp.StatusCode == http.StatusOK {
+			return resp.Body, nil
+		}
+		var e struct {
+			Message string `json:"message"`
+		}
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		_ = json.Unmarshal(raw, &e)
+		msg := strings.TrimSpace(e.Message)
+		if msg == "" {
+			msg = http.StatusText(resp.StatusCode)
+		}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+			kind := scanner.KindUnavailable
+			if resp.StatusCode == http.StatusTooManyRequests {
+				kind = scanner.KindRateLimited
+			}
+			if attempt >= c.opts.MaxRetries {
+				return nil, fail(kind, resp.StatusCode, msg)
+			}
+			wait := backoff
+			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+				wait = time.Duration(s) * time.Second
+			}
+			if err := c.opts.Sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+			backoff *= 2
+			continue
+		}
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+			return nil, fail(scanner.KindBadCredentials, resp.StatusCode, msg)
+		case http.StatusForbidden:
+			return nil, fail(scanner.KindForbidden, resp.StatusCode, msg)
+		case http.StatusNotFound:
+			return nil, fail(scanner.KindNotFound, resp.StatusCode, msg)
+		}
+		return nil, fail(scanner.KindRejected, resp.StatusCode, msg)
+	}
+}

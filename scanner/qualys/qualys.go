@@ -1,0 +1,561 @@
+// Package qualys is a client of the Qualys VM API v2 for connectors: asset groups
+// (Discover), host list detection per asset group (Sync) and the knowledge base.
+//
+// It follows Qualys's rules for API clients: Basic authentication with X-Requested-With;
+// truncated lists are followed through RESPONSE/WARNING/URL until no WARNING is left; the
+// X-RateLimit-* headers are honoured before the next call; a 409 is retried only for codes
+// 1965 (rate limit) and 1960 (concurrency limit), after the wait the API advises; 400, 401,
+// 403, 404 and 413 are never retried. Requests are made one at a time, so the client never
+// uses more than one of the account's concurrent calls.
+package qualys
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tributary-io/tributary/scanner"
+)
+
+// Vendor names Qualys in errors.
+const Vendor = "Qualys"
+
+// Qualys API paths.
+const (
+	PathAssetGroups   = "/api/2.0/fo/asset/group/"
+	PathDetections    = "/api/2.0/fo/asset/host/vm/detection/"
+	PathKnowledgeBase = "/api/2.0/fo/knowledge_base/vuln/"
+)
+
+// Qualys error codes that the client acts on.
+const (
+	CodeConcurrencyLimit = "1960"
+	CodeRateLimit        = "1965"
+	CodeTruncated        = "1980"
+	CodeBadLogin         = "2000"
+)
+
+// KBChunk is how many QIDs one knowledge-base request asks for.
+const KBChunk = 250
+
+// Options configures a Client.
+type Options struct {
+	// BaseURL is the API server of the account's platform, such as https://qualysapi.qualys.com. Required.
+	BaseURL string
+	// Username and Password are the API account's credentials. Required.
+	Username string
+	Password string
+	// HTTPClient makes the requests. Optional; defaults to a client with a 10-minute timeout.
+	HTTPClient *http.Client
+	// TruncationLimit is how many hosts one page of detections holds. Optional; defaults to 1000.
+	TruncationLimit int
+	// MaxWait caps a single wait that the API asks for (409 with code 1965 or 1960,
+	// X-RateLimit-ToWait-Sec). Optional; defaults to 5 minutes. A longer wait fails the call
+	// with a rate_limited error, which the caller may retry later.
+	MaxWait time.Duration
+	// MaxRetries bounds the retries of one request after 409 1960/1965, 5xx or a network
+	// error. Optional; defaults to 5.
+	MaxRetries int
+	// MaxElementBytes caps one HOST, VULN or ASSET_GROUP element. Optional; defaults to 8 MiB.
+	MaxElementBytes int64
+	// RequestedWith is the X-Requested-With header. Optional; defaults to "Tributary".
+	RequestedWith string
+	// Sleep waits for d or until ctx ends. Optional; defaults to a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Client calls one Qualys account. It is not safe for concurrent use.
+type Client struct {
+	opts      Options
+	base      *url.URL
+	notBefore time.Time
+}
+
+// New returns a Client.
+func New(opts Options) (*Client, error) {
+	base, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
+	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
+		return nil, fmt.Errorf("qualys: base URL %q is not an http(s) URL", opts.BaseURL)
+	}
+	if opts.Username == "" || opts.Password == "" {
+		return nil, errors.New("qualys: username and password are required")
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 10 * time.Minute}
+	}
+	if opts.TruncationLimit <= 0 {
+		opts.TruncationLimit = 1000
+	}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = 5 * time.Minute
+	}
+	if opts.MaxRetries <= 0 {
+		opts.MaxRetries = 5
+	}
+	if opts.MaxElementBytes <= 0 {
+		opts.MaxElementBytes = 8 << 20
+	}
+	if opts.RequestedWith == "" {
+		opts.RequestedWith = "Tributary"
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
+	return &Client{opts: opts, base: base}, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (c *Client) endpoint(path string, q url.Values) string {
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// AssetGroups lists the account's asset groups, calling fn for each.
+func (c *Client) AssetGroups(ctx context.Context, fn func(scanner.Product) error) error {
+	q := url.Values{"action": {"list"}, "truncation_limit": {"1000"}}
+	op := "list asset groups"
+	return c.pages(ctx, op, c.endpoint(PathAssetGroups, q), "ASSET_GROUP", func(d *xml.Decoder, se xml.StartElement, page int) error {
+		var g struct {
+			ID    string `xml:"ID"`
+			Title string `xml:"TITLE"`
+		}
+		if err := d.DecodeElement(&g, &se); err != nil {
+			return err
+		}
+		g.ID = strings.TrimSpace(g.ID)
+		if _, err := strconv.ParseUint(g.ID, 10, 64); err != nil {
+			return c.bad(op, page, "ASSET_GROUP/ID", "%q is not a numeric ID", g.ID)
+		}
+		title := strings.TrimSpace(scanner.Clean(g.Title))
+		if title == "" {
+			title = "Asset group " + g.ID
+		}
+		return fn(scanner.Product{ID: g.ID, Name: title, Kind: "asset_group"})
+	})
+}
+
+type xmlHost struct {
+	ID         string         `xml:"ID"`
+	IP         string         `xml:"IP"`
+	IPv6       string         `xml:"IPV6"`
+	DNS        string         `xml:"DNS"`
+	NetBIOS    string         `xml:"NETBIOS"`
+	Detections []xmlDetection `xml:"DETECTION_LIST>DETECTION"`
+}
+
+type xmlDetection struct {
+	QID        string `xml:"QID"`
+	Type       string `xml:"TYPE"`
+	Severity   string `xml:"SEVERITY"`
+	Port       string `xml:"PORT"`
+	Protocol   string `xml:"PROTOCOL"`
+	SSL        string `xml:"SSL"`
+	Results    string `xml:"RESULTS"`
+	Status     string `xml:"STATUS"`
+	FirstFound string `xml:"FIRST_FOUND_DATETIME"`
+	LastFound  string `xml:"LAST_FOUND_DATETIME"`
+}
+
+// Severity maps a Qualys severity level (1-5) to the normalised scale.
+func Severity(level string) (string, bool) {
+	switch strings.TrimSpace(level) {
+	case "5":
+		return scanner.SeverityCritical, true
+	case "4":
+		return scanner.SeverityHigh, true
+	case "3":
+		return scanner.SeverityMedium, true
+	case "2":
+		return scanner.SeverityLow, true
+	case "1":
+		return scanner.SeverityInfo, true
+	}
+	return "", false
+}
+
+// Identity is the matching key of a Qualys detection: the host's Qualys ID, the QID, the
+// port, the protocol and whether it was found over SSL. Qualys itself tells detections apart
+// by these fields; IP addresses and DNS names are not part of it, because they change.
+func Identity(hostID, qid string, port int32, hasPort bool, protocol, ssl string) string {
+	p := "-"
+	if hasPort {
+		p = strconv.Itoa(int(port))
+	}
+	return "qualys:host=" + hostID + ":qid=" + qid + ":port=" + p + ":proto=" + strings.ToLower(protocol) + ":ssl=" + ssl
+}
+
+// Detections streams the current (New, Active, Re-Opened) detections of the hosts in asset
+// group agID, calling fn for each. Fixed detections are not returned: a finding that is no
+// longer detected is absent from the latest data.
+func (c *Client) Detections(ctx context.Context, agID string, fn func(scanner.Detection) error) error {
+	q := url.Values{
+		"action": {"list"}, "ag_ids": {agID}, "show_results": {"1"}, "status": {"New,Active,Re-Opened"},
+		"truncation_limit": {strconv.Itoa(c.opts.TruncationLimit)}, "output_format": {"XML"},
+	}
+	op := "host detections of asset group " + agID
+	return c.pages(ctx, op, c.endpoint(PathDetections, q), "HOST", func(d *xml.Decoder, se xml.StartElement, page int) error {
+		var h xmlHost
+		if err := d.DecodeElement(&h, &se); err != nil {
+			return err
+		}
+		h.ID = strings.TrimSpace(h.ID)
+		if h.ID == "" {
+			return c.bad(op, page, "HOST/ID", "missing")
+		}
+		if _, err := strconv.ParseUint(h.ID, 10, 64); err != nil {
+			return c.bad(op, page, "HOST/ID", "%q is not a numeric ID", h.ID)
+		}
+		ip := strings.TrimSpace(h.IP)
+		if ip == "" {
+			ip = strings.TrimSpace(h.IPv6)
+		}
+		host := strings.TrimSpace(scanner.Clean(h.DNS))
+		if host == "" {
+			host = strings.TrimSpace(scanner.Clean(h.NetBIOS))
+		}
+		for i := range h.Detections {
+			det, err := c.detection(op, page, h.ID, host, ip, &h.Detections[i])
+			if err != nil {
+				return err
+			}
+			if err := fn(det); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (c *Client) detection(op string, page int, hostID, host, ip string, x *xmlDetection) (scanner.Detection, error) {
+	el := "HOST[ID=" + hostID + "]/DETECTION"
+	qid := strings.TrimSpace(x.QID)
+	if qid == "" {
+		return scanner.Detection{}, c.bad(op, page, el+"/QID", "missing")
+	}
+	if _, err := strconv.ParseUint(qid, 10, 64); err != nil {
+		return scanner.Detection{}, c.bad(op, page, el+"/QID", "%q is not a numeric QID", qid)
+	}
+	el = "HOST[ID=" + hostID + "]/DETECTION[QID=" + qid + "]"
+	sev, ok := Severity(x.Severity)
+	if !ok {
+		if strings.TrimSpace(x.Severity) == "" {
+			return scanner.Detection{}, c.bad(op, page, el+"/SEVERITY", "missing")
+		}
+		return scanner.Detection{}, c.bad(op, page, el+"/SEVERITY", "unknown severity %q (expected 1 to 5)", x.Severity)
+	}
+	d := scanner.Detection{
+		VendorID: qid, Host: host, IP: ip, Protocol: strings.ToLower(strings.TrimSpace(x.Protocol)),
+		Evidence: scanner.Clean(x.Results), Severity: sev, VendorSeverity: strings.TrimSpace(x.Severity),
+	}
+	if p := strings.TrimSpace(x.Port); p != "" {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil {
+			return d, c.bad(op, page, el+"/PORT", "%q is not a port number", p)
+		}
+		d.Port, d.HasPort = int32(n), true
+	}
+	var err error
+	if d.FirstSeen, err = parseTime(x.FirstFound); err != nil {
+		return d, c.bad(op, page, el+"/FIRST_FOUND_DATETIME", "%v", err)
+	}
+	if d.LastSeen, err = parseTime(x.LastFound); err != nil {
+		return d, c.bad(op, page, el+"/LAST_FOUND_DATETIME", "%v", err)
+	}
+	ssl := "0"
+	if strings.TrimSpace(x.SSL) == "1" {
+		ssl = "1"
+	}
+	d.Identity = Identity(hostID, qid, d.Port, d.HasPort, d.Protocol, ssl)
+	return d, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date-time such as 2026-11-25T10:00:00Z", s)
+	}
+	return t.UTC(), nil
+}
+
+type xmlVuln struct {
+	QID         string   `xml:"QID"`
+	Severity    string   `xml:"SEVERITY_LEVEL"`
+	Title       string   `xml:"TITLE"`
+	CVEs        []string `xml:"CVE_LIST>CVE>ID"`
+	Diagnosis   string   `xml:"DIAGNOSIS"`
+	Consequence string   `xml:"CONSEQUENCE"`
+	Solution    string   `xml:"SOLUTION"`
+}
+
+// KnowledgeBase fetches the knowledge-base entries of qids, KBChunk at a time, calling fn for each.
+func (c *Client) KnowledgeBase(ctx context.Context, qids []string, fn func(scanner.Definition) error) error {
+	for start := 0; start < len(qids); start += KBChunk {
+		chunk := qids[start:min(start+KBChunk, len(qids))]
+		q := url.Values{"action": {"list"}, "details": {"All"}, "ids": {strings.Join(chunk, ",")}}
+		op := fmt.Sprintf("knowledge base (QIDs %s to %s)", chunk[0], chunk[len(chunk)-1])
+		err := c.pages(ctx, op, c.endpoint(PathKnowledgeBase, q), "VULN", func(d *xml.Decoder, se xml.StartElement, page int) error {
+			var v xmlVuln
+			if err := d.DecodeElement(&v, &se); err != nil {
+				return err
+			}
+			qid := strings.TrimSpace(v.QID)
+			if _, err := strconv.ParseUint(qid, 10, 64); err != nil {
+				return c.bad(op, page, "VULN/QID", "%q is not a numeric QID", v.QID)
+			}
+			el := "VULN[QID=" + qid + "]"
+			sev, ok := Severity(v.Severity)
+			if !ok {
+				return c.bad(op, page, el+"/SEVERITY_LEVEL", "unknown severity %q (expected 1 to 5)", v.Severity)
+			}
+			title := strings.TrimSpace(scanner.Clean(v.Title))
+			if title == "" {
+				return c.bad(op, page, el+"/TITLE", "missing")
+			}
+			desc := scanner.Clean(v.Diagnosis)
+			if cons := strings.TrimSpace(scanner.Clean(v.Consequence)); cons != "" {
+				desc += "\n\nConsequence: " + cons
+			}
+			def := scanner.Definition{VendorID: qid, Title: title, Description: desc, Solution: scanner.Clean(v.Solution),
+				Severity: sev, VendorSeverity: strings.TrimSpace(v.Severity)}
+			for _, cve := range v.CVEs {
+				if cve = strings.TrimSpace(cve); cve != "" {
+					def.CVEs = append(def.CVEs, cve)
+				}
+			}
+			return fn(def)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Client) bad(op string, page int, element, format string, args ...any) *scanner.Error {
+	return &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: element,
+		Message: fmt.Sprintf(format, args...)}
+}
+
+type xmlWarning struct {
+	Code string `xml:"CODE"`
+	Text string `xml:"TEXT"`
+	URL  string `xml:"URL"`
+}
+
+// pages fetches first and every page its WARNING/URL points to, calling item for each
+// element named itemName; item must consume the element.
+func (c *Client) pages(ctx context.Context, op, first, itemName string, item func(*xml.Decoder, xml.StartElement, int) error) error {
+	next, seen := first, map[string]bool{}
+	for page := 1; next != ""; page++ {
+		if seen[next] {
+			return &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: "WARNING/URL",
+				Message: "points back to a page already read"}
+		}
+		seen[next] = true
+		body, err := c.get(ctx, op, page, next)
+		if err != nil {
+			return err
+		}
+		var warning *xmlWarning
+		var code, text string
+		w := scanner.NewXMLWalker(body, c.opts.MaxElementBytes)
+		root, err := w.Walk(map[string]func(xml.StartElement) error{
+			itemName: func(se xml.StartElement) error { return item(w.Dec, se, page) },
+			"WARNING": func(se xml.StartElement) error {
+				warning = &xmlWarning{}
+				return w.Dec.DecodeElement(warning, &se)
+			},
+			// Lists consume their items whole, so a CODE or TEXT seen here is a SIMPLE_RETURN's.
+			"CODE": func(se xml.StartElement) error { return w.Dec.DecodeElement(&code, &se) },
+			"TEXT": func(se xml.StartElement) error { return w.Dec.DecodeElement(&text, &se) },
+		})
+		body.Close()
+		if err != nil {
+			var se *scanner.Error
+			if errors.As(err, &se) {
+				return err
+			}
+			return &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: root, Message: err.Error()}
+		}
+		if root == "SIMPLE_RETURN" {
+			return &scanner.Error{Vendor: Vendor, Kind: scanner.KindRejected, Op: op, Page: page, Status: http.StatusOK,
+				Code: strings.TrimSpace(code), Message: strings.TrimSpace(text)}
+		}
+		next = ""
+		if warning != nil {
+			if strings.TrimSpace(warning.Code) != CodeTruncated {
+				return &scanner.Error{Vendor: Vendor, Kind: scanner.KindRejected, Op: op, Page: page, Code: strings.TrimSpace(warning.Code),
+					Message: strings.TrimSpace(warning.Text)}
+			}
+			u, err := c.sameServer(strings.TrimSpace(warning.URL))
+			if err != nil {
+				return &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: "WARNING/URL", Message: err.Error()}
+			}
+			next = u
+		}
+	}
+	return nil
+}
+
+// sameServer checks that a WARNING URL points at the configured server, so that credentials
+// are never sent elsewhere.
+func (c *Client) sameServer(raw string) (string, error) {
+	if raw == "" {
+		return "", errors.New("missing: a truncated list must say where the next page is")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !strings.EqualFold(u.Host, c.base.Host) || u.Scheme != c.base.Scheme {
+		return "", fmt.Errorf("%q is not on the configured server %s", raw, c.base.Host)
+	}
+	return u.String(), nil
+}
+
+type simpleReturn struct {
+	Code  string `xml:"RESPONSE>CODE"`
+	Text  string `xml:"RESPONSE>TEXT"`
+	Items []struct {
+		Key   string `xml:"KEY"`
+		Value string `xml:"VALUE"`
+	} `xml:"RESPONSE>ITEM_LIST>ITEM"`
+}
+
+func (s *simpleReturn) item(key string) string {
+	for _, it := range s.Items {
+		if strings.EqualFold(strings.TrimSpace(it.Key), key) {
+			return strings.TrimSpace(it.Value)
+		}
+	}
+	return ""
+}
+
+// get makes one GET, waiting and retrying as the API asks, and returns the body of a 200.
+func (c *Client) get(ctx context.Context, op string, page int, target string) (io.ReadCloser, error) {
+	fail := func(kind scanner.ErrorKind, status int, code, msg string) error {
+		return &scanner.Error{Vendor: Vendor, Kind: kind, Op: op, Page: page, Status: status, Code: code, Message: msg}
+	}
+	backoff := time.Second
+	for attempt := 0; ; attempt++ {
+		if wait := time.Until(c.notBefore); wait > 0 {
+			if wait > c.opts.MaxWait {
+				return nil, fail(scanner.KindRateLimited, 0, "", fmt.Sprintf("the rate limit asks to wait %s, longer than %s", wait.Round(time.Second), c.opts.MaxWait))
+			}
+			if err := c.opts.Sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return nil, fail(scanner.KindRejected, 0, "", err.Error())
+		}
+		req.SetBasicAuth(c.opts.Username, c.opts.Password)
+		req.Header.Set("X-Requested-With", c.opts.RequestedWith)
+		resp, err := c.opts.HTTPClient.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if attempt >= c.opts.MaxRetries {
+				return nil, fail(scanner.KindUnavailable, 0, "", redactURL(err))
+			}
+			if err := c.opts.Sleep(ctx, backoff); err != nil {
+				return nil, err
+			}
+			backoff *= 2
+			continue
+		}
+		c.noteRateHeaders(resp.Header)
+		if resp.StatusCode == http.StatusOK {
+			return resp.Body, nil
+		}
+		var sr simpleReturn
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		_ = xml.Unmarshal(raw, &sr)
+		code, text := strings.TrimSpace(sr.Code), strings.TrimSpace(sr.Text)
+		if text == "" {
+			text = http.StatusText(resp.StatusCode)
+		}
+		switch {
+		case resp.StatusCode == http.StatusConflict && (code == CodeRateLimit || code == CodeConcurrencyLimit):
+			wait := time.Duration(0)
+			if n, err := strconv.Atoi(sr.item("SECONDS_TO_WAIT")); err == nil && n >= 0 {
+				wait = time.Duration(n) * time.Second
+			} else if n, err := strconv.Atoi(resp.Header.Get("X-RateLimit-ToWait-Sec")); err == nil && n > 0 {
+				wait = time.Duration(n) * time.Second
+			} else if code == CodeConcurrencyLimit {
+				wait = backoff
+				backoff *= 2
+			}
+			if wait > c.opts.MaxWait {
+				return nil, fail(scanner.KindRateLimited, resp.StatusCode, code, fmt.Sprintf("%s (the API asks to wait %s, longer than %s)", text, wait, c.opts.MaxWait))
+			}
+			if attempt >= c.opts.MaxRetries {
+				return nil, fail(scanner.KindRateLimited, resp.StatusCode, code, text+" (still limited after "+strconv.Itoa(attempt+1)+" attempts)")
+			}
+			if err := c.opts.Sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+			continue
+		case resp.StatusCode >= 500:
+			if attempt >= c.opts.MaxRetries {
+				return nil, fail(scanner.KindUnavailable, resp.StatusCode, code, text)
+			}
+			if err := c.opts.Sleep(ctx, backoff); err != nil {
+				return nil, err
+			}
+			backoff *= 2
+			continue
+		case resp.StatusCode == http.StatusUnauthorized || code == CodeBadLogin:
+			return nil, fail(scanner.KindBadCredentials, resp.StatusCode, code, text)
+		case resp.StatusCode == http.StatusForbidden:
+			return nil, fail(scanner.KindForbidden, resp.StatusCode, code, text)
+		case resp.StatusCode == http.StatusNotFound:
+			return nil, fail(scanner.KindNotFound, resp.StatusCode, code, text)
+		}
+		return nil, fail(scanner.KindRejected, resp.StatusCode, code, text)
+	}
+}
+
+// noteRateHeaders remembers when the next call may be made: when the window's calls are used
+// up, the API says how long to wait (X-RateLimit-ToWait-Sec).
+func (c *Client) noteRateHeaders(h http.Header) {
+	rem, err := strconv.Atoi(h.Get("X-RateLimit-Remaining"))
+	if err != nil || rem > 0 {
+		return
+	}
+	if wait, err := strconv.Atoi(h.Get("X-RateLimit-ToWait-Sec")); err == nil && wait > 0 {
+		c.notBefore = time.Now().Add(time.Duration(wait) * time.Second)
+	}
+}
+
+// redactURL drops the query of a URL error: it may be long, and it is no use to an operator.
+func redactURL(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,326 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/tributary-io/tributary/scanner"
+)
+
+// stageBatch is how many rows are buffered before they are copied into staging.
+const stageBatch = 5000
+
+// Staging is the staging area of one record's reimport: temporary tables on one dedicated
+// connection that the vendor's pages are copied into (COPY, in batches) before Apply merges
+// them into the record's findings with a few set-based statements. The tables live and die
+// with the connection, so an attempt that crashes leaves nothing behind.
+type Staging struct {
+	conn *pgx.Conn
+	dets [][]any
+	defs [][]any
+	// Detections and Definitions count the rows staged so far.
+	Detections  int64
+	Definitions int64
+}
+
+var (
+	stageDetectionCols  = []string{"identity", "vendor_id", "host", "ip", "port", "protocol", "evidence", "severity", "vendor_severity", "first_seen", "last_seen"}
+	stageDefinitionCols = []string{"vendor_id", "title", "description", "solution", "cves", "severity", "vendor_severity"}
+)
+
+// WithStaging runs fn with an empty staging area on a connection of its own.
+func (s *Store) WithStaging(ctx context.Context, fn func(*Staging) error) error {
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("staging needs a pgx connection, not %T", dc)
+		}
+		st := &Staging{conn: sc.Conn()}
+		if _, err := st.conn.Exec(ctx, `
+			CREATE TEMP TABLE IF NOT EXISTS stage_detections (
+				identity text NOT NULL, vendor_id text NOT NULL, host text NOT NULL, ip text NOT NULL, port integer,
+				protocol text NOT NULL, evidence text NOT NULL, severity text NOT NULL, vendor_severity text NOT NULL,
+				first_seen timestamptz, last_seen timestamptz);
+			CREATE TEMP TABLE IF NOT EXISTS stage_definitions (
+				vendor_id text PRIMARY KEY, title text NOT NULL, description text NOT NULL, solution text NOT NULL,
+				cves text[] NOT NULL, severity text NOT NULL, vendor_severity text NOT NULL);
+			TRUNCATE stage_detections, stage_definitions`); err != nil {
+			return fmt.Errorf("create staging tables: %w", err)
+		}
+		defer func() {
+			// A pooled connection keeps its temporary tables: empty them for the next user.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_, _ = st.conn.Exec(cctx, "DROP TABLE IF EXISTS stage_detections, stage_definitions")
+		}()
+		return fn(st)
+	})
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// AddDetection stages one detection.
+func (st *Staging) AddDetection(ctx context.Context, d scanner.Detection) error {
+	var port any
+	if d.HasPort {
+		port = d.Port
+	}
+	st.dets = append(st.dets, []any{d.Identity, d.VendorID, d.Host, d.IP, port, d.Protocol, d.Evidence,
+		d.Severity, d.VendorSeverity, nullTime(d.FirstSeen), nullTime(d.LastSeen)})
+	st.Detections++
+	if len(st.dets) >= stageBatch {
+		return st.flushDetections(ctx)
+	}
+	return nil
+}
+
+// AddDefinition stages one vulnerability definition.
+func (st *Staging) AddDefinition(ctx context.Context, d scanner.Definition) error {
+	cves := d.CVEs
+	if cves == nil {
+		cves = []string{}
+	}
+	st.defs = append(st.defs, []any{d.VendorID, d.Title, d.Description, d.Solution, cves, d.Severity, d.VendorSeverity})
+	st.Definitions++
+	if len(st.defs) >= stageBatch {
+		return st.flushDefinitions(ctx)
+	}
+	return nil
+}
+
+func (st *Staging) flushDetections(ctx context.Context) error {
+	if len(st.dets) == 0 {
+		return nil
+	}
+	_, err := st.conn.CopyFrom(ctx, pgx.Identifier{"stage_detections"}, stageDetectionCols, pgx.CopyFromRows(st.dets))
+	st.dets = st.dets[:0]
+	if err != nil {
+		return fmt.Errorf("copy detections into staging: %w", err)
+	}
+	return nil
+}
+
+func (st *Staging) flushDefinitions(ctx context.Context) error {
+	if len(st.defs) == 0 {
+		return nil
+	}
+	_, err := st.conn.CopyFrom(ctx, pgx.Identifier{"stage_definitions"}, stageDefinitionCols, pgx.CopyFromRows(st.defs))
+	st.defs = st.defs[:0]
+	if err != nil {
+		return fmt.Errorf("copy definitions into staging: %w", err)
+	}
+	return nil
+}
+
+// Flush copies the buffered rows into staging.
+func (st *Staging) Flush(ctx context.Context) error {
+	if err := st.flushDetections(ctx); err != nil {
+		return err
+	}
+	return st.flushDefinitions(ctx)
+}
+
+// MissingDefinitions returns, in order, the vendor IDs of staged detections that have no
+// staged definition.
+func (st *Staging) MissingDefinitions(ctx context.Context) ([]string, error) {
+	if err := st.Flush(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := st.conn.Query(ctx, `
+		SELECT DISTINCT d.vendor_id FROM stage_detections d
+		WHERE NOT EXISTS (SELECT 1 FROM stage_definitions x WHERE x.vendor_id = d.vendor_id)
+		ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// ApplyInput names the reimport that Apply performs.
+type ApplyInput struct {
+	RunID     uuid.UUID
+	RecordID  uuid.UUID
+	TestID    uuid.UUID
+	StartedAt time.Time
+	Now       time.Time
+}
+
+// ErrMissingDefinition is returned by Apply when a staged detection has no definition.
+var ErrMissingDefinition = errors.New("a detection refers to a vulnerability without a definition")
+
+// Apply merges the staged detections into the record's findings of the test, in one
+// transaction: new identities are created active; matched findings take the new details and
+// last-seen time and are reactivated if they were inactive; the record's active findings
+// missing from staging are inactivated. Every change is written to finding_actions under a
+// new test_imports row with the counts. A run that already applied this record (a retried
+// attempt) gets that import back and nothing changes. Applied is false then.
+func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, applied bool, err error) {
+	if err := st.Flush(ctx); err != nil {
+		return nil, false, err
+	}
+	tx, err := st.conn.Begin(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	// One reimport of a record at a time, even with a zombie attempt still running.
+	if _, err = tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('reimport:' || $1::text))", in.RecordID); err != nil {
+		return nil, false, err
+	}
+	prev := &TestImport{}
+	err = tx.QueryRow(ctx, `SELECT id, test_id, record_id, run_id, started_at, applied_at, total, created, updated, reactivated, inactivated, unchanged
+		FROM test_imports WHERE run_id = $1 AND record_id = $2`, in.RunID, in.RecordID).
+		Scan(&prev.ID, &prev.TestID, &prev.RecordID, &prev.RunID, &prev.StartedAt, &prev.AppliedAt, &prev.Total, &prev.Created,
+			&prev.Updated, &prev.Reactivated, &prev.Inactivated, &prev.Unchanged)
+	if err == nil {
+		return prev, false, tx.Commit(ctx)
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, err
+	}
+	var missing string
+	err = tx.QueryRow(ctx, `SELECT COALESCE(string_agg(vendor_id, ', '), '') FROM (
+		SELECT DISTINCT d.vendor_id FROM stage_detections d
+		WHERE NOT EXISTS (SELECT 1 FROM stage_definitions x WHERE x.vendor_id = d.vendor_id) ORDER BY 1 LIMIT 5) m`).Scan(&missing)
+	if err != nil {
+		return nil, false, err
+	}
+	if missing != "" {
+		return nil, false, fmt.Errorf("%w: %s", ErrMissingDefinition, missing)
+	}
+	type step struct {
+		sql  string
+		args []any
+	}
+	steps := []step{
+		{sql: "ANALYZE stage_detections"},
+		{sql: "ANALYZE stage_definitions"},
+		// One row per identity (a vendor may list a host twice when its list shifts between
+		// pages), joined with its definition, with the hash that says whether it changed.
+		{sql: `CREATE TEMP TABLE stage_final ON COMMIT DROP AS
+		SELECT DISTINCT ON (s.identity) s.identity, s.vendor_id, x.title,
+			CASE WHEN s.severity <> '' THEN s.severity ELSE x.severity END AS severity,
+			CASE WHEN s.vendor_severity <> '' THEN s.vendor_severity ELSE x.vendor_severity END AS vendor_severity,
+			x.cves, s.host, s.ip, s.port, s.protocol, x.description, x.solution, s.evidence, s.first_seen,
+			COALESCE(s.last_seen, $1::timestamptz) AS last_seen,
+			md5(concat_ws(E'\x1f', x.title, CASE WHEN s.severity <> '' THEN s.severity ELSE x.severity END,
+				CASE WHEN s.vendor_severity <> '' THEN s.vendor_severity ELSE x.vendor_severity END,
+				array_to_string(x.cves, ','), s.host, s.ip, s.port, s.protocol, x.description, x.solution, s.evidence)) AS content_hash
+		FROM stage_detections s JOIN stage_definitions x ON x.vendor_id = s.vendor_id
+		ORDER BY s.identity, s.last_seen DESC NULLS LAST`, args: []any{in.StartedAt}},
+		{sql: "ANALYZE stage_final"},
+		{sql: `CREATE TEMP TABLE stage_diff ON COMMIT DROP AS
+		SELECT s.identity, f.id AS finding_id,
+			CASE WHEN f.id IS NULL THEN 'created'
+			     WHEN NOT f.active THEN 'reactivated'
+			     WHEN f.content_hash <> s.content_hash THEN 'updated'
+			     WHEN f.last_seen IS DISTINCT FROM s.last_seen OR f.first_seen IS DISTINCT FROM s.first_seen THEN 'seen'
+			     ELSE 'unchanged' END AS action
+		FROM stage_final s LEFT JOIN findings f ON f.test_id = $1 AND f.record_id = $2 AND f.identity = s.identity`,
+			args: []any{in.TestID, in.RecordID}},
+	}
+	for i, q := range steps {
+		if _, err = tx.Exec(ctx, q.sql, q.args...); err != nil {
+			return nil, false, fmt.Errorf("reimport step %d: %w", i+1, err)
+		}
+	}
+	importID := uuid.New()
+	if _, err = tx.Exec(ctx, `INSERT INTO test_imports (id, test_id, record_id, run_id, started_at, applied_at, total, created, updated, reactivated, inactivated, unchanged)
+		VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, 0, 0, 0)`, importID, in.TestID, in.RecordID, in.RunID, in.StartedAt, in.Now); err != nil {
+		return nil, false, err
+	}
+	if _, err = tx.Exec(ctx, `
+		UPDATE findings f SET title = s.title, severity = s.severity, vendor_severity = s.vendor_severity, vendor_id = s.vendor_id,
+			cves = s.cves, host = s.host, ip = s.ip, port = s.port, protocol = s.protocol, description = s.description,
+			solution = s.solution, evidence = s.evidence, first_seen = s.first_seen, last_seen = s.last_seen,
+			content_hash = s.content_hash, active = true, inactivated_at = NULL,
+			updated_at = CASE WHEN d.action = 'seen' THEN f.updated_at ELSE $1 END
+		FROM stage_final s JOIN stage_diff d ON d.identity = s.identity
+		WHERE f.id = d.finding_id AND d.action IN ('updated', 'reactivated', 'seen')`, in.Now); err != nil {
+		return nil, false, fmt.Errorf("update matched findings: %w", err)
+	}
+	if _, err = tx.Exec(ctx, `
+		WITH ins AS (
+			INSERT INTO findings (test_id, record_id, identity, title, severity, vendor_severity, vendor_id, cves, host, ip, port,
+				protocol, description, solution, evidence, first_seen, last_seen, active, content_hash, created_at, updated_at)
+			SELECT $1, $2, s.identity, s.title, s.severity, s.vendor_severity, s.vendor_id, s.cves, s.host, s.ip, s.port,
+				s.protocol, s.description, s.solution, s.evidence, s.first_seen, s.last_seen, true, s.content_hash, $3, $3
+			FROM stage_final s JOIN stage_diff d ON d.identity = s.identity WHERE d.action = 'created'
+			RETURNING id)
+		INSERT INTO finding_actions (finding_id, import_id, action) SELECT id, $4, 'created' FROM ins`,
+		in.TestID, in.RecordID, in.Now, importID); err != nil {
+		return nil, false, fmt.Errorf("insert new findings: %w", err)
+	}
+	tag, err := tx.Exec(ctx, `
+		WITH gone AS (
+			UPDATE findings f SET active = false, inactivated_at = $3, updated_at = $3
+			WHERE f.test_id = $1 AND f.record_id = $2 AND f.active
+			  AND NOT EXISTS (SELECT 1 FROM stage_final s WHERE s.identity = f.identity)
+			RETURNING f.id)
+		INSERT INTO finding_actions (finding_id, import_id, action) SELECT id, $4, 'inactivated' FROM gone`,
+		in.TestID, in.RecordID, in.Now, importID)
+	if err != nil {
+		return nil, false, fmt.Errorf("inactivate missing findings: %w", err)
+	}
+	ti = &TestImport{ID: importID, TestID: in.TestID, RecordID: in.RecordID, RunID: in.RunID, StartedAt: in.StartedAt,
+		AppliedAt: in.Now, Inactivated: tag.RowsAffected()}
+	if _, err = tx.Exec(ctx, `INSERT INTO finding_actions (finding_id, import_id, action)
+		SELECT finding_id, $1, action FROM stage_diff WHERE action IN ('updated', 'reactivated')`, importID); err != nil {
+		return nil, false, fmt.Errorf("record finding actions: %w", err)
+	}
+	rows, err := tx.Query(ctx, "SELECT action, count(*) FROM stage_diff GROUP BY action")
+	if err != nil {
+		return nil, false, err
+	}
+	for rows.Next() {
+		var action string
+		var n int64
+		if err = rows.Scan(&action, &n); err != nil {
+			rows.Close()
+			return nil, false, err
+		}
+		ti.Total += n
+		switch action {
+		case "created":
+			ti.Created = n
+		case "updated":
+			ti.Updated = n
+		case "reactivated":
+			ti.Reactivated = n
+		default: // unchanged, or only seen again
+			ti.Unchanged += n
+		}
+	}
+	rows.Close()
+	if err = rows.Err(); err != nil {
+		return nil, false, err
+	}
+	if _, err = tx.Exec(ctx, `UPDATE test_imports SET total = $2, created = $3, updated = $4, reactivated = $5, inactivated = $6, unchanged = $7
+		WHERE id = $1`, importID, ti.Total, ti.Created, ti.Updated, ti.Reactivated, ti.Inactivated, ti.Unchanged); err != nil {
+		return nil, false, err
+	}
+	if err = tx.Commit(ctx); err != nil {
+		return nil, false, err
+	}
+	return ti, true, nil
+}
