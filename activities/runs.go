@@ -92,6 +92,8 @@ type RunEnd struct {
 	EndedAt time.Time
 	Counts  map[string]int64
 	Error   string
+	// Details replaces the run's details when set (a sync's per-record outcomes).
+	Details any `json:",omitempty"`
 }
 
 // RecordRunEnd closes the run. Idempotent: a run already closed is left as it is.
@@ -99,6 +101,11 @@ func (a *Runs) RecordRunEnd(ctx context.Context, in RunEnd) error {
 	id, err := uuid.Parse(in.RunID)
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("run ID %q is not a UUID", in.RunID), ErrTypeInvalidInput, nil)
+	}
+	if in.Details != nil {
+		if err := a.Store.Runs.SetDetails(ctx, id, in.Details); err != nil {
+			return err
+		}
 	}
 	_, err = a.Store.Runs.Finish(ctx, id, store.RunEnd{Status: in.Status, EndedAt: in.EndedAt, Counts: in.Counts, Error: in.Error})
 	return err

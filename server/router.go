@@ -13,11 +13,13 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/tributary-io/tributary/auth"
+	"github.com/tributary-io/tributary/connectors"
 	"github.com/tributary-io/tributary/directory"
 	"github.com/tributary-io/tributary/dispatch"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasks"
+	"github.com/tributary-io/tributary/workflows"
 )
 
 // Options configures the API.
@@ -57,9 +59,10 @@ func OpenAPIDocument() []byte { return openAPIDocument }
 
 type api struct {
 	Options
-	tasks   *tasks.Service
-	tokens  *auth.Tokens
-	limiter *failureLimiter
+	tasks      *tasks.Service
+	connectors *connectors.Service
+	tokens     *auth.Tokens
+	limiter    *failureLimiter
 }
 
 // Rule is one route and the role it requires.
@@ -104,6 +107,31 @@ func (a *api) routes() []route {
 		r("GET", "/api/v1/directory/computers/:id", auth.Viewer, a.getDirectory(directory.KindComputer)),
 		r("GET", "/api/v1/assets", auth.Viewer, a.listAssets),
 
+		r("GET", "/api/v1/connector-types", auth.Viewer, a.listConnectorTypes),
+		r("GET", "/api/v1/connectors", auth.Viewer, a.listConnectors),
+		r("POST", "/api/v1/connectors", auth.Admin, a.createConnector),
+		r("GET", "/api/v1/connectors/:id", auth.Viewer, a.getConnector),
+		r("PUT", "/api/v1/connectors/:id", auth.Admin, a.updateConnector),
+		r("DELETE", "/api/v1/connectors/:id", auth.Admin, a.deleteConnector),
+		r("POST", "/api/v1/connectors/:id/discover", auth.Operator, a.triggerConnector(workflows.OpDiscover)),
+		r("POST", "/api/v1/connectors/:id/sync", auth.Operator, a.triggerConnector(workflows.OpSync)),
+		r("GET", "/api/v1/connectors/:id/operations", auth.Viewer, a.listOperations),
+		r("GET", "/api/v1/connectors/:id/records", auth.Viewer, a.listRecords),
+		r("GET", "/api/v1/connectors/:id/records/:record_id", auth.Viewer, a.getRecord),
+		r("POST", "/api/v1/connectors/:id/records/:record_id/map", auth.Admin, a.mapRecord),
+		r("POST", "/api/v1/connectors/:id/records/:record_id/ignore", auth.Admin, a.setRecordState(store.RecordIgnored)),
+		r("POST", "/api/v1/connectors/:id/records/:record_id/unmap", auth.Admin, a.setRecordState(store.RecordUnmapped)),
+
+		r("GET", "/api/v1/products", auth.Viewer, a.listProducts),
+		r("GET", "/api/v1/products/:id", auth.Viewer, a.getProduct),
+		r("GET", "/api/v1/engagements", auth.Viewer, a.listEngagements),
+		r("GET", "/api/v1/tests", auth.Viewer, a.listTests),
+		r("GET", "/api/v1/tests/:id", auth.Viewer, a.getTest),
+		r("GET", "/api/v1/tests/:id/imports", auth.Viewer, a.listImports),
+		r("GET", "/api/v1/findings", auth.Viewer, a.listFindings),
+		r("GET", "/api/v1/findings/:id", auth.Viewer, a.getFinding),
+		r("GET", "/api/v1/findings/:id/history", auth.Viewer, a.findingHistory),
+
 		r("GET", "/api/v1/runs", auth.Viewer, a.listRuns),
 		r("GET", "/api/v1/runs/:id", auth.Viewer, a.getRun),
 
@@ -143,7 +171,8 @@ func NewRouter(opts Options) (*gin.Engine, error) {
 	}
 	a := &api{
 		Options: opts, tasks: tasks.New(opts.Store, opts.Dispatcher, opts.Keyring), tokens: auth.NewTokens(opts.Store),
-		limiter: newFailureLimiter(opts.FailedAuthPerMinute),
+		connectors: connectors.New(opts.Store, opts.Dispatcher, opts.Keyring),
+		limiter:    newFailureLimiter(opts.FailedAuthPerMinute),
 	}
 
 	gin.SetMode(gin.ReleaseMode)

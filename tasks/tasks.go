@@ -155,7 +155,7 @@ func (s *Service) Trigger(ctx context.Context, id uuid.UUID, caller string, opts
 	if opts.Trigger == "" {
 		opts.Trigger = store.TriggerAPI
 	}
-	if err := checkText("triggered_by", opts.TriggeredBy); err != nil {
+	if err := CheckText("triggered_by", opts.TriggeredBy); err != nil {
 		return dispatch.Started{}, err
 	}
 	t, err := s.store.Tasks.Get(ctx, id)
@@ -197,14 +197,14 @@ func validate(spec Spec) (tasktype.Config, error) {
 	if err := collect(valid.Struct("", spec)); err != nil {
 		return nil, err
 	}
-	if err := collect(checkText("name", spec.Name)); err != nil {
+	if err := collect(CheckText("name", spec.Name)); err != nil {
 		return nil, err
 	}
 	if spec.Name != "" && strings.TrimSpace(spec.Name) == "" {
 		fs = append(fs, valid.FieldError{Field: "name", Message: "must not be blank"})
 	}
 	if spec.Schedule != "" {
-		if err := collect(checkSchedule(spec.Schedule)); err != nil {
+		if err := collect(CheckSchedule(spec.Schedule)); err != nil {
 			return nil, err
 		}
 	}
@@ -251,8 +251,8 @@ func apply(t *store.Task, spec Spec, cfg tasktype.Config, now time.Time) error {
 	return nil
 }
 
-// checkSchedule accepts a five-field cron expression or a descriptor (@hourly, @every 15m).
-func checkSchedule(expr string) error {
+// CheckSchedule accepts a five-field cron expression or a descriptor (@hourly, @every 15m).
+func CheckSchedule(expr string) error {
 	expr = strings.TrimSpace(expr)
 	if strings.HasPrefix(strings.ToUpper(expr), "CRON_TZ=") || strings.HasPrefix(strings.ToUpper(expr), "TZ=") {
 		return valid.Field("schedule", "put the time zone in the timezone field, not in the expression")
@@ -273,7 +273,8 @@ func checkSchedule(expr string) error {
 	return nil
 }
 
-func checkText(field, s string) error {
+// CheckText refuses control characters in a free-text field.
+func CheckText(field, s string) error {
 	for _, r := range s {
 		if unicode.IsControl(r) {
 			return valid.Field(field, "must not contain control characters")

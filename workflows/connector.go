@@ -46,11 +46,11 @@ type ConnectorRunInput struct {
 
 // RecordResult is the outcome of one record in a sync run.
 type RecordResult struct {
-	RecordID string
-	Name     string
-	Status   string
-	Error    string           `json:",omitempty"`
-	Counts   map[string]int64 `json:",omitempty"`
+	RecordID string           `json:"record_id"`
+	Name     string           `json:"name"`
+	Status   string           `json:"status"`
+	Error    string           `json:"error,omitempty"`
+	Counts   map[string]int64 `json:"counts,omitempty"`
 }
 
 // ConnectorRunResult is the outcome of a run.
@@ -137,6 +137,9 @@ func ConnectorOperationWorkflow(ctx workflow.Context, in ConnectorRunInput) (Con
 		endCtx, _ = workflow.NewDisconnectedContext(lctx)
 	}
 	end := activities.RunEnd{RunID: in.RunID, Status: res.Status, EndedAt: workflow.Now(endCtx), Counts: res.Counts, Error: msg}
+	if in.Operation == OpSync {
+		end.Details = map[string]any{"records": res.Records}
+	}
 	if err := workflow.ExecuteLocalActivity(endCtx, recordRunEndName, end).Get(endCtx, nil); err != nil {
 		return res, err
 	}
@@ -157,6 +160,7 @@ func syncRecords(ctx, actCtx workflow.Context, a *activities.Connectors, in Conn
 		return err
 	}
 	res.Counts["records"] = int64(len(ids))
+	res.Records = []RecordResult{}
 	for _, k := range []string{"records_synced", "records_failed", "total", "created", "updated", "reactivated", "inactivated", "unchanged"} {
 		res.Counts[k] = 0
 	}
