@@ -65,6 +65,9 @@ type RecordOutput struct {
 	Counts   map[string]int64
 	// Replayed is true when an earlier attempt had already applied this record.
 	Replayed bool
+	// PhaseMS is how long each phase took, in milliseconds: detections (fetch and stage),
+	// definitions, apply.
+	PhaseMS map[string]int64 `json:",omitempty"`
 }
 
 // SyncProgress is the heartbeat of a record's sync.
@@ -240,6 +243,13 @@ func (a *Connectors) syncRecord(ctx context.Context, c *store.Connector, sc conn
 	defer hb.stop()
 	prog := SyncProgress{Record: rec.Name, Phase: "detections"}
 	var out RecordOutput
+	phases := map[string]int64{}
+	mark := time.Now()
+	lap := func(name string) {
+		now := time.Now()
+		phases[name] = now.Sub(mark).Milliseconds()
+		mark = now
+	}
 	err = a.Store.WithStaging(ctx, func(st *store.Staging) error {
 		err := sc.Detections(ctx, rec.VendorID, func(d scanner.Detection) error {
 			if err := st.AddDetection(ctx, d); err != nil {
@@ -257,6 +267,7 @@ func (a *Connectors) syncRecord(ctx context.Context, c *store.Connector, sc conn
 		prog.Phase, prog.Detections = "definitions", st.Detections
 		hb.set(prog)
 		ids, err := st.MissingDefinitions(ctx)
+		lap("detections")
 		if err != nil {
 			return err
 		}
@@ -275,6 +286,7 @@ func (a *Connectors) syncRecord(ctx context.Context, c *store.Connector, sc conn
 		}
 		prog.Phase = "apply"
 		hb.set(prog)
+		lap("definitions")
 		ti, applied, err := st.Apply(ctx, store.ApplyInput{RunID: runID, RecordID: rec.ID, TestID: testID, StartedAt: startedAt, Now: time.Now().UTC()})
 		if errors.Is(err, store.ErrMissingDefinition) {
 			return temporal.NewNonRetryableApplicationError(
@@ -284,7 +296,8 @@ func (a *Connectors) syncRecord(ctx context.Context, c *store.Connector, sc conn
 		if err != nil {
 			return err
 		}
-		out = RecordOutput{TestID: testID.String(), ImportID: ti.ID.String(), Counts: ti.Counts(), Replayed: !applied}
+		lap("apply")
+		out = RecordOutput{TestID: testID.String(), ImportID: ti.ID.String(), Counts: ti.Counts(), Replayed: !applied, PhaseMS: phases}
 		return nil
 	})
 	if err == nil {

@@ -15,6 +15,9 @@ func TestProductionBinariesDoNotLinkServerOrTestCode(t *testing.T) {
 		"github.com/tributary-io/tributary/internal/testenv",
 		"github.com/tributary-io/tributary/internal/devstack",
 		"github.com/tributary-io/tributary/internal/slapdtest",
+		"github.com/tributary-io/tributary/internal/qualyssim",
+		"github.com/tributary-io/tributary/internal/nexposesim",
+		"github.com/tributary-io/tributary/internal/simfault",
 		"go.temporal.io/sdk/testsuite",
 		"github.com/temporalio/ui-server",
 	}

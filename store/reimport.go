@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,8 +34,8 @@ type Staging struct {
 }
 
 var (
-	stageDetectionCols  = []string{"identity", "vendor_id", "host", "ip", "port", "protocol", "evidence", "severity", "vendor_severity", "first_seen", "last_seen"}
-	stageDefinitionCols = []string{"vendor_id", "title", "description", "solution", "cves", "severity", "vendor_severity"}
+	stageDetectionCols  = []string{"identity", "vendor_id", "host", "ip", "port", "protocol", "evidence", "severity", "vendor_severity", "first_seen", "last_seen", "det_hash"}
+	stageDefinitionCols = []string{"vendor_id", "title", "description", "solution", "cves", "severity", "vendor_severity", "def_hash"}
 )
 
 // WithStaging runs fn with an empty staging area on a connection of its own.
@@ -51,10 +55,10 @@ func (s *Store) WithStaging(ctx context.Context, fn func(*Staging) error) error 
 			CREATE TEMP TABLE IF NOT EXISTS stage_detections (
 				identity text NOT NULL, vendor_id text NOT NULL, host text NOT NULL, ip text NOT NULL, port integer,
 				protocol text NOT NULL, evidence text NOT NULL, severity text NOT NULL, vendor_severity text NOT NULL,
-				first_seen timestamptz, last_seen timestamptz);
+				first_seen timestamptz, last_seen timestamptz, det_hash text NOT NULL);
 			CREATE TEMP TABLE IF NOT EXISTS stage_definitions (
 				vendor_id text PRIMARY KEY, title text NOT NULL, description text NOT NULL, solution text NOT NULL,
-				cves text[] NOT NULL, severity text NOT NULL, vendor_severity text NOT NULL);
+				cves text[] NOT NULL, severity text NOT NULL, vendor_severity text NOT NULL, def_hash text NOT NULL);
 			TRUNCATE stage_detections, stage_definitions`); err != nil {
 			return fmt.Errorf("create staging tables: %w", err)
 		}
@@ -66,6 +70,19 @@ func (s *Store) WithStaging(ctx context.Context, fn func(*Staging) error) error 
 		}()
 		return fn(st)
 	})
+}
+
+// contentHash hashes the fields that make a finding's content (first and last seen are not
+// content): 16 bytes of SHA-256 over the length-prefixed fields, in hex.
+func contentHash(fields ...string) string {
+	h := sha256.New()
+	var n [8]byte
+	for _, f := range fields {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(f)))
+		h.Write(n[:])
+		h.Write([]byte(f))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 func nullTime(t time.Time) any {
@@ -81,8 +98,9 @@ func (st *Staging) AddDetection(ctx context.Context, d scanner.Detection) error 
 	if d.HasPort {
 		port = d.Port
 	}
+	h := contentHash(d.VendorID, d.Host, d.IP, strconv.FormatBool(d.HasPort), strconv.Itoa(int(d.Port)), d.Protocol, d.Evidence, d.Severity, d.VendorSeverity)
 	st.dets = append(st.dets, []any{d.Identity, d.VendorID, d.Host, d.IP, port, d.Protocol, d.Evidence,
-		d.Severity, d.VendorSeverity, nullTime(d.FirstSeen), nullTime(d.LastSeen)})
+		d.Severity, d.VendorSeverity, nullTime(d.FirstSeen), nullTime(d.LastSeen), h})
 	st.Detections++
 	if len(st.dets) >= stageBatch {
 		return st.flushDetections(ctx)
@@ -96,7 +114,8 @@ func (st *Staging) AddDefinition(ctx context.Context, d scanner.Definition) erro
 	if cves == nil {
 		cves = []string{}
 	}
-	st.defs = append(st.defs, []any{d.VendorID, d.Title, d.Description, d.Solution, cves, d.Severity, d.VendorSeverity})
+	h := contentHash(append([]string{d.Title, d.Description, d.Solution, d.Severity, d.VendorSeverity}, cves...)...)
+	st.defs = append(st.defs, []any{d.VendorID, d.Title, d.Description, d.Solution, cves, d.Severity, d.VendorSeverity, h})
 	st.Definitions++
 	if len(st.defs) >= stageBatch {
 		return st.flushDefinitions(ctx)
@@ -213,31 +232,35 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 		args []any
 	}
 	steps := []step{
-		{sql: "ANALYZE stage_detections"},
-		{sql: "ANALYZE stage_definitions"},
-		// One row per identity (a vendor may list a host twice when its list shifts between
-		// pages), joined with its definition, with the hash that says whether it changed.
-		{sql: `CREATE TEMP TABLE stage_final ON COMMIT DROP AS
-		SELECT DISTINCT ON (s.identity) s.identity, s.vendor_id, x.title,
-			CASE WHEN s.severity <> '' THEN s.severity ELSE x.severity END AS severity,
-			CASE WHEN s.vendor_severity <> '' THEN s.vendor_severity ELSE x.vendor_severity END AS vendor_severity,
-			x.cves, s.host, s.ip, s.port, s.protocol, x.description, x.solution, s.evidence, s.first_seen,
-			COALESCE(s.last_seen, $1::timestamptz) AS last_seen,
-			md5(concat_ws(E'\x1f', x.title, CASE WHEN s.severity <> '' THEN s.severity ELSE x.severity END,
-				CASE WHEN s.vendor_severity <> '' THEN s.vendor_severity ELSE x.vendor_severity END,
-				array_to_string(x.cves, ','), s.host, s.ip, s.port, s.protocol, x.description, x.solution, s.evidence)) AS content_hash
-		FROM stage_detections s JOIN stage_definitions x ON x.vendor_id = s.vendor_id
-		ORDER BY s.identity, s.last_seen DESC NULLS LAST`, args: []any{in.StartedAt}},
-		{sql: "ANALYZE stage_final"},
+		// Sorts and hashes of a large record stay in memory, and the joins of whole sets are
+		// hash joins: statistics of findings lag behind a large import.
+		{sql: "SET LOCAL work_mem = '64MB'"},
+		{sql: "SET LOCAL enable_mergejoin = off"},
+		{sql: "ANALYZE stage_detections (identity, vendor_id)"},
+		{sql: "ANALYZE stage_definitions (vendor_id)"},
+		// One narrow row per identity (a vendor may list a host twice when its list shifts
+		// between pages): where its staged row is, the hash that says whether it changed, and
+		// the finding it matches with what the import does to it. The wide texts stay in
+		// staging until a statement needs them.
 		{sql: `CREATE TEMP TABLE stage_diff ON COMMIT DROP AS
-		SELECT s.identity, f.id AS finding_id,
-			CASE WHEN f.id IS NULL THEN 'created'
+		SELECT k.identity, k.src, k.content_hash, k.first_seen, k.last_seen, f.id AS finding_id,
+			CASE WHEN k.identity IS NULL THEN 'inactivated'
+			     WHEN f.id IS NULL THEN 'created'
 			     WHEN NOT f.active THEN 'reactivated'
-			     WHEN f.content_hash <> s.content_hash THEN 'updated'
-			     WHEN f.last_seen IS DISTINCT FROM s.last_seen OR f.first_seen IS DISTINCT FROM s.first_seen THEN 'seen'
+			     WHEN f.content_hash <> k.content_hash THEN 'updated'
+			     WHEN f.last_seen IS DISTINCT FROM k.last_seen OR f.first_seen IS DISTINCT FROM k.first_seen THEN 'seen'
 			     ELSE 'unchanged' END AS action
-		FROM stage_final s LEFT JOIN findings f ON f.test_id = $1 AND f.record_id = $2 AND f.identity = s.identity`,
-			args: []any{in.TestID, in.RecordID}},
+		FROM (
+			SELECT DISTINCT ON (s.identity) s.identity, s.ctid AS src, s.det_hash || x.def_hash AS content_hash,
+				s.first_seen, COALESCE(s.last_seen, $3::timestamptz) AS last_seen
+			FROM stage_detections s JOIN stage_definitions x ON x.vendor_id = s.vendor_id
+			ORDER BY s.identity, s.last_seen DESC NULLS LAST
+		) k FULL JOIN (
+			SELECT id, identity, active, content_hash, first_seen, last_seen FROM findings WHERE test_id = $1 AND record_id = $2
+		) f ON f.identity = k.identity
+		WHERE k.identity IS NOT NULL OR f.active`,
+			args: []any{in.TestID, in.RecordID, in.StartedAt}},
+		{sql: "ANALYZE stage_diff (finding_id, action, src)"},
 	}
 	for i, q := range steps {
 		if _, err = tx.Exec(ctx, q.sql, q.args...); err != nil {
@@ -249,41 +272,48 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 		VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, 0, 0, 0)`, importID, in.TestID, in.RecordID, in.RunID, in.StartedAt, in.Now); err != nil {
 		return nil, false, err
 	}
+	// Changed and returning findings take every field; findings only seen again take the times.
 	if _, err = tx.Exec(ctx, `
-		UPDATE findings f SET title = s.title, severity = s.severity, vendor_severity = s.vendor_severity, vendor_id = s.vendor_id,
-			cves = s.cves, host = s.host, ip = s.ip, port = s.port, protocol = s.protocol, description = s.description,
-			solution = s.solution, evidence = s.evidence, first_seen = s.first_seen, last_seen = s.last_seen,
-			content_hash = s.content_hash, active = true, inactivated_at = NULL,
-			updated_at = CASE WHEN d.action = 'seen' THEN f.updated_at ELSE $1 END
-		FROM stage_final s JOIN stage_diff d ON d.identity = s.identity
-		WHERE f.id = d.finding_id AND d.action IN ('updated', 'reactivated', 'seen')`, in.Now); err != nil {
+		UPDATE findings f SET title = x.title,
+			severity = CASE WHEN s.severity <> '' THEN s.severity ELSE x.severity END,
+			vendor_severity = CASE WHEN s.vendor_severity <> '' THEN s.vendor_severity ELSE x.vendor_severity END,
+			vendor_id = s.vendor_id, cves = x.cves, host = s.host, ip = s.ip, port = s.port, protocol = s.protocol,
+			description = x.description, solution = x.solution, evidence = s.evidence, first_seen = d.first_seen,
+			last_seen = d.last_seen, content_hash = d.content_hash, active = true, inactivated_at = NULL, updated_at = $1
+		FROM stage_diff d JOIN stage_detections s ON s.ctid = d.src JOIN stage_definitions x ON x.vendor_id = s.vendor_id
+		WHERE f.id = d.finding_id AND d.action IN ('updated', 'reactivated')`, in.Now); err != nil {
 		return nil, false, fmt.Errorf("update matched findings: %w", err)
+	}
+	if _, err = tx.Exec(ctx, `UPDATE findings f SET first_seen = d.first_seen, last_seen = d.last_seen
+		FROM stage_diff d WHERE f.id = d.finding_id AND d.action = 'seen'`); err != nil {
+		return nil, false, fmt.Errorf("update seen findings: %w", err)
+	}
+	if _, err = tx.Exec(ctx, `
+		WITH gone AS (
+			UPDATE findings f SET active = false, inactivated_at = $1, updated_at = $1
+			FROM stage_diff d WHERE f.id = d.finding_id AND d.action = 'inactivated'
+			RETURNING f.id)
+		INSERT INTO finding_actions (finding_id, import_id, action) SELECT id, $2, 'inactivated' FROM gone`,
+		in.Now, importID); err != nil {
+		return nil, false, fmt.Errorf("inactivate missing findings: %w", err)
 	}
 	if _, err = tx.Exec(ctx, `
 		WITH ins AS (
 			INSERT INTO findings (test_id, record_id, identity, title, severity, vendor_severity, vendor_id, cves, host, ip, port,
 				protocol, description, solution, evidence, first_seen, last_seen, active, content_hash, created_at, updated_at)
-			SELECT $1, $2, s.identity, s.title, s.severity, s.vendor_severity, s.vendor_id, s.cves, s.host, s.ip, s.port,
-				s.protocol, s.description, s.solution, s.evidence, s.first_seen, s.last_seen, true, s.content_hash, $3, $3
-			FROM stage_final s JOIN stage_diff d ON d.identity = s.identity WHERE d.action = 'created'
+			SELECT $1, $2, d.identity, x.title,
+				CASE WHEN s.severity <> '' THEN s.severity ELSE x.severity END,
+				CASE WHEN s.vendor_severity <> '' THEN s.vendor_severity ELSE x.vendor_severity END,
+				s.vendor_id, x.cves, s.host, s.ip, s.port, s.protocol, x.description, x.solution, s.evidence,
+				d.first_seen, d.last_seen, true, d.content_hash, $3, $3
+			FROM stage_diff d JOIN stage_detections s ON s.ctid = d.src JOIN stage_definitions x ON x.vendor_id = s.vendor_id
+			WHERE d.action = 'created'
 			RETURNING id)
 		INSERT INTO finding_actions (finding_id, import_id, action) SELECT id, $4, 'created' FROM ins`,
 		in.TestID, in.RecordID, in.Now, importID); err != nil {
 		return nil, false, fmt.Errorf("insert new findings: %w", err)
 	}
-	tag, err := tx.Exec(ctx, `
-		WITH gone AS (
-			UPDATE findings f SET active = false, inactivated_at = $3, updated_at = $3
-			WHERE f.test_id = $1 AND f.record_id = $2 AND f.active
-			  AND NOT EXISTS (SELECT 1 FROM stage_final s WHERE s.identity = f.identity)
-			RETURNING f.id)
-		INSERT INTO finding_actions (finding_id, import_id, action) SELECT id, $4, 'inactivated' FROM gone`,
-		in.TestID, in.RecordID, in.Now, importID)
-	if err != nil {
-		return nil, false, fmt.Errorf("inactivate missing findings: %w", err)
-	}
-	ti = &TestImport{ID: importID, TestID: in.TestID, RecordID: in.RecordID, RunID: in.RunID, StartedAt: in.StartedAt,
-		AppliedAt: in.Now, Inactivated: tag.RowsAffected()}
+	ti = &TestImport{ID: importID, TestID: in.TestID, RecordID: in.RecordID, RunID: in.RunID, StartedAt: in.StartedAt, AppliedAt: in.Now}
 	if _, err = tx.Exec(ctx, `INSERT INTO finding_actions (finding_id, import_id, action)
 		SELECT finding_id, $1, action FROM stage_diff WHERE action IN ('updated', 'reactivated')`, importID); err != nil {
 		return nil, false, fmt.Errorf("record finding actions: %w", err)
@@ -298,6 +328,10 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 		if err = rows.Scan(&action, &n); err != nil {
 			rows.Close()
 			return nil, false, err
+		}
+		if action == "inactivated" {
+			ti.Inactivated = n
+			continue
 		}
 		ti.Total += n
 		switch action {

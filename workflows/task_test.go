@@ -101,5 +101,6 @@ func TestKeys(t *testing.T) {
 	require.Equal(t, "task-type/http_call", TaskWorkflowID("http_call"))
 	require.Equal(t, "connector/42/sync", ConnectorWorkflowID("42", "sync"))
 	require.Equal(t, "task/abc", TaskScheduleID("abc"))
-	require.Len(t, SearchAttributes, 5)
+	require.Equal(t, "connector/abc/discover", ConnectorScheduleID("abc", OpDiscover))
+	require.Len(t, SearchAttributes, 6)
 }

@@ -224,11 +224,39 @@ func ldapImportChild(ctx context.Context, args []string) error {
 	env.RegisterActivity(acts)
 	// Sample the Go heap while the import runs: RSS also counts the binary's code and the
 	// runtime's slack, the heap is what grows with the data.
+	stopSampling := sampleHeap()
+	started := time.Now()
+	val, err := env.ExecuteActivity(acts.ImportDirectory, activities.TaskInput{RunID: run.ID.String(), TaskID: taskID.String()})
+	elapsed := time.Since(started)
+	if p := os.Getenv("TRIBUTARY_BENCH_HEAPPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			_ = pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+	}
+	peakHeap, peakLive := stopSampling()
+	if err != nil {
+		return err
+	}
+	var out activities.TaskOutput
+	if err := val.Get(&out); err != nil {
+		return err
+	}
+	out.Counts["bench_activity_ns"] = elapsed.Nanoseconds()
+	out.Counts["bench_peak_heap_bytes"] = int64(peakHeap)
+	out.Counts["bench_peak_live_bytes"] = int64(peakLive)
+	b, _ := json.Marshal(out.Counts)
+	return os.WriteFile(args[1], b, 0o600)
+}
+
+// sampleHeap samples the Go heap every 2 ms until the returned function is called, which
+// returns the peak heap in use and the peak live heap, in bytes.
+func sampleHeap() func() (uint64, uint64) {
 	var peakHeap, peakLive atomic.Uint64
-	stopSampling := make(chan struct{})
-	sampled := make(chan struct{})
+	stop := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
-		defer close(sampled)
+		defer close(done)
 		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
 		t := time.NewTicker(2 * time.Millisecond)
 		defer t.Stop()
@@ -241,35 +269,17 @@ func ldapImportChild(ctx context.Context, args []string) error {
 				peakLive.Store(v)
 			}
 			select {
-			case <-stopSampling:
+			case <-stop:
 				return
 			case <-t.C:
 			}
 		}
 	}()
-	started := time.Now()
-	val, err := env.ExecuteActivity(acts.ImportDirectory, activities.TaskInput{RunID: run.ID.String(), TaskID: taskID.String()})
-	elapsed := time.Since(started)
-	if p := os.Getenv("TRIBUTARY_BENCH_HEAPPROFILE"); p != "" {
-		if f, err := os.Create(p); err == nil {
-			_ = pprof.Lookup("heap").WriteTo(f, 0)
-			f.Close()
-		}
+	return func() (uint64, uint64) {
+		close(stop)
+		<-done
+		return peakHeap.Load(), peakLive.Load()
 	}
-	close(stopSampling)
-	<-sampled
-	if err != nil {
-		return err
-	}
-	var out activities.TaskOutput
-	if err := val.Get(&out); err != nil {
-		return err
-	}
-	out.Counts["bench_activity_ns"] = elapsed.Nanoseconds()
-	out.Counts["bench_peak_heap_bytes"] = int64(peakHeap.Load())
-	out.Counts["bench_peak_live_bytes"] = int64(peakLive.Load())
-	b, _ := json.Marshal(out.Counts)
-	return os.WriteFile(args[1], b, 0o600)
 }
 
 // timed runs a command and returns its wall time and peak RSS in bytes. The peak is the

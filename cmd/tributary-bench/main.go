@@ -6,6 +6,9 @@
 //	                         development stack (embedded Temporal, worker and API)
 //	tributary-bench ldap     full LDAP import from a local slapd (wall time, peak RSS) next to
 //	                         ldapsearch -E pr=500/noprompt dumping the same entries, per size
+//	tributary-bench reimport Qualys record sync through the simulator: 100,000 findings reimported
+//	                         against 100,000 (10% new, gone, changed), next to COPY of the same
+//	                         rows into an empty table; -million adds a 1,000,000-finding sync
 //
 // Without DATABASE_URL each starts a throwaway PostgreSQL cluster.
 package main
@@ -34,7 +37,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger|ldap [flags]")
+		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger|ldap|reimport [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -49,8 +52,12 @@ func main() {
 		err = benchLDAP(ctx, os.Args[2:])
 	case "ldap-import":
 		err = ldapImportChild(ctx, os.Args[2:])
+	case "reimport":
+		err = benchReimport(ctx, os.Args[2:])
+	case "reimport-sync":
+		err = reimportSyncChild(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q: use runs, trigger or ldap", os.Args[1])
+		err = fmt.Errorf("unknown benchmark %q: use runs, trigger, ldap or reimport", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tributary-bench:", err)

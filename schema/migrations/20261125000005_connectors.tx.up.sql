@@ -64,10 +64,14 @@ CREATE UNIQUE INDEX tests_engagement_connector_key ON tests (engagement_id, conn
 -- findings: identity is the matching key across scans (see README "Finding identity"); a
 -- Test may hold findings of several records mapped to one product, so a reimport only
 -- touches its own record's findings. content_hash covers every field but first/last seen.
+-- record_id has no foreign key on purpose: a reimport inserts thousands of rows at once and
+-- each key is a per-row check; records are only deleted with their connector, whose tests
+-- (and so findings) go with it. Indexes are kept to three, and pages keep 15% free, so that
+-- a reimport's updates of changed findings can be HOT updates.
 CREATE TABLE findings (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     test_id          uuid        NOT NULL REFERENCES tests (id) ON DELETE CASCADE,
-    record_id        uuid        NOT NULL REFERENCES connector_records (id) ON DELETE CASCADE,
+    record_id        uuid        NOT NULL,
     identity         text        NOT NULL,
     title            text        NOT NULL,
     severity         text        NOT NULL,
@@ -89,10 +93,9 @@ CREATE TABLE findings (
     updated_at       timestamptz NOT NULL,
     inactivated_at   timestamptz,
     CONSTRAINT findings_severity_check CHECK (severity IN ('Critical', 'High', 'Medium', 'Low', 'Info'))
-);
+) WITH (fillfactor = 85);
 CREATE UNIQUE INDEX findings_identity_key ON findings (test_id, record_id, identity);
-CREATE INDEX findings_active_idx ON findings (active, id);
-CREATE INDEX findings_severity_idx ON findings (severity, id);
+CREATE INDEX findings_test_active_idx ON findings (test_id, active, id);
 
 -- test_imports: the import history of a Test, one row per record per sync run. The unique
 -- key makes a retried reimport find the one it already applied.
@@ -114,8 +117,10 @@ CREATE UNIQUE INDEX test_imports_run_record_key ON test_imports (run_id, record_
 CREATE INDEX test_imports_test_idx ON test_imports (test_id, applied_at DESC, id DESC);
 
 -- finding_actions: what each import did to a finding (unchanged findings get no row).
+-- finding_id has no foreign key for the same reason as findings.record_id: the rows go with
+-- their import, which goes with its test.
 CREATE TABLE finding_actions (
-    finding_id bigint NOT NULL REFERENCES findings (id) ON DELETE CASCADE,
+    finding_id bigint NOT NULL,
     import_id  uuid   NOT NULL REFERENCES test_imports (id) ON DELETE CASCADE,
     action     text   NOT NULL,
     CONSTRAINT finding_actions_action_check CHECK (action IN ('created', 'updated', 'reactivated', 'inactivated')),
