@@ -1,15 +1,22 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/tributary-io/tributary/internal/nexposesim"
 	"github.com/tributary-io/tributary/internal/qualyssim"
 	"github.com/tributary-io/tributary/internal/simfault"
+	"github.com/tributary-io/tributary/internal/testenv"
 	"github.com/tributary-io/tributary/workflows"
 )
 
@@ -312,5 +319,84 @@ func TestNexposeConnectorThroughAPI(t *testing.T) {
 	s.must(http.StatusAccepted, "POST", base+"/sync", nil, &tr)
 	if run := s.waitRun(tr.RunID, 60*time.Second); run.Status != "failed" || !strings.Contains(run.Error, "HTTP 401") || !strings.Contains(run.Error, "Nexpose") {
 		t.Fatalf("bad credentials: %+v", run)
+	}
+}
+
+// A connector's Discover schedule starts scheduled runs under the operation's key; a run
+// that finds the key busy is recorded as skipped; the histories replay with the current code;
+// deleting the connector deletes its schedules.
+func TestConnectorScheduleSkipAndReplay(t *testing.T) {
+	sim := qualyssim.New(qualyssim.Options{Seed: 9, AssetGroups: 2, HostsPerGroup: 3, DetectionsPerHost: 2})
+	defer sim.Close()
+	s := newStack(t, stackOptions{})
+	var conn connectorView
+	s.must(http.StatusCreated, "POST", "/api/v1/connectors", map[string]any{"tool_type": "qualys", "name": "Scheduled", "base_url": sim.URL,
+		"discover_schedule": "@every 1s",
+		"config":            map[string]any{"username": "sim", "password": "sim-password", "allow_plaintext_http": true}}, &conn)
+	base := "/api/v1/connectors/" + conn.ID
+	find := func(pred func(runView) bool, what string) runView {
+		var found runView
+		testenv.Eventually(t, 45*time.Second, func() error {
+			var ops struct {
+				Items []runView `json:"items"`
+			}
+			s.must(http.StatusOK, "GET", base+"/operations?operation=discover&limit=200", nil, &ops)
+			for _, r := range ops.Items {
+				if pred(r) {
+					found = r
+					return nil
+				}
+			}
+			return errors.New("no " + what + " run yet")
+		})
+		return s.waitRun(found.ID, 30*time.Second)
+	}
+	scheduled := find(func(r runView) bool { return r.Trigger == "scheduled" && r.Status == "succeeded" }, "scheduled")
+	if scheduled.WorkflowID != workflows.ConnectorWorkflowID(conn.ID, "discover") || scheduled.Counts["found"] != 2 {
+		t.Fatalf("scheduled discover: %+v", scheduled)
+	}
+	// A slow manual discover holds the key: the schedule's next runs are skipped.
+	sim.Faults.Add(simfault.Fault{Path: "/api/2.0/fo/asset/group/", Delay: 3 * time.Second})
+	var manual triggered
+	s.must(http.StatusAccepted, "POST", base+"/discover", nil, &manual)
+	skipped := find(func(r runView) bool { return r.Status == "skipped" }, "skipped")
+	if !strings.Contains(skipped.Error, "busy") {
+		t.Fatalf("skipped run: %+v", skipped)
+	}
+	s.waitRun(manual.RunID, 30*time.Second)
+
+	var recs struct {
+		Items []recordView `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", base+"/records", nil, &recs)
+	s.must(http.StatusOK, "POST", base+"/records/"+recs.Items[0].ID+"/map", map[string]any{"product_name": "Replayed"}, nil)
+	var tr triggered
+	s.must(http.StatusAccepted, "POST", base+"/sync", nil, &tr)
+	synced := s.waitRun(tr.RunID, 30*time.Second)
+
+	replayer := worker.NewWorkflowReplayer()
+	replayer.RegisterWorkflowWithOptions(workflows.ConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ConnectorOperationName})
+	replayer.RegisterWorkflowWithOptions(workflows.ScheduledConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledConnectorOperationName})
+	ctx := ctxTimeout(t, time.Minute)
+	for _, r := range []runView{scheduled, skipped, synced} {
+		it := s.client.GetWorkflowHistory(ctx, r.WorkflowID, r.WorkflowRunID, false, 0)
+		h := &historypb.History{}
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Events = append(h.Events, ev)
+		}
+		if err := replayer.ReplayWorkflowHistory(nil, h); err != nil {
+			t.Fatalf("replay of %s run %s/%s: %v", r.Status, r.WorkflowID, r.WorkflowRunID, err)
+		}
+	}
+
+	s.must(http.StatusNoContent, "DELETE", base, nil, nil)
+	_, err := s.client.ScheduleClient().GetHandle(ctx, workflows.ConnectorScheduleID(conn.ID, "discover")).Describe(ctx)
+	var nf *serviceerror.NotFound
+	if !errors.As(err, &nf) {
+		t.Fatalf("the discover schedule outlived its connector: %v", err)
 	}
 }
