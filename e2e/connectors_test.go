@@ -4,7 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -398,5 +402,87 @@ func TestConnectorScheduleSkipAndReplay(t *testing.T) {
 	var nf *serviceerror.NotFound
 	if !errors.As(err, &nf) {
 		t.Fatalf("the discover schedule outlived its connector: %v", err)
+	}
+}
+
+// The real worker binary is killed with SIGKILL while a sync is reading its second page; a
+// second worker finishes the sync. The findings and counts are those of one clean sync, with
+// one import for the run.
+func TestWorkerKilledMidSync(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "tributary-worker")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/tributary-worker").CombinedOutput(); err != nil {
+		t.Fatalf("build worker: %v\n%s", err, out)
+	}
+	sim := qualyssim.New(qualyssim.Options{Seed: 13, AssetGroups: 1, HostsPerGroup: 9, DetectionsPerHost: 3})
+	defer sim.Close()
+	s := newStack(t, stackOptions{noWorker: true})
+	var conn connectorView
+	s.must(http.StatusCreated, "POST", "/api/v1/connectors", map[string]any{"tool_type": "qualys", "name": "Crash", "base_url": sim.URL,
+		"config": map[string]any{"username": "sim", "password": "sim-password", "allow_plaintext_http": true, "page_size": 3}}, &conn)
+	base := "/api/v1/connectors/" + conn.ID
+	startWorker := func(name string) *exec.Cmd {
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+s.dbURL, "TEMPORAL_ADDRESS="+s.temporal.GetFrontendHostPort(),
+			"TEMPORAL_NAMESPACE="+s.temporal.GetDefaultNamespace(), "TEMPORAL_TASK_QUEUE="+taskQueue, "LOG_LEVEL=warn",
+			"TRIBUTARY_SECRET_KEYS="+s.keySpec)
+		logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			logf.Close()
+		})
+		return cmd
+	}
+	w1 := startWorker("worker-1")
+	var tr triggered
+	s.must(http.StatusAccepted, "POST", base+"/discover", nil, &tr)
+	s.waitRun(tr.RunID, 60*time.Second)
+	var recs struct {
+		Items []recordView `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", base+"/records", nil, &recs)
+	s.must(http.StatusOK, "POST", base+"/records/"+recs.Items[0].ID+"/map", map[string]any{"product_name": "Crash"}, nil)
+
+	// The second detection page hangs; the worker dies while it waits, with page 1 staged.
+	sim.Faults.Add(simfault.Fault{Path: "/api/2.0/fo/asset/host/vm/detection/", After: 1, Delay: time.Minute})
+	s.must(http.StatusAccepted, "POST", base+"/sync", nil, &tr)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		n := 0
+		for _, r := range sim.Faults.Requests() {
+			if strings.Contains(r, "/vm/detection/") {
+				n++
+			}
+		}
+		if n < 2 {
+			return errors.New("the sync has not asked for page 2 yet")
+		}
+		return nil
+	})
+	if err := w1.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = w1.Wait()
+	startWorker("worker-2")
+	run := s.waitRun(tr.RunID, 90*time.Second)
+	if run.Status != "succeeded" || run.Counts["created"] != 27 || run.Counts["total"] != 27 || run.Counts["records_synced"] != 1 {
+		t.Fatalf("sync after the crash: %+v", run)
+	}
+	var fp struct {
+		Items []findingView `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/findings?limit=200", nil, &fp)
+	if len(fp.Items) != 27 {
+		t.Fatalf("%d findings after the crash, want 27", len(fp.Items))
+	}
+	n, err := s.store.DB.NewSelect().Table("test_imports").Where("run_id = ?", tr.RunID).Count(ctxTimeout(t, 10*time.Second))
+	if err != nil || n != 1 {
+		t.Fatalf("imports of the run: %d, %v", n, err)
 	}
 }

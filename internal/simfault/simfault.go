@@ -15,6 +15,8 @@ import (
 type Fault struct {
 	// Path is the path prefix the fault applies to; empty matches every request.
 	Path string
+	// After is how many matching requests pass unharmed before the fault applies.
+	After int
 	// Times is how many matching requests get the fault. Optional; defaults to 1.
 	Times int
 	// Status is the HTTP status to answer with (409, 429, 500, 401...). 0 serves the real answer.
@@ -60,6 +62,10 @@ func (f *Faults) Next(r *http.Request) *Fault {
 	f.requests = append(f.requests, r.URL.RequestURI())
 	for i, ft := range f.queue {
 		if strings.HasPrefix(r.URL.Path, ft.Path) {
+			if ft.After > 0 {
+				ft.After--
+				return nil
+			}
 			ft.Times--
 			if ft.Times <= 0 {
 				f.queue = append(f.queue[:i], f.queue[i+1:]...)
