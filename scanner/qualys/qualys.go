@@ -465,6 +465,7 @@ func (c *Client) get(ctx context.Context, op string, page int, target string) (i
 			if err := c.opts.Sleep(ctx, wait); err != nil {
 				return nil, err
 			}
+			c.notBefore = time.Time{}
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 		if err != nil {
