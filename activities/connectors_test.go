@@ -20,6 +20,7 @@ import (
 	"github.com/tributary-io/tributary/internal/qualyssim"
 	"github.com/tributary-io/tributary/internal/simfault"
 	"github.com/tributary-io/tributary/internal/testenv"
+	"github.com/tributary-io/tributary/scanner"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
 )
@@ -502,5 +503,28 @@ func TestNexposeDiscoverAndReimport(t *testing.T) {
 	_, err = f.sync(f.newRun(store.KindConnectorSync), rec)
 	if err == nil || !strings.Contains(err.Error(), "page 1") || !strings.Contains(err.Error(), "truncated") {
 		t.Fatalf("truncated page: %v", err)
+	}
+}
+
+// A retried Discover (same run) reports what one clean run would.
+func TestDiscoveryCountsSurviveRetries(t *testing.T) {
+	f := newConnFixture(t, connectortype.Qualys, "https://qualysapi.qualys.com", map[string]any{"username": "u", "password": "p"})
+	ctx := context.Background()
+	found := []scanner.Product{{ID: "1", Name: "A", Kind: "asset_group"}, {ID: "2", Name: "B", Kind: "asset_group"}}
+	run := uuid.New()
+	first, err := f.st.Connectors.ApplyDiscovery(ctx, f.conn.ID, run, found, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.st.Connectors.ApplyDiscovery(ctx, f.conn.ID, run, found, time.Now())
+	if err != nil || first != again || first.Created != 2 {
+		t.Fatalf("first %+v, retry %+v, %v", first, again, err)
+	}
+	next := uuid.New()
+	renamed := []scanner.Product{{ID: "1", Name: "A2", Kind: "asset_group"}}
+	c1, _ := f.st.Connectors.ApplyDiscovery(ctx, f.conn.ID, next, renamed, time.Now())
+	c2, err := f.st.Connectors.ApplyDiscovery(ctx, f.conn.ID, next, renamed, time.Now())
+	if err != nil || c1 != c2 || c1.Renamed != 1 || c1.Missing != 1 || c1.Created != 0 {
+		t.Fatalf("rename run: %+v, retry %+v, %v", c1, c2, err)
 	}
 }

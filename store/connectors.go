@@ -59,6 +59,10 @@ type Record struct {
 	FirstSeenAt     time.Time  `bun:"first_seen_at,notnull"`
 	LastSeenAt      time.Time  `bun:"last_seen_at,notnull"`
 	LastDiscoverRun *uuid.UUID `bun:"last_discover_run,type:uuid"`
+	CreatedRun      *uuid.UUID `bun:"created_run,type:uuid"`
+	RenamedRun      *uuid.UUID `bun:"renamed_run,type:uuid"`
+	MissingRun      *uuid.UUID `bun:"missing_run,type:uuid"`
+	ReturnedRun     *uuid.UUID `bun:"returned_run,type:uuid"`
 	LastSyncRun     *uuid.UUID `bun:"last_sync_run,type:uuid"`
 	LastSyncAt      *time.Time `bun:"last_sync_at"`
 	LastSyncStatus  string     `bun:"last_sync_status,notnull"`
@@ -251,55 +255,37 @@ func (s *Connectors) ApplyDiscovery(ctx context.Context, connectorID, runID uuid
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(?))", "discover:"+connectorID.String()); err != nil {
 			return err
 		}
-		var rows []struct {
-			Created  bool
-			Renamed  bool
-			Returned bool
-		}
-		err := tx.NewRaw(`
+		_, err := tx.NewRaw(`
 			WITH found AS (
 				SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::uuid[]) AS f(vendor_id, name, kind, new_id)
-			), prev AS (
-				SELECT r.vendor_id, r.name, r.vendor_missing FROM connector_records r
-				JOIN found f USING (vendor_id) WHERE r.connector_id = ?
-			), up AS (
-				INSERT INTO connector_records AS r (id, connector_id, vendor_id, vendor_kind, name, state, first_seen_at, last_seen_at, last_discover_run, created_at, updated_at)
-				SELECT f.new_id, ?, f.vendor_id, f.kind, f.name, 'unmapped', ?, ?, ?, ?, ?
-				FROM found f
-				ON CONFLICT (connector_id, vendor_id) DO UPDATE SET
-					name = excluded.name, last_seen_at = excluded.last_seen_at, last_discover_run = excluded.last_discover_run,
-					vendor_missing = false, missing_since = NULL,
-					updated_at = CASE WHEN r.name <> excluded.name OR r.vendor_missing THEN excluded.updated_at ELSE r.updated_at END
-				RETURNING r.vendor_id, (xmax = 0) AS created
 			)
-			SELECT up.created, (p.name IS NOT NULL AND p.name <> f.name) AS renamed, COALESCE(p.vendor_missing, false) AS returned
-			FROM up JOIN found f USING (vendor_id) LEFT JOIN prev p USING (vendor_id)`,
-			pgdialect.Array(ids), pgdialect.Array(names), pgdialect.Array(kinds), pgdialect.Array(newIDs), connectorID,
-			connectorID, now, now, runID, now, now).Scan(ctx, &rows)
+			INSERT INTO connector_records AS r (id, connector_id, vendor_id, vendor_kind, name, state, first_seen_at, last_seen_at,
+				last_discover_run, created_run, created_at, updated_at)
+			SELECT f.new_id, ?, f.vendor_id, f.kind, f.name, 'unmapped', ?, ?, ?, ?, ?, ?
+			FROM found f
+			ON CONFLICT (connector_id, vendor_id) DO UPDATE SET
+				name = excluded.name, last_seen_at = excluded.last_seen_at, last_discover_run = excluded.last_discover_run,
+				renamed_run = CASE WHEN r.name <> excluded.name THEN excluded.last_discover_run ELSE r.renamed_run END,
+				returned_run = CASE WHEN r.vendor_missing THEN excluded.last_discover_run ELSE r.returned_run END,
+				vendor_missing = false, missing_since = NULL,
+				updated_at = CASE WHEN r.name <> excluded.name OR r.vendor_missing THEN excluded.updated_at ELSE r.updated_at END`,
+			pgdialect.Array(ids), pgdialect.Array(names), pgdialect.Array(kinds), pgdialect.Array(newIDs),
+			connectorID, now, now, runID, runID, now, now).Exec(ctx)
 		if err != nil {
 			return err
 		}
-		c.Created, c.Renamed, c.Returned = 0, 0, 0
-		for _, r := range rows {
-			switch {
-			case r.Created:
-				c.Created++
-			case r.Renamed:
-				c.Renamed++
-			}
-			if r.Returned {
-				c.Returned++
-			}
-		}
-		res, err := tx.NewUpdate().Model((*Record)(nil)).
-			Set("vendor_missing = true, missing_since = ?, updated_at = ?", now, now).
+		_, err = tx.NewUpdate().Model((*Record)(nil)).
+			Set("vendor_missing = true, missing_since = ?, missing_run = ?, updated_at = ?", now, runID, now).
 			Where("connector_id = ? AND NOT vendor_missing AND NOT (vendor_id = ANY(?))", connectorID, pgdialect.Array(ids)).
 			Exec(ctx)
 		if err != nil {
 			return err
 		}
-		c.Missing, _ = res.RowsAffected()
-		return nil
+		return tx.NewRaw(`SELECT count(*) FILTER (WHERE created_run = ?0) AS created,
+				count(*) FILTER (WHERE renamed_run = ?0 AND created_run IS DISTINCT FROM ?0) AS renamed,
+				count(*) FILTER (WHERE missing_run = ?0 AND vendor_missing) AS missing,
+				count(*) FILTER (WHERE returned_run = ?0 AND NOT vendor_missing) AS returned
+			FROM connector_records WHERE connector_id = ?1`, runID, connectorID).Scan(ctx, &c.Created, &c.Renamed, &c.Missing, &c.Returned)
 	})
 	return c, mapError(err)
 }

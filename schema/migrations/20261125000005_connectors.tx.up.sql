@@ -37,6 +37,12 @@ CREATE TABLE connector_records (
     first_seen_at      timestamptz NOT NULL,
     last_seen_at       timestamptz NOT NULL,
     last_discover_run  uuid,
+    -- The Discover runs that created, renamed, lost and found back the record: counts of a
+    -- run are a query, the same for a retried attempt as for one clean run.
+    created_run        uuid,
+    renamed_run        uuid,
+    missing_run        uuid,
+    returned_run       uuid,
     last_sync_run      uuid,
     last_sync_at       timestamptz,
     last_sync_status   text        NOT NULL DEFAULT '',
