@@ -28,6 +28,9 @@ type Staging struct {
 	conn *pgx.Conn
 	dets [][]any
 	defs [][]any
+	// copying is the COPY of the previous batch of detections, running while the next batch
+	// is parsed; it yields the COPY's error.
+	copying chan error
 	// Detections and Definitions count the rows staged so far.
 	Detections  int64
 	Definitions int64
@@ -68,7 +71,12 @@ func (s *Store) WithStaging(ctx context.Context, fn func(*Staging) error) error 
 			defer cancel()
 			_, _ = st.conn.Exec(cctx, "DROP TABLE IF EXISTS stage_detections, stage_definitions")
 		}()
-		return fn(st)
+		err := fn(st)
+		// The connection is free for the cleanup only once a background COPY has ended.
+		if werr := st.waitCopy(); err == nil {
+			err = werr
+		}
+		return err
 	})
 }
 
@@ -123,12 +131,32 @@ func (st *Staging) AddDefinition(ctx context.Context, d scanner.Definition) erro
 	return nil
 }
 
+// flushDetections starts copying the buffered detections, in the background, after the
+// previous batch's COPY has finished: at most two batches are held.
 func (st *Staging) flushDetections(ctx context.Context) error {
+	if err := st.waitCopy(); err != nil {
+		return err
+	}
 	if len(st.dets) == 0 {
 		return nil
 	}
-	_, err := st.conn.CopyFrom(ctx, pgx.Identifier{"stage_detections"}, stageDetectionCols, pgx.CopyFromRows(st.dets))
-	st.dets = st.dets[:0]
+	batch := st.dets
+	st.dets = make([][]any, 0, stageBatch)
+	st.copying = make(chan error, 1)
+	go func(done chan<- error) {
+		_, err := st.conn.CopyFrom(ctx, pgx.Identifier{"stage_detections"}, stageDetectionCols, pgx.CopyFromRows(batch))
+		done <- err
+	}(st.copying)
+	return nil
+}
+
+// waitCopy waits for the background COPY, if one runs.
+func (st *Staging) waitCopy() error {
+	if st.copying == nil {
+		return nil
+	}
+	err := <-st.copying
+	st.copying = nil
 	if err != nil {
 		return fmt.Errorf("copy detections into staging: %w", err)
 	}
@@ -136,6 +164,9 @@ func (st *Staging) flushDetections(ctx context.Context) error {
 }
 
 func (st *Staging) flushDefinitions(ctx context.Context) error {
+	if err := st.waitCopy(); err != nil {
+		return err
+	}
 	if len(st.defs) == 0 {
 		return nil
 	}
@@ -147,9 +178,12 @@ func (st *Staging) flushDefinitions(ctx context.Context) error {
 	return nil
 }
 
-// Flush copies the buffered rows into staging.
+// Flush copies the buffered rows into staging and waits until they are there.
 func (st *Staging) Flush(ctx context.Context) error {
 	if err := st.flushDetections(ctx); err != nil {
+		return err
+	}
+	if err := st.waitCopy(); err != nil {
 		return err
 	}
 	return st.flushDefinitions(ctx)
