@@ -235,7 +235,7 @@ func TestQualysDiscoverAndReimport(t *testing.T) {
 	first := f.mustSync(rec)
 	wantCounts(t, first.Counts, map[string]int64{"total": 72, "created": 72, "updated": 0, "inactivated": 0, "unchanged": 0})
 	// The engagement and test were created once, under the product.
-	tests, err := f.st.Connectors.ListTests(context.Background(), store.TestFilter{ConnectorID: &f.conn.ID})
+	tests, _, err := f.st.Connectors.ListTests(context.Background(), store.TestFilter{ConnectorID: &f.conn.ID})
 	if err != nil || len(tests) != 1 || tests[0].TestType != "Qualys VM" {
 		t.Fatalf("tests = %+v, %v", tests, err)
 	}

@@ -157,9 +157,12 @@ func TestQualysConnectorThroughAPI(t *testing.T) {
 			TestType string `json:"test_type"`
 		} `json:"items"`
 	}
-	s.must(http.StatusOK, "GET", "/api/v1/tests?engagement_id="+engs.Items[0].ID, nil, &tests)
+	s.must(http.StatusOK, "GET", "/api/v1/tests?limit=1&engagement_id="+engs.Items[0].ID, nil, &tests)
 	if len(tests.Items) != 1 || tests.Items[0].TestType != "Qualys VM" {
 		t.Fatalf("tests: %+v", tests)
+	}
+	if r := s.do("GET", "/api/v1/tests?cursor=bm90LWEtY3Vyc29y", nil); r.status != http.StatusBadRequest {
+		t.Fatalf("a forged cursor: %d %s", r.status, r.body)
 	}
 
 	// Findings page through with a cursor.

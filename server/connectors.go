@@ -520,21 +520,26 @@ func uuidParams(c *gin.Context, names ...string) (map[string]*uuid.UUID, []valid
 }
 
 func (a *api) listEngagements(c *gin.Context) {
-	if err := checkQuery(c.Request.URL.Query(), "product_id"); err != nil {
+	q := c.Request.URL.Query()
+	if err := checkQuery(q, "product_id", "limit", "cursor"); err != nil {
 		renderError(c, a.Logger, err)
 		return
 	}
 	ids, fs := uuidParams(c, "product_id")
+	n, fe := pageLimit(q.Get("limit"), 50)
+	if fe != nil {
+		fs = append(fs, *fe)
+	}
 	if err := valid.Fields(fs...); err != nil {
 		renderError(c, a.Logger, err)
 		return
 	}
-	list, err := a.Store.Connectors.ListEngagements(c, ids["product_id"])
+	list, next, err := a.Store.Connectors.ListEngagements(c, ids["product_id"], q.Get("cursor"), n)
 	if err != nil {
 		renderError(c, a.Logger, err)
 		return
 	}
-	out := page[engagementView]{Items: make([]engagementView, 0, len(list))}
+	out := page[engagementView]{Items: make([]engagementView, 0, len(list)), NextCursor: next}
 	for _, e := range list {
 		out.Items = append(out.Items, engagementView{ID: e.ID, ProductID: e.ProductID, Name: e.Name, CreatedAt: e.CreatedAt})
 	}
@@ -542,21 +547,27 @@ func (a *api) listEngagements(c *gin.Context) {
 }
 
 func (a *api) listTests(c *gin.Context) {
-	if err := checkQuery(c.Request.URL.Query(), "product_id", "engagement_id", "connector_id"); err != nil {
+	q := c.Request.URL.Query()
+	if err := checkQuery(q, "product_id", "engagement_id", "connector_id", "limit", "cursor"); err != nil {
 		renderError(c, a.Logger, err)
 		return
 	}
 	ids, fs := uuidParams(c, "product_id", "engagement_id", "connector_id")
+	n, fe := pageLimit(q.Get("limit"), 50)
+	if fe != nil {
+		fs = append(fs, *fe)
+	}
 	if err := valid.Fields(fs...); err != nil {
 		renderError(c, a.Logger, err)
 		return
 	}
-	list, err := a.Store.Connectors.ListTests(c, store.TestFilter{ProductID: ids["product_id"], EngagementID: ids["engagement_id"], ConnectorID: ids["connector_id"]})
+	list, next, err := a.Store.Connectors.ListTests(c, store.TestFilter{ProductID: ids["product_id"], EngagementID: ids["engagement_id"],
+		ConnectorID: ids["connector_id"], Cursor: q.Get("cursor"), Limit: n})
 	if err != nil {
 		renderError(c, a.Logger, err)
 		return
 	}
-	out := page[testView]{Items: make([]testView, 0, len(list))}
+	out := page[testView]{Items: make([]testView, 0, len(list)), NextCursor: next}
 	for i := range list {
 		out.Items = append(out.Items, testResponse(&list[i]))
 	}

@@ -380,14 +380,19 @@ func (s *Connectors) ListProducts(ctx context.Context, cursor string, limit int)
 		func(p Product) nameCursor { return nameCursor{Name: p.Name, ID: p.ID} })
 }
 
-// ListEngagements returns the engagements of a product (all products when productID is nil).
-func (s *Connectors) ListEngagements(ctx context.Context, productID *uuid.UUID) ([]Engagement, error) {
-	var out []Engagement
-	q := s.db.NewSelect().Model(&out).OrderExpr("e.name, e.id").Limit(1000)
+// ListEngagements returns one page of the engagements of a product (of all products when
+// productID is nil), ordered by name, and the next page's cursor.
+func (s *Connectors) ListEngagements(ctx context.Context, productID *uuid.UUID, cursor string, limit int) ([]Engagement, string, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	out := make([]Engagement, 0, limit+1)
+	q := s.db.NewSelect().Model(&out)
 	if productID != nil {
 		q = q.Where("e.product_id = ?", *productID)
 	}
-	return out, mapError(q.Scan(ctx))
+	return pageByName(ctx, q, &out, "e.name", "e.id", cursor, limit,
+		func(e Engagement) nameCursor { return nameCursor{Name: e.Name, ID: e.ID} })
 }
 
 // TestFilter narrows a test listing.
@@ -395,13 +400,19 @@ type TestFilter struct {
 	ProductID    *uuid.UUID
 	EngagementID *uuid.UUID
 	ConnectorID  *uuid.UUID
+	Cursor       string
+	Limit        int
 }
 
-// ListTests returns tests with their product.
-func (s *Connectors) ListTests(ctx context.Context, f TestFilter) ([]Test, error) {
-	var out []Test
+// ListTests returns one page of tests with their product, ordered by title, and the next
+// page's cursor.
+func (s *Connectors) ListTests(ctx context.Context, f TestFilter) ([]Test, string, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	out := make([]Test, 0, f.Limit+1)
 	q := s.db.NewSelect().Model(&out).ColumnExpr("t.*").ColumnExpr("e.product_id").
-		Join("JOIN engagements e ON e.id = t.engagement_id").OrderExpr("t.title, t.id").Limit(1000)
+		Join("JOIN engagements e ON e.id = t.engagement_id")
 	if f.ProductID != nil {
 		q = q.Where("e.product_id = ?", *f.ProductID)
 	}
@@ -411,7 +422,8 @@ func (s *Connectors) ListTests(ctx context.Context, f TestFilter) ([]Test, error
 	if f.ConnectorID != nil {
 		q = q.Where("t.connector_id = ?", *f.ConnectorID)
 	}
-	return out, mapError(q.Scan(ctx))
+	return pageByName(ctx, q, &out, "t.title", "t.id", f.Cursor, f.Limit,
+		func(t Test) nameCursor { return nameCursor{Name: t.Title, ID: t.ID} })
 }
 
 // GetTest returns one test with its product.
