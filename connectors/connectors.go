@@ -15,6 +15,7 @@ import (
 
 	"github.com/tributary-io/tributary/connectortype"
 	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/scanner"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasks"
@@ -233,6 +234,53 @@ func (s *Service) SetRecordState(ctx context.Context, connectorID, recordID uuid
 		return nil, err
 	}
 	return s.store.Connectors.GetRecord(ctx, connectorID, recordID)
+}
+
+// ConnectionReport is the outcome of a connection test.
+type ConnectionReport struct {
+	OK bool `json:"ok"`
+	// ErrorKind classifies a failure: unavailable, rate_limited, bad_credentials, forbidden,
+	// not_found, rejected, bad_response, or "timeout".
+	ErrorKind  string `json:"error_kind,omitempty"`
+	Message    string `json:"message"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+// TestConnection makes one small request to the connector's vendor with its stored
+// credentials, within timeout. The report says what failed; only a missing connector or an
+// unreadable configuration is an error.
+func (s *Service) TestConnection(ctx context.Context, id uuid.UUID, timeout time.Duration, opts connectortype.ClientOptions) (ConnectionReport, error) {
+	c, err := s.store.Connectors.Get(ctx, id)
+	if err != nil {
+		return ConnectionReport{}, err
+	}
+	cfg, err := connectortype.DecodeStored(c.Config)
+	if err != nil {
+		return ConnectionReport{}, err
+	}
+	if cfg.Password, err = s.keys.Open(cfg.Password); err != nil {
+		return ConnectionReport{}, fmt.Errorf("connector %s: the stored password cannot be opened: %w", id, err)
+	}
+	sc, err := connectortype.Open(c.ToolType, c.BaseURL, cfg, opts)
+	if err != nil {
+		return ConnectionReport{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	err = sc.Probe(ctx)
+	rep := ConnectionReport{OK: err == nil, DurationMS: time.Since(start).Milliseconds(), Message: "connected; the credentials are accepted"}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		rep.ErrorKind, rep.Message = "timeout", fmt.Sprintf("%s did not answer within %s", c.BaseURL, timeout)
+	default:
+		rep.ErrorKind, rep.Message = string(scanner.KindOf(err)), err.Error()
+		if rep.ErrorKind == "" {
+			rep.ErrorKind = string(scanner.KindUnavailable)
+		}
+	}
+	return rep, nil
 }
 
 func validate(spec Spec, creating bool) (*connectortype.Config, error) {

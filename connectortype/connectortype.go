@@ -167,6 +167,8 @@ type Scanner interface {
 	Detections(ctx context.Context, vendorID string, fn func(scanner.Detection) error) error
 	// Definitions fetches the definitions of vulnerability IDs.
 	Definitions(ctx context.Context, ids []string, fn func(scanner.Definition) error) error
+	// Probe checks the credentials with one small request.
+	Probe(ctx context.Context) error
 }
 
 // ClientOptions configures Open.
@@ -175,6 +177,9 @@ type ClientOptions struct {
 	Transport http.RoundTripper
 	// Sleep replaces the clients' waits. Optional.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// MaxRetries bounds the retries of one request. Optional; defaults to the clients' 5;
+	// negative for none.
+	MaxRetries int
 }
 
 // Open returns the scanner client of a connector; cfg's password must be open (not sealed).
@@ -189,14 +194,14 @@ func Open(toolType, baseURL string, cfg *Config, opts ClientOptions) (Scanner, e
 	switch toolType {
 	case Qualys:
 		c, err := qualys.New(qualys.Options{BaseURL: baseURL, Username: cfg.Username, Password: cfg.Password, HTTPClient: hc,
-			TruncationLimit: cfg.PageSize, MaxWait: time.Duration(cfg.MaxWaitSeconds) * time.Second, Sleep: opts.Sleep})
+			TruncationLimit: cfg.PageSize, MaxWait: time.Duration(cfg.MaxWaitSeconds) * time.Second, Sleep: opts.Sleep, MaxRetries: opts.MaxRetries})
 		if err != nil {
 			return nil, err
 		}
 		return qualysScanner{c}, nil
 	case Nexpose:
 		c, err := nexpose.New(nexpose.Options{BaseURL: baseURL, Username: cfg.Username, Password: cfg.Password, HTTPClient: hc,
-			PageSize: cfg.PageSize, Sleep: opts.Sleep})
+			PageSize: cfg.PageSize, Sleep: opts.Sleep, MaxRetries: opts.MaxRetries})
 		if err != nil {
 			return nil, err
 		}
@@ -218,7 +223,11 @@ func (q qualysScanner) Definitions(ctx context.Context, ids []string, fn func(sc
 	return q.c.KnowledgeBase(ctx, ids, fn)
 }
 
+func (q qualysScanner) Probe(ctx context.Context) error { return q.c.Probe(ctx) }
+
 type nexposeScanner struct{ c *nexpose.Client }
+
+func (n nexposeScanner) Probe(ctx context.Context) error { return n.c.Probe(ctx) }
 
 func (n nexposeScanner) Vendor() string { return nexpose.Vendor }
 func (n nexposeScanner) Products(ctx context.Context, fn func(scanner.Product) error) error {

@@ -92,6 +92,20 @@ func TestQualysConnectorThroughAPI(t *testing.T) {
 		t.Fatalf("create answered %s", r.body)
 	}
 	base := "/api/v1/connectors/" + conn.ID
+	var probe struct {
+		OK        bool   `json:"ok"`
+		ErrorKind string `json:"error_kind"`
+		Message   string `json:"message"`
+	}
+	s.must(http.StatusOK, "POST", base+"/test-connection", nil, &probe)
+	if !probe.OK {
+		t.Fatalf("connection test: %+v", probe)
+	}
+	sim.Faults.Add(simfault.Fault{Path: "/api/2.0/fo/asset/group/", Status: 409, Code: "1965", Text: "This API cannot be run again for another 30 seconds.", WaitSeconds: 30})
+	s.must(http.StatusOK, "POST", base+"/test-connection", nil, &probe)
+	if probe.OK || probe.ErrorKind != "rate_limited" || !strings.Contains(probe.Message, "1965") {
+		t.Fatalf("connection test while rate limited: %+v", probe)
+	}
 
 	var disc triggered
 	s.must(http.StatusAccepted, "POST", base+"/discover", map[string]any{"trigger": "manual", "triggered_by": "alice"}, &disc)
@@ -320,9 +334,17 @@ func TestNexposeConnectorThroughAPI(t *testing.T) {
 			t.Fatalf("severity filter: %+v", f)
 		}
 	}
-	// Bad credentials fail the sync with a clear, final error.
+	// Bad credentials fail the connection test and the sync with a clear, final error.
 	s.must(http.StatusOK, "PUT", base, map[string]any{"tool_type": "nexpose", "name": "InsightVM", "base_url": sim.URL,
 		"config": map[string]any{"username": "sim", "password": "wrong", "allow_plaintext_http": true}}, nil)
+	var probe struct {
+		OK        bool   `json:"ok"`
+		ErrorKind string `json:"error_kind"`
+	}
+	s.must(http.StatusOK, "POST", base+"/test-connection", nil, &probe)
+	if probe.OK || probe.ErrorKind != "bad_credentials" {
+		t.Fatalf("connection test with a wrong password: %+v", probe)
+	}
 	s.must(http.StatusAccepted, "POST", base+"/sync", nil, &tr)
 	if run := s.waitRun(tr.RunID, 60*time.Second); run.Status != "failed" || !strings.Contains(run.Error, "HTTP 401") || !strings.Contains(run.Error, "Nexpose") {
 		t.Fatalf("bad credentials: %+v", run)

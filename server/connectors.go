@@ -713,3 +713,23 @@ func (a *api) findingHistory(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, out)
 }
+
+func (a *api) testConnector(c *gin.Context) {
+	id, err := pathUUID(c)
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	if err := bindJSON(c, &struct{}{}, true); err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	// One attempt: a connection test must answer now, not after backoff.
+	rep, err := a.connectors.TestConnection(c, id, 20*time.Second, connectortype.ClientOptions{MaxRetries: -1})
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	noteAudit(c, id.String(), "tested the connection: "+strconv.FormatBool(rep.OK))
+	c.JSON(http.StatusOK, rep)
+}

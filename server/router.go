@@ -115,6 +115,7 @@ func (a *api) routes() []route {
 		r("DELETE", "/api/v1/connectors/:id", auth.Admin, a.deleteConnector),
 		r("POST", "/api/v1/connectors/:id/discover", auth.Operator, a.triggerConnector(workflows.OpDiscover)),
 		r("POST", "/api/v1/connectors/:id/sync", auth.Operator, a.triggerConnector(workflows.OpSync)),
+		r("POST", "/api/v1/connectors/:id/test-connection", auth.Operator, a.testConnector),
 		r("GET", "/api/v1/connectors/:id/operations", auth.Viewer, a.listOperations),
 		r("GET", "/api/v1/connectors/:id/records", auth.Viewer, a.listRecords),
 		r("GET", "/api/v1/connectors/:id/records/:record_id", auth.Viewer, a.getRecord),

@@ -41,7 +41,7 @@ type Options struct {
 	// PageSize is the size of list pages, at most 500. Optional; defaults to 500.
 	PageSize int
 	// MaxRetries bounds the retries of one request after 429, 5xx or a network error.
-	// Optional; defaults to 5.
+	// Optional; defaults to 5; negative for none.
 	MaxRetries int
 	// MaxBodyBytes caps one response body. Optional; defaults to 32 MiB.
 	MaxBodyBytes int64
@@ -70,8 +70,11 @@ func New(opts Options) (*Client, error) {
 	if opts.PageSize <= 0 || opts.PageSize > MaxPageSize {
 		opts.PageSize = MaxPageSize
 	}
-	if opts.MaxRetries <= 0 {
+	switch {
+	case opts.MaxRetries == 0:
 		opts.MaxRetries = 5
+	case opts.MaxRetries < 0:
+		opts.MaxRetries = 0
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 32 << 20
@@ -127,6 +130,23 @@ func (c *Client) Sites(ctx context.Context, fn func(scanner.Product) error) erro
 		}
 		return fn(scanner.Product{ID: id, Name: name, Kind: "site"})
 	})
+}
+
+// Probe checks the credentials and the API with one small request: the first site.
+func (c *Client) Probe(ctx context.Context) error {
+	op := "connection test (list sites)"
+	body, err := c.get(ctx, op, 1, "/api/3/sites", url.Values{"page": {"0"}, "size": {"1"}})
+	if err != nil {
+		return err
+	}
+	var env envelope
+	if err := c.decode(body, &env); err != nil {
+		return c.bad(op, 1, "page", "%v", err)
+	}
+	if env.Page == nil {
+		return c.bad(op, 1, "page", "missing: this does not look like the API v3")
+	}
+	return nil
 }
 
 type asset struct {

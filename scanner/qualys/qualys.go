@@ -61,7 +61,7 @@ type Options struct {
 	// with a rate_limited error, which the caller may retry later.
 	MaxWait time.Duration
 	// MaxRetries bounds the retries of one request after 409 1960/1965, 5xx or a network
-	// error. Optional; defaults to 5.
+	// error. Optional; defaults to 5; negative for none.
 	MaxRetries int
 	// MaxElementBytes caps one HOST, VULN or ASSET_GROUP element. Optional; defaults to 8 MiB.
 	MaxElementBytes int64
@@ -96,8 +96,11 @@ func New(opts Options) (*Client, error) {
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = 5 * time.Minute
 	}
-	if opts.MaxRetries <= 0 {
+	switch {
+	case opts.MaxRetries == 0:
 		opts.MaxRetries = 5
+	case opts.MaxRetries < 0:
+		opts.MaxRetries = 0
 	}
 	if opts.MaxElementBytes <= 0 {
 		opts.MaxElementBytes = 8 << 20
@@ -151,6 +154,27 @@ func (c *Client) AssetGroups(ctx context.Context, fn func(scanner.Product) error
 		}
 		return fn(scanner.Product{ID: g.ID, Name: title, Kind: "asset_group"})
 	})
+}
+
+// Probe checks the credentials and the API with one small request: the first asset group.
+func (c *Client) Probe(ctx context.Context) error {
+	q := url.Values{"action": {"list"}, "truncation_limit": {"1"}}
+	op := "connection test (list asset groups)"
+	body, err := c.get(ctx, op, 1, c.endpoint(PathAssetGroups, q))
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	w := scanner.NewXMLWalker(body, c.opts.MaxElementBytes)
+	root, err := w.Walk(nil)
+	if err != nil {
+		return &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: 1, Element: root, Message: err.Error()}
+	}
+	if root != "ASSET_GROUP_LIST_OUTPUT" {
+		return &scanner.Error{Vendor: Vendor, Kind: scanner.KindRejected, Op: op, Page: 1, Element: root,
+			Message: "the API answered <" + root + "> instead of an asset group list"}
+	}
+	return nil
 }
 
 type xmlHost struct {
