@@ -23,8 +23,12 @@ import (
 
 	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/config"
+	"github.com/tributary-io/tributary/connectors"
+	"github.com/tributary-io/tributary/connectortype"
 	"github.com/tributary-io/tributary/internal/app"
 	"github.com/tributary-io/tributary/internal/devstack"
+	"github.com/tributary-io/tributary/internal/nexposesim"
+	"github.com/tributary-io/tributary/internal/qualyssim"
 	"github.com/tributary-io/tributary/schema"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
@@ -48,6 +52,7 @@ func run() error {
 	uiPort := flag.Int("ui-port", 8233, "Temporal Web UI port")
 	temporalDB := flag.String("temporal-db", "", "keep Temporal's state in this SQLite file (default: in memory)")
 	demo := flag.Bool("demo", true, "create an HTTP-call task that checks the API's readiness every 30 seconds")
+	scanners := flag.Bool("scanners", true, "start Qualys and Nexpose simulators and create a connector for each (findings to map and sync)")
 	logLevel := flag.String("log-level", "warn", "log level of the stack: debug, info, warn, error")
 	flag.Parse()
 
@@ -151,6 +156,17 @@ func run() error {
 			demoLine = "not created: " + err.Error()
 		}
 	}
+	scannerLines := "off (-scanners=false)"
+	if *scanners {
+		qs := qualyssim.New(qualyssim.Options{Seed: 1, AssetGroups: 3, HostsPerGroup: 40, DetectionsPerHost: 6})
+		defer qs.Close()
+		ns := nexposesim.New(nexposesim.Options{Seed: 1, Sites: 2, AssetsPerSite: 20, VulnsPerAsset: 5})
+		defer ns.Close()
+		if scannerLines, err = ensureDemoConnectors(runCtx, cfg, db, c, qs.URL, ns.URL); err != nil {
+			log.Warn("demo connectors not created", "error", err)
+			scannerLines = "not created: " + err.Error()
+		}
+	}
 	fmt.Printf(`
 Tributary development stack is up.
 
@@ -159,12 +175,13 @@ Tributary development stack is up.
   Temporal      %s  namespace %s, task queue %s
   Postgres      %s
   Demo task     %s
+  Scanners      %s
   Admin token   %s
 
   Try: curl -H 'Authorization: Bearer %s' http://%s/api/v1/runs
 
 Press Ctrl-C to stop.
-`, apiAddr, apiAddr, tmp.UIURL, tmp.Namespace, tmp.FrontendAddr, tmp.Namespace, cfg.TaskQueue, dbURL, demoLine, token, token, apiAddr)
+`, apiAddr, apiAddr, tmp.UIURL, tmp.Namespace, tmp.FrontendAddr, tmp.Namespace, cfg.TaskQueue, dbURL, demoLine, scannerLines, token, token, apiAddr)
 
 	var firstErr error
 	select {
@@ -220,4 +237,44 @@ func ensureDemoTask(ctx context.Context, cfg config.Config, db *bun.DB, c client
 		return "", err
 	}
 	return fmt.Sprintf("%q every 30s (task %s)", t.Name, t.ID), nil
+}
+
+// ensureDemoConnectors creates a connector for each simulator (their URLs change with every
+// start, so existing demo connectors are pointed at the new ones) and starts a Discover of each.
+func ensureDemoConnectors(ctx context.Context, cfg config.Config, db *bun.DB, c client.Client, qualysURL, nexposeURL string) (string, error) {
+	s := store.New(db)
+	d, err := app.Dispatcher(cfg, c, s)
+	if err != nil {
+		return "", err
+	}
+	svc := connectors.New(s, d, cfg.Keyring)
+	existing, err := svc.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	var lines []string
+	for _, demo := range []struct{ tool, name, url string }{
+		{connectortype.Qualys, "Qualys simulator", qualysURL}, {connectortype.Nexpose, "Nexpose simulator", nexposeURL},
+	} {
+		spec := connectors.Spec{ToolType: demo.tool, Name: demo.name, BaseURL: demo.url,
+			Description: "Created by tributary-dev against an in-process simulator.",
+			Config:      json.RawMessage(`{"username": "sim", "password": "sim-password", "allow_plaintext_http": true}`)}
+		var conn *store.Connector
+		for i := range existing {
+			if existing[i].Name == demo.name {
+				conn, err = svc.Update(ctx, existing[i].ID, spec)
+			}
+		}
+		if conn == nil && err == nil {
+			conn, err = svc.Create(ctx, spec)
+		}
+		if err != nil {
+			return "", err
+		}
+		if _, err := svc.Trigger(ctx, conn.ID, workflows.OpDiscover, "tributary-dev", tasks.TriggerOptions{Trigger: store.TriggerManual}); err != nil {
+			return "", err
+		}
+		lines = append(lines, fmt.Sprintf("%s at %s (connector %s: map its records, then POST …/connectors/%s/sync)", demo.name, demo.url, conn.ID, conn.ID))
+	}
+	return strings.Join(lines, "\n                "), nil
 }
