@@ -202,7 +202,7 @@ func (c *Client) Detections(ctx context.Context, siteID string, fn func(scanner.
 		if ip == "" && len(a.Addresses) > 0 {
 			ip = a.Addresses[0].IP
 		}
-		return c.assetVulns(ctx, *a.ID, strings.TrimSpace(scanner.Clean(a.HostName)), strings.TrimSpace(ip), fn)
+		return c.assetVulns(ctx, *a.ID, strings.TrimSpace(scanner.Clean(a.HostName)), strings.TrimSpace(scanner.Clean(ip)), fn)
 	})
 }
 
@@ -215,7 +215,7 @@ func (c *Client) assetVulns(ctx context.Context, assetID int64, host, ip string,
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return c.bad(op, page, "resources[]", "%v", err)
 		}
-		v.ID = strings.TrimSpace(v.ID)
+		v.ID = strings.TrimSpace(scanner.Clean(v.ID))
 		if v.ID == "" {
 			return c.bad(op, page, "resources[].id", "missing")
 		}
@@ -243,7 +243,7 @@ func (c *Client) assetVulns(ctx context.Context, assetID int64, host, ip string,
 				}
 				d.Port, d.HasPort = *r.Port, true
 			}
-			d.Protocol = strings.ToLower(strings.TrimSpace(r.Protocol))
+			d.Protocol = strings.ToLower(strings.TrimSpace(scanner.Clean(r.Protocol)))
 			d.Evidence = scanner.Clean(r.Proof)
 			d.Identity = Identity(assetID, v.ID, d.Port, d.HasPort, d.Protocol)
 			if done[d.Identity] {
@@ -323,7 +323,7 @@ func (c *Client) Definitions(ctx context.Context, ids []string, fn func(scanner.
 		if title == "" {
 			return c.bad(op, 0, "title", "missing")
 		}
-		vs := strings.TrimSpace(d.Severity)
+		vs := strings.TrimSpace(scanner.Clean(d.Severity))
 		if d.SeverityScore != nil {
 			vs = fmt.Sprintf("%s (%s)", vs, scoreText(d.SeverityScore))
 		}
@@ -331,7 +331,13 @@ func (c *Client) Definitions(ctx context.Context, ids []string, fn func(scanner.
 		if desc == "" {
 			desc = d.Description.HTML
 		}
-		if err := fn(scanner.Definition{VendorID: id, Title: title, Description: scanner.Clean(desc), CVEs: d.CVEs,
+		cves := make([]string, 0, len(d.CVEs))
+		for _, cve := range d.CVEs {
+			if cve = strings.TrimSpace(scanner.Clean(cve)); cve != "" {
+				cves = append(cves, cve)
+			}
+		}
+		if err := fn(scanner.Definition{VendorID: id, Title: title, Description: scanner.Clean(desc), CVEs: cves,
 			Severity: sev, VendorSeverity: vs}); err != nil {
 			return err
 		}

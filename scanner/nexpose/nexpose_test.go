@@ -76,3 +76,19 @@ func TestSeverityScale(t *testing.T) {
 		t.Error("score 11 accepted")
 	}
 }
+
+// NUL characters (valid in JSON as \u0000, refused by Postgres) are dropped from vendor text.
+func TestNULsAreCleaned(t *testing.T) {
+	sim := nexposesim.New(nexposesim.Options{Sites: 1, AssetsPerSite: 1})
+	defer sim.Close()
+	c := newClient(t, sim, 10)
+	sim.Faults.Add(simfault.Fault{Path: "/api/3/assets/", Body: `{"resources":[{"id":"sim-vuln-1\u0000","since":"2026-01-01T00:00:00Z",` +
+		`"results":[{"port":22,"protocol":"tc\u0000p","proof":"a\u0000b"}]}],"page":{"number":0,"size":10,"totalResources":1,"totalPages":1}}`})
+	var got []scanner.Detection
+	if err := c.Detections(context.Background(), "1", func(d scanner.Detection) error { got = append(got, d); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].VendorID != "sim-vuln-1" || got[0].Protocol != "tcp" || got[0].Evidence != "ab" || strings.Contains(got[0].Identity, "\x00") {
+		t.Fatalf("detections = %+v", got)
+	}
+}
