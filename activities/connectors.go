@@ -234,6 +234,10 @@ func (a *Connectors) SyncRecord(ctx context.Context, in RecordInput) (RecordOutp
 }
 
 func (a *Connectors) syncRecord(ctx context.Context, c *store.Connector, sc connectortype.Scanner, rec *store.Record, runID uuid.UUID, startedAt time.Time) (RecordOutput, error) {
+	allowEmpty := false
+	if cfg, err := connectortype.DecodeStored(c.Config); err == nil {
+		allowEmpty = cfg.AllowEmptyResults
+	}
 	info, _ := connectortype.Lookup(c.ToolType)
 	testID, err := a.Store.Connectors.EnsureTest(ctx, *rec.ProductID, c, info.Title, time.Now().UTC())
 	if err != nil {
@@ -266,6 +270,20 @@ func (a *Connectors) syncRecord(ctx context.Context, c *store.Connector, sc conn
 		}
 		prog.Phase, prog.Detections = "definitions", st.Detections
 		hb.set(prog)
+		if st.Detections == 0 && !allowEmpty {
+			// An empty answer is more often a vendor glitch or an emptied asset group than a
+			// fully remediated one: refuse to inactivate everything.
+			active, err := a.Store.Connectors.CountActive(ctx, testID, rec.ID)
+			if err != nil {
+				return err
+			}
+			if active > 0 {
+				return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+					"%s returned no findings for %q while %d of its findings are active; nothing was changed "+
+						"(set config.allow_empty_results to let an empty scan inactivate them)", sc.Vendor(), rec.Name, active),
+					ErrTypeRemovalGuard, nil)
+			}
+		}
 		ids, err := st.MissingDefinitions(ctx)
 		lap("detections")
 		if err != nil {

@@ -70,6 +70,10 @@ type Config struct {
 	MaxWaitSeconds int `json:"max_wait_seconds" validate:"omitempty,min=1,max=3600"`
 	// MaxAttempts bounds the attempts of one record's sync. Optional; defaults to 3.
 	MaxAttempts int `json:"max_attempts" validate:"omitempty,min=1,max=20"`
+	// AllowEmptyResults lets a sync whose vendor returns no findings at all for a record
+	// inactivate that record's active findings. Optional; by default such a sync fails and
+	// changes nothing.
+	AllowEmptyResults bool `json:"allow_empty_results"`
 }
 
 // Redacted is the configuration as the API shows it.

@@ -539,6 +539,12 @@ func (s *Connectors) ListImports(ctx context.Context, testID uuid.UUID, limit in
 	return out, mapError(err)
 }
 
+// CountActive counts the active findings of a record in a test.
+func (s *Connectors) CountActive(ctx context.Context, testID, recordID uuid.UUID) (int64, error) {
+	n, err := s.db.NewSelect().Model((*Finding)(nil)).Where("test_id = ? AND record_id = ? AND active", testID, recordID).Count(ctx)
+	return n, mapError(err)
+}
+
 // ImportOf returns the import a run applied for a record, or ErrNotFound.
 func (s *Connectors) ImportOf(ctx context.Context, runID, recordID uuid.UUID) (*TestImport, error) {
 	ti := new(TestImport)
