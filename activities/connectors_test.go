@@ -458,7 +458,8 @@ func TestNexposeDiscoverAndReimport(t *testing.T) {
 		t.Errorf("waits = %s, want Retry-After's 4s", waits)
 	}
 	fs, _, err := f.st.Connectors.ListFindings(context.Background(), store.FindingFilter{RecordID: &rec.ID, Limit: 1})
-	if err != nil || len(fs) != 1 || fs[0].Title == "" || !strings.Contains(fs[0].VendorSeverity, "(") || fs[0].Port == nil {
+	if err != nil || len(fs) != 1 || fs[0].Title == "" || !strings.Contains(fs[0].VendorSeverity, "(") || fs[0].Port == nil ||
+		!strings.HasPrefix(fs[0].Solution, "Upgrade for sol-sim-vuln-") {
 		t.Fatalf("finding = %+v, %v", fs, err)
 	}
 

@@ -1,5 +1,5 @@
 // Package nexposesim simulates the Rapid7 Nexpose / InsightVM API v3 for tests: sites, site
-// assets, asset vulnerability findings and vulnerability definitions, with the v3 paging
+// assets, asset vulnerability findings, vulnerability definitions and solutions, with the v3 paging
 // envelope (resources, page{number,size,totalResources,totalPages}, links), 404 past the last
 // page and v3 error bodies ({status, message, links}). Data is generated from a seed. Test
 // support code: never compiled into production binaries.
@@ -153,6 +153,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return map[string]any{"id": v.ID, "instances": 1, "since": "2026-01-01T00:00:00.000Z", "status": "vulnerable",
 				"results": []map[string]any{{"port": v.Port, "protocol": "tcp", "proof": proof, "status": "vulnerable-version"}}}
 		})
+	case len(parts) == 5 && parts[2] == "vulnerabilities" && parts[4] == "solutions":
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		_ = json.NewEncoder(w).Encode(map[string]any{"resources": []string{"sol-" + parts[3]},
+			"links": []map[string]string{{"href": "https://" + r.Host + r.URL.RequestURI(), "rel": "self"}}})
+	case len(parts) == 4 && parts[2] == "solutions":
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": parts[3], "type": "rollup",
+			"summary":  map[string]string{"text": "Upgrade for " + parts[3], "html": "<p>Upgrade for " + parts[3] + "</p>"},
+			"steps":    map[string]string{"text": "Install the vendor's latest release.", "html": "<p>Install the vendor's latest release.</p>"},
+			"estimate": "PT10M", "links": []map[string]string{{"href": "https://" + r.Host + r.URL.RequestURI(), "rel": "self"}}})
 	case len(parts) == 4 && parts[2] == "vulnerabilities":
 		id := parts[3]
 		sev, score := "Severe", 7.0

@@ -1,6 +1,6 @@
 // Package nexpose is a client of the Rapid7 Nexpose / InsightVM API v3 for connectors: sites
 // (Discover), site assets with their vulnerability findings, and vulnerability definitions
-// (Sync).
+// with their solutions (Sync).
 //
 // Lists are read page by page (0-based page, size at most 500) up to page.totalPages; a 404
 // past the first page ends a list, IDs seen twice (the list shifting while it is read) are
@@ -337,12 +337,77 @@ func (c *Client) Definitions(ctx context.Context, ids []string, fn func(scanner.
 				cves = append(cves, cve)
 			}
 		}
+		solution, err := c.solutions(ctx, id)
+		if err != nil {
+			return err
+		}
 		if err := fn(scanner.Definition{VendorID: id, Title: title, Description: scanner.Clean(desc), CVEs: cves,
-			Severity: sev, VendorSeverity: vs}); err != nil {
+			Severity: sev, VendorSeverity: vs, Solution: solution}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// MaxSolutions caps the solutions read per vulnerability.
+const MaxSolutions = 5
+
+type text struct {
+	Text string `json:"text"`
+	HTML string `json:"html"`
+}
+
+func (t text) String() string {
+	if s := strings.TrimSpace(t.Text); s != "" {
+		return s
+	}
+	return strings.TrimSpace(t.HTML)
+}
+
+// solutions reads the solutions of vulnerability id (vulnerabilities/{id}/solutions, then
+// solutions/{id}) and joins their summaries and steps into one text.
+func (c *Client) solutions(ctx context.Context, id string) (string, error) {
+	op := "solutions of vulnerability " + id
+	body, err := c.get(ctx, op, 0, "/api/3/vulnerabilities/"+url.PathEscape(id)+"/solutions", nil)
+	if scanner.KindOf(err) == scanner.KindNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var refs struct {
+		Resources []string `json:"resources"`
+	}
+	if err := c.decode(body, &refs); err != nil {
+		return "", c.bad(op, 0, "resources", "%v", err)
+	}
+	var parts []string
+	for i, sid := range refs.Resources {
+		if i == MaxSolutions {
+			parts = append(parts, fmt.Sprintf("(%d more solutions in Nexpose)", len(refs.Resources)-MaxSolutions))
+			break
+		}
+		sop := "solution " + sid + " of vulnerability " + id
+		body, err := c.get(ctx, sop, 0, "/api/3/solutions/"+url.PathEscape(sid), nil)
+		if err != nil {
+			return "", err
+		}
+		var sol struct {
+			Summary text `json:"summary"`
+			Steps   text `json:"steps"`
+		}
+		if err := c.decode(body, &sol); err != nil {
+			return "", c.bad(sop, 0, "solution", "%v", err)
+		}
+		p := sol.Summary.String()
+		if steps := sol.Steps.String(); steps != "" {
+			p += "\n" + steps
+		}
+		if p = strings.TrimSpace(scanner.Clean(p)); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "\n\n"), nil
 }
 
 func scoreText(s *float64) string {
