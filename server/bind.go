@@ -4,6 +4,7 @@ import (
 	"io"
 	"mime"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -66,4 +67,29 @@ func checkQuery(q url.Values, allowed ...string) error {
 		}
 	}
 	return valid.Fields(fs...)
+}
+
+// enumParam reads query parameter field, which must be one of allowed when given; a bad
+// value is added to fs and gives "".
+func enumParam(q url.Values, field string, allowed []string, fs *[]valid.FieldError) string {
+	v := q.Get(field)
+	if v == "" || slices.Contains(allowed, v) {
+		return v
+	}
+	*fs = append(*fs, valid.FieldError{Field: field, Message: "must be one of: " + strings.Join(allowed, ", ")})
+	return ""
+}
+
+// uuidParam reads an optional UUID query parameter; a bad value is added to fs.
+func uuidParam(q url.Values, field string, fs *[]valid.FieldError) *uuid.UUID {
+	v := q.Get(field)
+	if v == "" {
+		return nil
+	}
+	id, err := uuid.Parse(v)
+	if err != nil {
+		*fs = append(*fs, valid.FieldError{Field: field, Message: "must be a UUID"})
+		return nil
+	}
+	return &id
 }

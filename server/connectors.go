@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -306,7 +307,8 @@ func (a *api) listOperations(c *gin.Context) {
 	default:
 		fs = append(fs, valid.FieldError{Field: "operation", Message: "must be one of: discover, sync"})
 	}
-	f.Status, f.Limit, fs = statusAndLimit(q.Get("status"), q.Get("limit"), store.Statuses, fs)
+	f.Status = enumParam(q, "status", store.Statuses, &fs)
+	f.Limit = limitParam(q, &fs)
 	if err := valid.Fields(fs...); err != nil {
 		renderError(c, a.Logger, err)
 		return
@@ -315,34 +317,16 @@ func (a *api) listOperations(c *gin.Context) {
 		renderError(c, a.Logger, err)
 		return
 	}
-	list, next, err := a.Store.Runs.List(c, f)
-	if err != nil {
-		renderError(c, a.Logger, err)
-		return
-	}
-	out := runList{Items: make([]runResponse, 0, len(list)), NextCursor: next}
-	for i := range list {
-		out.Items = append(out.Items, a.runView(&list[i], false))
-	}
-	c.JSON(http.StatusOK, out)
+	a.renderRuns(c, f)
 }
 
-// statusAndLimit reads a status filter (one of statuses) and a page limit.
-func statusAndLimit(status, limit string, statuses []string, fs []valid.FieldError) (string, int, []valid.FieldError) {
-	if status != "" {
-		ok := false
-		for _, s := range statuses {
-			ok = ok || s == status
-		}
-		if !ok {
-			fs = append(fs, valid.FieldError{Field: "status", Message: "is not a known status"})
-		}
-	}
-	n, fe := pageLimit(limit, 50)
+// limitParam reads the limit of a listing page (default 50); a bad value is added to fs.
+func limitParam(q url.Values, fs *[]valid.FieldError) int {
+	n, fe := pageLimit(q.Get("limit"), 50)
 	if fe != nil {
-		fs = append(fs, *fe)
+		*fs = append(*fs, *fe)
 	}
-	return status, n, fs
+	return n
 }
 
 func recordID(c *gin.Context) (uuid.UUID, error) {
@@ -366,12 +350,8 @@ func (a *api) listRecords(c *gin.Context) {
 	}
 	f := store.RecordFilter{ConnectorID: id, Cursor: q.Get("cursor")}
 	var fs []valid.FieldError
-	f.State, f.Limit, fs = statusAndLimit(q.Get("state"), q.Get("limit"), store.RecordStates, fs)
-	for i := range fs {
-		if fs[i].Field == "status" {
-			fs[i] = valid.FieldError{Field: "state", Message: "must be one of: unmapped, mapped, ignored"}
-		}
-	}
+	f.State = enumParam(q, "state", store.RecordStates, &fs)
+	f.Limit = limitParam(q, &fs)
 	if err := valid.Fields(fs...); err != nil {
 		renderError(c, a.Logger, err)
 		return
@@ -500,41 +480,20 @@ func (a *api) getProduct(c *gin.Context) {
 	c.JSON(http.StatusOK, productView{ID: p.ID, Name: p.Name, Description: p.Description, CreatedAt: p.CreatedAt})
 }
 
-// uuidParams parses optional UUID query parameters.
-func uuidParams(c *gin.Context, names ...string) (map[string]*uuid.UUID, []valid.FieldError) {
-	out := map[string]*uuid.UUID{}
-	var fs []valid.FieldError
-	for _, n := range names {
-		v := c.Query(n)
-		if v == "" {
-			continue
-		}
-		id, err := uuid.Parse(v)
-		if err != nil {
-			fs = append(fs, valid.FieldError{Field: n, Message: "must be a UUID"})
-			continue
-		}
-		out[n] = &id
-	}
-	return out, fs
-}
-
 func (a *api) listEngagements(c *gin.Context) {
 	q := c.Request.URL.Query()
 	if err := checkQuery(q, "product_id", "limit", "cursor"); err != nil {
 		renderError(c, a.Logger, err)
 		return
 	}
-	ids, fs := uuidParams(c, "product_id")
-	n, fe := pageLimit(q.Get("limit"), 50)
-	if fe != nil {
-		fs = append(fs, *fe)
-	}
+	var fs []valid.FieldError
+	productID := uuidParam(q, "product_id", &fs)
+	n := limitParam(q, &fs)
 	if err := valid.Fields(fs...); err != nil {
 		renderError(c, a.Logger, err)
 		return
 	}
-	list, next, err := a.Store.Connectors.ListEngagements(c, ids["product_id"], q.Get("cursor"), n)
+	list, next, err := a.Store.Connectors.ListEngagements(c, productID, q.Get("cursor"), n)
 	if err != nil {
 		renderError(c, a.Logger, err)
 		return
@@ -552,17 +511,14 @@ func (a *api) listTests(c *gin.Context) {
 		renderError(c, a.Logger, err)
 		return
 	}
-	ids, fs := uuidParams(c, "product_id", "engagement_id", "connector_id")
-	n, fe := pageLimit(q.Get("limit"), 50)
-	if fe != nil {
-		fs = append(fs, *fe)
-	}
+	var fs []valid.FieldError
+	f := store.TestFilter{ProductID: uuidParam(q, "product_id", &fs), EngagementID: uuidParam(q, "engagement_id", &fs),
+		ConnectorID: uuidParam(q, "connector_id", &fs), Cursor: q.Get("cursor"), Limit: limitParam(q, &fs)}
 	if err := valid.Fields(fs...); err != nil {
 		renderError(c, a.Logger, err)
 		return
 	}
-	list, next, err := a.Store.Connectors.ListTests(c, store.TestFilter{ProductID: ids["product_id"], EngagementID: ids["engagement_id"],
-		ConnectorID: ids["connector_id"], Cursor: q.Get("cursor"), Limit: n})
+	list, next, err := a.Store.Connectors.ListTests(c, f)
 	if err != nil {
 		renderError(c, a.Logger, err)
 		return
@@ -630,8 +586,10 @@ func (a *api) listFindings(c *gin.Context) {
 		renderError(c, a.Logger, err)
 		return
 	}
-	ids, fs := uuidParams(c, "product_id", "test_id", "record_id")
-	f := store.FindingFilter{ProductID: ids["product_id"], TestID: ids["test_id"], RecordID: ids["record_id"], Cursor: q.Get("cursor")}
+	var fs []valid.FieldError
+	f := store.FindingFilter{ProductID: uuidParam(q, "product_id", &fs), TestID: uuidParam(q, "test_id", &fs),
+		RecordID: uuidParam(q, "record_id", &fs), Severity: enumParam(q, "severity", severities, &fs),
+		Limit: limitParam(q, &fs), Cursor: q.Get("cursor")}
 	if v := q.Get("active"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -639,21 +597,6 @@ func (a *api) listFindings(c *gin.Context) {
 		}
 		f.Active = &b
 	}
-	if v := q.Get("severity"); v != "" {
-		ok := false
-		for _, s := range severities {
-			ok = ok || s == v
-		}
-		if !ok {
-			fs = append(fs, valid.FieldError{Field: "severity", Message: "must be one of: Critical, High, Medium, Low, Info"})
-		}
-		f.Severity = v
-	}
-	n, fe := pageLimit(q.Get("limit"), 50)
-	if fe != nil {
-		fs = append(fs, *fe)
-	}
-	f.Limit = n
 	if err := valid.Fields(fs...); err != nil {
 		renderError(c, a.Logger, err)
 		return

@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -88,10 +87,7 @@ type page[T any] struct {
 // listParams reads the status (one of statuses), q and limit parameters common to the
 // directory and asset listings.
 func listParams(q url.Values, statuses ...string) (status string, limit int, fs []valid.FieldError) {
-	status = q.Get("status")
-	if status != "" && !slices.Contains(statuses, status) {
-		fs = append(fs, valid.FieldError{Field: "status", Message: "must be one of: " + strings.Join(statuses, ", ")})
-	}
+	status = enumParam(q, "status", statuses, &fs)
 	if len(q.Get("q")) > 200 {
 		fs = append(fs, valid.FieldError{Field: "q", Message: "must be at most 200 characters"})
 	}
@@ -112,13 +108,7 @@ func (a *api) listDirectory(kind string) gin.HandlerFunc {
 		}
 		f := store.ObjectFilter{Kind: kind, Query: q.Get("q"), Cursor: q.Get("cursor")}
 		var fs []valid.FieldError
-		if v := q.Get("task_id"); v != "" {
-			if id, err := uuid.Parse(v); err != nil {
-				fs = append(fs, valid.FieldError{Field: "task_id", Message: "must be a UUID"})
-			} else {
-				f.TaskID = &id
-			}
-		}
+		f.TaskID = uuidParam(q, "task_id", &fs)
 		var more []valid.FieldError
 		f.Status, f.Limit, more = listParams(q, store.ObjectActive, store.ObjectDisabled, store.ObjectRemoved)
 		if err := valid.Fields(append(fs, more...)...); err != nil {

@@ -3,11 +3,9 @@ package server
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/valid"
@@ -34,6 +32,11 @@ func (a *api) listRuns(c *gin.Context) {
 		renderError(c, a.Logger, err)
 		return
 	}
+	a.renderRuns(c, f)
+}
+
+// renderRuns answers with one page of the runs f selects.
+func (a *api) renderRuns(c *gin.Context, f store.RunFilter) {
 	list, next, err := a.Store.Runs.List(c, f)
 	if err != nil {
 		renderError(c, a.Logger, err)
@@ -69,31 +72,6 @@ func runFilter(c *gin.Context) (store.RunFilter, error) {
 	}
 	var fs []valid.FieldError
 	bad := func(field, msg string) { fs = append(fs, valid.FieldError{Field: field, Message: msg}) }
-	parseID := func(field string) *uuid.UUID {
-		v := q.Get(field)
-		if v == "" {
-			return nil
-		}
-		id, err := uuid.Parse(v)
-		if err != nil {
-			bad(field, "must be a UUID")
-			return nil
-		}
-		return &id
-	}
-	oneOf := func(field string, allowed []string) string {
-		v := q.Get(field)
-		if v == "" {
-			return ""
-		}
-		for _, a := range allowed {
-			if v == a {
-				return v
-			}
-		}
-		bad(field, "must be one of: "+strings.Join(allowed, ", "))
-		return ""
-	}
 	parseTime := func(field string) *time.Time {
 		v := q.Get(field)
 		if v == "" {
@@ -106,11 +84,11 @@ func runFilter(c *gin.Context) (store.RunFilter, error) {
 		}
 		return &t
 	}
-	f.TaskID = parseID("task_id")
-	f.ConnectorID = parseID("connector_id")
-	f.Kind = oneOf("kind", store.Kinds)
-	f.Status = oneOf("status", store.Statuses)
-	f.Trigger = oneOf("trigger", store.Triggers)
+	f.TaskID = uuidParam(q, "task_id", &fs)
+	f.ConnectorID = uuidParam(q, "connector_id", &fs)
+	f.Kind = enumParam(q, "kind", store.Kinds, &fs)
+	f.Status = enumParam(q, "status", store.Statuses, &fs)
+	f.Trigger = enumParam(q, "trigger", store.Triggers, &fs)
 	f.StartedAfter = parseTime("started_after")
 	f.StartedBefore = parseTime("started_before")
 	if n, fe := pageLimit(q.Get("limit"), f.Limit); fe != nil {
