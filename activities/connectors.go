@@ -86,27 +86,28 @@ func parseUUID(what, s string) (uuid.UUID, error) {
 	return id, nil
 }
 
+// opened is a connector with its configuration and scanner client.
+type opened struct {
+	*store.Connector
+	cfg *connectortype.Config
+	sc  connectortype.Scanner
+}
+
 // open loads the connector and opens its scanner client.
-func (a *Connectors) open(ctx context.Context, id uuid.UUID) (*store.Connector, connectortype.Scanner, error) {
+func (a *Connectors) open(ctx context.Context, id uuid.UUID) (opened, error) {
 	c, err := a.Store.Connectors.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("connector %s no longer exists", id), ErrTypeConnectorNotFound, nil)
+		return opened{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("connector %s no longer exists", id), ErrTypeConnectorNotFound, nil)
 	}
 	if err != nil {
-		return nil, nil, err
+		return opened{}, err
 	}
-	cfg, err := connectortype.DecodeStored(c.Config)
+	sc, cfg, err := connectortype.OpenStored(c.ToolType, c.BaseURL, c.Config, a.Keyring.Open,
+		connectortype.ClientOptions{Transport: a.Transport, Sleep: a.Sleep})
 	if err != nil {
-		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("connector %s: %v", c.Name, err), ErrTypeInvalidConfig, nil)
+		return opened{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("connector %s: %v", c.Name, err), ErrTypeInvalidConfig, nil)
 	}
-	if cfg.Password, err = a.Keyring.Open(cfg.Password); err != nil {
-		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("connector %s: the stored password cannot be opened: %v", c.Name, err), ErrTypeInvalidConfig, nil)
-	}
-	sc, err := connectortype.Open(c.ToolType, c.BaseURL, cfg, connectortype.ClientOptions{Transport: a.Transport, Sleep: a.Sleep})
-	if err != nil {
-		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("connector %s: %v", c.Name, err), ErrTypeInvalidConfig, nil)
-	}
-	return c, sc, nil
+	return opened{Connector: c, cfg: cfg, sc: sc}, nil
 }
 
 // vendorError makes a vendor failure an activity error: unavailable and rate-limited vendors
@@ -134,7 +135,7 @@ func (a *Connectors) DiscoverConnector(ctx context.Context, in ConnectorInput) (
 	if err != nil {
 		return DiscoverOutput{}, err
 	}
-	c, sc, err := a.open(ctx, cid)
+	c, err := a.open(ctx, cid)
 	if err != nil {
 		return DiscoverOutput{}, err
 	}
@@ -142,7 +143,7 @@ func (a *Connectors) DiscoverConnector(ctx context.Context, in ConnectorInput) (
 	defer hb.stop()
 	var found []scanner.Product
 	seen := map[string]bool{}
-	err = sc.Products(ctx, func(p scanner.Product) error {
+	err = c.sc.Products(ctx, func(p scanner.Product) error {
 		if !seen[p.ID] {
 			seen[p.ID] = true
 			found = append(found, p)
@@ -207,7 +208,7 @@ func (a *Connectors) SyncRecord(ctx context.Context, in RecordInput) (RecordOutp
 	if ti, err := a.Store.Connectors.ImportOf(ctx, runID, rid); err == nil {
 		return RecordOutput{TestID: ti.TestID.String(), ImportID: ti.ID.String(), Counts: ti.Counts(), Replayed: true}, nil
 	}
-	c, sc, err := a.open(ctx, cid)
+	c, err := a.open(ctx, cid)
 	if err != nil {
 		return RecordOutput{}, err
 	}
@@ -222,7 +223,7 @@ func (a *Connectors) SyncRecord(ctx context.Context, in RecordInput) (RecordOutp
 		return RecordOutput{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("record %q is %s, not mapped: it was changed while the sync ran", rec.Name, rec.State), ErrTypeInvalidInput, nil)
 	}
-	out, err := a.syncRecord(ctx, c, sc, rec, runID, in.StartedAt)
+	out, err := a.syncRecord(ctx, c, rec, runID, in.StartedAt)
 	status, msg := "succeeded", ""
 	if err != nil {
 		status, msg = "failed", err.Error()
@@ -233,13 +234,9 @@ func (a *Connectors) SyncRecord(ctx context.Context, in RecordInput) (RecordOutp
 	return out, err
 }
 
-func (a *Connectors) syncRecord(ctx context.Context, c *store.Connector, sc connectortype.Scanner, rec *store.Record, runID uuid.UUID, startedAt time.Time) (RecordOutput, error) {
-	allowEmpty := false
-	if cfg, err := connectortype.DecodeStored(c.Config); err == nil {
-		allowEmpty = cfg.AllowEmptyResults
-	}
+func (a *Connectors) syncRecord(ctx context.Context, c opened, rec *store.Record, runID uuid.UUID, startedAt time.Time) (RecordOutput, error) {
 	info, _ := connectortype.Lookup(c.ToolType)
-	testID, err := a.Store.Connectors.EnsureTest(ctx, *rec.ProductID, c, info.Title, time.Now().UTC())
+	testID, err := a.Store.Connectors.EnsureTest(ctx, *rec.ProductID, c.Connector, info.Title, time.Now().UTC())
 	if err != nil {
 		return RecordOutput{}, err
 	}
@@ -255,7 +252,7 @@ func (a *Connectors) syncRecord(ctx context.Context, c *store.Connector, sc conn
 		mark = now
 	}
 	err = a.Store.WithStaging(ctx, func(st *store.Staging) error {
-		err := sc.Detections(ctx, rec.VendorID, func(d scanner.Detection) error {
+		err := c.sc.Detections(ctx, rec.VendorID, func(d scanner.Detection) error {
 			if err := st.AddDetection(ctx, d); err != nil {
 				return err
 			}
@@ -270,7 +267,7 @@ func (a *Connectors) syncRecord(ctx context.Context, c *store.Connector, sc conn
 		}
 		prog.Phase, prog.Detections = "definitions", st.Detections
 		hb.set(prog)
-		if st.Detections == 0 && !allowEmpty {
+		if st.Detections == 0 && !c.cfg.AllowEmptyResults {
 			// An empty answer is more often a vendor glitch or an emptied asset group than a
 			// fully remediated one: refuse to inactivate everything.
 			active, err := a.Store.Connectors.CountActive(ctx, testID, rec.ID)
@@ -280,7 +277,7 @@ func (a *Connectors) syncRecord(ctx context.Context, c *store.Connector, sc conn
 			if active > 0 {
 				return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 					"%s returned no findings for %q while %d of its findings are active; nothing was changed "+
-						"(set config.allow_empty_results to let an empty scan inactivate them)", sc.Vendor(), rec.Name, active),
+						"(set config.allow_empty_results to let an empty scan inactivate them)", c.sc.Vendor(), rec.Name, active),
 					ErrTypeRemovalGuard, nil)
 			}
 		}
@@ -291,7 +288,7 @@ func (a *Connectors) syncRecord(ctx context.Context, c *store.Connector, sc conn
 		}
 		sort.Strings(ids)
 		got := map[string]bool{}
-		err = sc.Definitions(ctx, ids, func(d scanner.Definition) error {
+		err = c.sc.Definitions(ctx, ids, func(d scanner.Definition) error {
 			if got[d.VendorID] {
 				return nil
 			}
@@ -308,7 +305,7 @@ func (a *Connectors) syncRecord(ctx context.Context, c *store.Connector, sc conn
 		ti, applied, err := st.Apply(ctx, store.ApplyInput{RunID: runID, RecordID: rec.ID, TestID: testID, StartedAt: startedAt, Now: time.Now().UTC()})
 		if errors.Is(err, store.ErrMissingDefinition) {
 			return temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("%s: the vendor returned no definition for vulnerabilities it reported (%v)", sc.Vendor(), err),
+				fmt.Sprintf("%s: the vendor returned no definition for vulnerabilities it reported (%v)", c.sc.Vendor(), err),
 				ErrTypeVendor+"."+string(scanner.KindBadResponse), nil)
 		}
 		if err != nil {

@@ -254,16 +254,9 @@ func (s *Service) TestConnection(ctx context.Context, id uuid.UUID, timeout time
 	if err != nil {
 		return ConnectionReport{}, err
 	}
-	cfg, err := connectortype.DecodeStored(c.Config)
+	sc, _, err := connectortype.OpenStored(c.ToolType, c.BaseURL, c.Config, s.keys.Open, opts)
 	if err != nil {
-		return ConnectionReport{}, err
-	}
-	if cfg.Password, err = s.keys.Open(cfg.Password); err != nil {
-		return ConnectionReport{}, fmt.Errorf("connector %s: the stored password cannot be opened: %w", id, err)
-	}
-	sc, err := connectortype.Open(c.ToolType, c.BaseURL, cfg, opts)
-	if err != nil {
-		return ConnectionReport{}, err
+		return ConnectionReport{}, fmt.Errorf("connector %s: %w", id, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -214,6 +214,23 @@ func Open(toolType, baseURL string, cfg *Config, opts ClientOptions) (Scanner, e
 	return nil, fmt.Errorf("unknown tool type %q", toolType)
 }
 
+// OpenStored decodes a connector's stored configuration, opens its sealed password with open
+// and returns the scanner client with the configuration (password open).
+func OpenStored(toolType, baseURL string, raw json.RawMessage, open func(string) (string, error), opts ClientOptions) (Scanner, *Config, error) {
+	cfg, err := DecodeStored(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Password, err = open(cfg.Password); err != nil {
+		return nil, nil, fmt.Errorf("the stored password cannot be opened: %w", err)
+	}
+	sc, err := Open(toolType, baseURL, cfg, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sc, cfg, nil
+}
+
 type qualysScanner struct{ c *qualys.Client }
 
 func (q qualysScanner) Vendor() string { return qualys.Vendor }
