@@ -87,17 +87,22 @@ func (d *Dispatcher) TaskRunInput(t *store.Task, trigger, triggeredBy string) wo
 func (d *Dispatcher) TriggerTask(ctx context.Context, t *store.Task, trigger, triggeredBy string) (Started, error) {
 	in := d.TaskRunInput(t, trigger, triggeredBy)
 	in.RunID = uuid.NewString()
-	key := workflows.TaskWorkflowID(t.Type)
-	run, err := d.opts.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                                       key,
-		TaskQueue:                                d.opts.TaskQueue,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    workflows.TaskSearchAttributes(t.Type, in.TaskID, trigger, in.RunID),
-		Memo:                                     workflows.TaskMemo(in),
-		StaticSummary:                            workflows.TaskSummary(in),
+	return d.start(ctx, workflows.TaskWorkflowID(t.Type), in.RunID, client.StartWorkflowOptions{
+		TypedSearchAttributes: workflows.TaskSearchAttributes(t.Type, in.TaskID, trigger, in.RunID),
+		Memo:                  workflows.TaskMemo(in),
+		StaticSummary:         workflows.TaskSummary(in),
 	}, workflows.IntegrationTaskName, in)
+}
+
+// start starts workflow under its exclusivity key with the options' search attributes, memo
+// and summary, and returns a *BusyError naming the running run when the key is busy.
+func (d *Dispatcher) start(ctx context.Context, key, runID string, opts client.StartWorkflowOptions, workflow string, in any) (Started, error) {
+	opts.ID = key
+	opts.TaskQueue = d.opts.TaskQueue
+	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+	opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
+	run, err := d.opts.Client.ExecuteWorkflow(ctx, opts, workflow, in)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		return Started{}, d.busy(ctx, key, already.RunId)
@@ -105,7 +110,7 @@ func (d *Dispatcher) TriggerTask(ctx context.Context, t *store.Task, trigger, tr
 	if err != nil {
 		return Started{}, fmt.Errorf("start %s: %w", key, err)
 	}
-	return Started{RunID: in.RunID, WorkflowID: run.GetID(), WorkflowRunID: run.GetRunID()}, nil
+	return Started{RunID: runID, WorkflowID: run.GetID(), WorkflowRunID: run.GetRunID()}, nil
 }
 
 func (d *Dispatcher) busy(ctx context.Context, key, workflowRunID string) *BusyError {
@@ -153,23 +158,9 @@ func (d *Dispatcher) ConnectorRunInput(c *store.Connector, op, trigger, triggere
 func (d *Dispatcher) TriggerConnector(ctx context.Context, c *store.Connector, op, trigger, triggeredBy string, maxAttempts int) (Started, error) {
 	in := d.ConnectorRunInput(c, op, trigger, triggeredBy, maxAttempts)
 	in.RunID = uuid.NewString()
-	key := workflows.ConnectorWorkflowID(in.ConnectorID, op)
-	run, err := d.opts.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                                       key,
-		TaskQueue:                                d.opts.TaskQueue,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    workflows.ConnectorSearchAttributes(c.ToolType, op, in.ConnectorID, trigger, in.RunID),
-		Memo:                                     workflows.ConnectorMemo(in),
-		StaticSummary:                            workflows.ConnectorSummary(in),
+	return d.start(ctx, workflows.ConnectorWorkflowID(in.ConnectorID, op), in.RunID, client.StartWorkflowOptions{
+		TypedSearchAttributes: workflows.ConnectorSearchAttributes(c.ToolType, op, in.ConnectorID, trigger, in.RunID),
+		Memo:                  workflows.ConnectorMemo(in),
+		StaticSummary:         workflows.ConnectorSummary(in),
 	}, workflows.ConnectorOperationName, in)
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		return Started{}, d.busy(ctx, key, already.RunId)
-	}
-	if err != nil {
-		return Started{}, fmt.Errorf("start %s: %w", key, err)
-	}
-	return Started{RunID: in.RunID, WorkflowID: run.GetID(), WorkflowRunID: run.GetRunID()}, nil
 }

@@ -44,6 +44,16 @@ type ConnectorRunInput struct {
 	MaxDuration time.Duration
 }
 
+// runStart is the run-history row of the run, without the workflow execution and start time.
+func (in ConnectorRunInput) runStart() activities.RunStart {
+	kind := store.KindConnectorDiscover
+	if in.Operation == OpSync {
+		kind = store.KindConnectorSync
+	}
+	return activities.RunStart{RunID: in.RunID, Kind: kind, ConnectorID: in.ConnectorID, SubjectName: in.ConnectorName,
+		Trigger: in.Trigger, TriggeredBy: in.TriggeredBy}
+}
+
 // RecordResult is the outcome of one record in a sync run.
 type RecordResult struct {
 	RecordID string           `json:"record_id"`
@@ -72,16 +82,9 @@ const ErrTypeConnectorRunFailed = "ConnectorRunFailed"
 func ConnectorOperationWorkflow(ctx workflow.Context, in ConnectorRunInput) (ConnectorRunResult, error) {
 	info := workflow.GetInfo(ctx)
 	res := ConnectorRunResult{RunID: in.RunID, Counts: map[string]int64{}}
-	kind := store.KindConnectorDiscover
-	if in.Operation == OpSync {
-		kind = store.KindConnectorSync
-	}
 	startedAt := workflow.Now(ctx)
-	start := activities.RunStart{
-		RunID: in.RunID, Kind: kind, ConnectorID: in.ConnectorID, SubjectName: in.ConnectorName,
-		Trigger: in.Trigger, TriggeredBy: in.TriggeredBy, WorkflowID: info.WorkflowExecution.ID,
-		WorkflowRunID: info.WorkflowExecution.RunID, StartedAt: startedAt,
-	}
+	start := in.runStart()
+	start.WorkflowID, start.WorkflowRunID, start.StartedAt = info.WorkflowExecution.ID, info.WorkflowExecution.RunID, startedAt
 	lctx := workflow.WithLocalActivityOptions(ctx, bookkeepingLocalOptions)
 	if err := workflow.ExecuteLocalActivity(lctx, recordRunStartName, start).Get(ctx, nil); err != nil {
 		return res, err
@@ -114,11 +117,7 @@ func ConnectorOperationWorkflow(ctx workflow.Context, in ConnectorRunInput) (Con
 		runErr = syncRecords(ctx, actCtx, a, in, cin, startedAt, &res)
 	} else {
 		var out activities.DiscoverOutput
-		dctx := workflow.WithActivityOptions(actCtx, workflow.ActivityOptions{
-			StartToCloseTimeout: maxDur, HeartbeatTimeout: hb, Summary: "discover " + in.ConnectorName,
-			RetryPolicy: workflow.GetActivityOptions(actCtx).RetryPolicy,
-		})
-		runErr = workflow.ExecuteActivity(dctx, a.DiscoverConnector, cin).Get(ctx, &out)
+		runErr = workflow.ExecuteActivity(withSummary(actCtx, "discover "+in.ConnectorName), a.DiscoverConnector, cin).Get(ctx, &out)
 		for k, v := range out.Counts {
 			res.Counts[k] = v
 		}
@@ -152,6 +151,13 @@ func ConnectorOperationWorkflow(ctx workflow.Context, in ConnectorRunInput) (Con
 	return res, temporal.NewNonRetryableApplicationError(msg, ErrTypeConnectorRunFailed, nil)
 }
 
+// withSummary returns ctx's activity options with the summary the Temporal UI shows.
+func withSummary(ctx workflow.Context, summary string) workflow.Context {
+	opts := workflow.GetActivityOptions(ctx)
+	opts.Summary = summary
+	return workflow.WithActivityOptions(ctx, opts)
+}
+
 // syncRecords reimports every mapped record, one at a time, and aggregates their counts.
 func syncRecords(ctx, actCtx workflow.Context, a *activities.Connectors, in ConnectorRunInput, cin activities.ConnectorInput,
 	startedAt time.Time, res *ConnectorRunResult) error {
@@ -169,12 +175,7 @@ func syncRecords(ctx, actCtx workflow.Context, a *activities.Connectors, in Conn
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		rctx := workflow.WithActivityOptions(actCtx, workflow.ActivityOptions{
-			StartToCloseTimeout: workflow.GetActivityOptions(actCtx).StartToCloseTimeout,
-			HeartbeatTimeout:    workflow.GetActivityOptions(actCtx).HeartbeatTimeout,
-			RetryPolicy:         workflow.GetActivityOptions(actCtx).RetryPolicy,
-			Summary:             fmt.Sprintf("record %d of %d: %s", i+1, len(ids), rec.Name),
-		})
+		rctx := withSummary(actCtx, fmt.Sprintf("record %d of %d: %s", i+1, len(ids), rec.Name))
 		var out activities.RecordOutput
 		err := workflow.ExecuteActivity(rctx, a.SyncRecord, activities.RecordInput{
 			RunID: in.RunID, ConnectorID: in.ConnectorID, RecordID: rec.ID, StartedAt: startedAt,
@@ -252,7 +253,6 @@ const ConnectorSchedulePrefix = "connector/"
 // when that key is busy (a manual run, or the previous scheduled run still going), records
 // the run as skipped.
 func ScheduledConnectorOperationWorkflow(ctx workflow.Context, in ConnectorRunInput) (ScheduledTaskResult, error) {
-	var runs *activities.Runs
 	var runID string
 	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return newRunID() }).Get(&runID); err != nil {
 		return ScheduledTaskResult{}, err
@@ -282,21 +282,7 @@ func ScheduledConnectorOperationWorkflow(ctx workflow.Context, in ConnectorRunIn
 	if !errors.As(err, &busy) {
 		return res, err
 	}
-	kind := store.KindConnectorDiscover
-	if in.Operation == OpSync {
-		kind = store.KindConnectorSync
-	}
-	info := workflow.GetInfo(ctx)
-	skipped := activities.RunSkipped{
-		BusyWorkflowID: key,
-		Run: activities.RunStart{
-			RunID: runID, Kind: kind, ConnectorID: in.ConnectorID, SubjectName: in.ConnectorName,
-			Trigger: in.Trigger, TriggeredBy: in.TriggeredBy, WorkflowID: info.WorkflowExecution.ID,
-			WorkflowRunID: info.WorkflowExecution.RunID, StartedAt: workflow.Now(ctx),
-		},
-	}
-	bctx := workflow.WithActivityOptions(ctx, bookkeepingOptions)
-	if err := workflow.ExecuteActivity(bctx, runs.RecordRunSkipped, skipped).Get(ctx, nil); err != nil {
+	if err := recordSkipped(ctx, key, in.runStart()); err != nil {
 		return res, err
 	}
 	res.Skipped = true

@@ -103,21 +103,25 @@ func ScheduledTaskWorkflow(ctx workflow.Context, in ScheduledTaskInput) (Schedul
 		}
 	}
 
-	info := workflow.GetInfo(ctx)
-	skipped := activities.RunSkipped{
-		BusyWorkflowID: key,
-		Run: activities.RunStart{
-			RunID: runID, Kind: store.KindTask, TaskID: task.TaskID, TaskType: task.TaskType, SubjectName: task.TaskName,
-			Trigger: task.Trigger, TriggeredBy: task.TriggeredBy, WorkflowID: info.WorkflowExecution.ID,
-			WorkflowRunID: info.WorkflowExecution.RunID, StartedAt: workflow.Now(ctx),
-		},
+	run := activities.RunStart{
+		RunID: runID, Kind: store.KindTask, TaskID: task.TaskID, TaskType: task.TaskType, SubjectName: task.TaskName,
+		Trigger: task.Trigger, TriggeredBy: task.TriggeredBy,
 	}
-	bctx := workflow.WithActivityOptions(ctx, bookkeepingOptions)
-	if err := workflow.ExecuteActivity(bctx, runs.RecordRunSkipped, skipped).Get(ctx, nil); err != nil {
+	if err := recordSkipped(ctx, key, run); err != nil {
 		return res, err
 	}
 	res.Skipped = true
 	return res, nil
+}
+
+// recordSkipped records run, started by this (scheduled) workflow execution now, as skipped
+// because key was busy.
+func recordSkipped(ctx workflow.Context, key string, run activities.RunStart) error {
+	var runs *activities.Runs
+	info := workflow.GetInfo(ctx)
+	run.WorkflowID, run.WorkflowRunID, run.StartedAt = info.WorkflowExecution.ID, info.WorkflowExecution.RunID, workflow.Now(ctx)
+	bctx := workflow.WithActivityOptions(ctx, bookkeepingOptions)
+	return workflow.ExecuteActivity(bctx, runs.RecordRunSkipped, activities.RunSkipped{BusyWorkflowID: key, Run: run}).Get(ctx, nil)
 }
 
 // TaskMemo is the memo of a task run: the human names an operator looks for.
