@@ -4,18 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/tributary-io/tributary/internal/nexposesim"
 	"github.com/tributary-io/tributary/internal/qualyssim"
@@ -403,25 +397,9 @@ func TestConnectorScheduleSkipAndReplay(t *testing.T) {
 	s.must(http.StatusAccepted, "POST", base+"/sync", nil, &tr)
 	synced := s.waitRun(tr.RunID, 30*time.Second)
 
-	replayer := worker.NewWorkflowReplayer()
-	replayer.RegisterWorkflowWithOptions(workflows.ConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ConnectorOperationName})
-	replayer.RegisterWorkflowWithOptions(workflows.ScheduledConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledConnectorOperationName})
-	ctx := ctxTimeout(t, time.Minute)
-	for _, r := range []runView{scheduled, skipped, synced} {
-		it := s.client.GetWorkflowHistory(ctx, r.WorkflowID, r.WorkflowRunID, false, 0)
-		h := &historypb.History{}
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				t.Fatal(err)
-			}
-			h.Events = append(h.Events, ev)
-		}
-		if err := replayer.ReplayWorkflowHistory(nil, h); err != nil {
-			t.Fatalf("replay of %s run %s/%s: %v", r.Status, r.WorkflowID, r.WorkflowRunID, err)
-		}
-	}
+	replayRuns(t, s, scheduled, skipped, synced)
 
+	ctx := ctxTimeout(t, time.Minute)
 	s.must(http.StatusNoContent, "DELETE", base, nil, nil)
 	_, err := s.client.ScheduleClient().GetHandle(ctx, workflows.ConnectorScheduleID(conn.ID, "discover")).Describe(ctx)
 	var nf *serviceerror.NotFound
@@ -434,10 +412,7 @@ func TestConnectorScheduleSkipAndReplay(t *testing.T) {
 // second worker finishes the sync. The findings and counts are those of one clean sync, with
 // one import for the run.
 func TestWorkerKilledMidSync(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "tributary-worker")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/tributary-worker").CombinedOutput(); err != nil {
-		t.Fatalf("build worker: %v\n%s", err, out)
-	}
+	bin := buildWorker(t)
 	sim := qualyssim.New(qualyssim.Options{Seed: 13, AssetGroups: 1, HostsPerGroup: 9, DetectionsPerHost: 3})
 	defer sim.Close()
 	s := newStack(t, stackOptions{noWorker: true})
@@ -445,27 +420,7 @@ func TestWorkerKilledMidSync(t *testing.T) {
 	s.must(http.StatusCreated, "POST", "/api/v1/connectors", map[string]any{"tool_type": "qualys", "name": "Crash", "base_url": sim.URL,
 		"config": map[string]any{"username": "sim", "password": "sim-password", "allow_plaintext_http": true, "page_size": 3}}, &conn)
 	base := "/api/v1/connectors/" + conn.ID
-	startWorker := func(name string) *exec.Cmd {
-		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), "DATABASE_URL="+s.dbURL, "TEMPORAL_ADDRESS="+s.temporal.GetFrontendHostPort(),
-			"TEMPORAL_NAMESPACE="+s.temporal.GetDefaultNamespace(), "TEMPORAL_TASK_QUEUE="+taskQueue, "LOG_LEVEL=warn",
-			"TRIBUTARY_SECRET_KEYS="+s.keySpec)
-		logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			logf.Close()
-		})
-		return cmd
-	}
-	w1 := startWorker("worker-1")
+	w1 := s.startWorkerProcess(bin, "worker-1")
 	var tr triggered
 	s.must(http.StatusAccepted, "POST", base+"/discover", nil, &tr)
 	s.waitRun(tr.RunID, 60*time.Second)
@@ -494,7 +449,7 @@ func TestWorkerKilledMidSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = w1.Wait()
-	startWorker("worker-2")
+	s.startWorkerProcess(bin, "worker-2")
 	run := s.waitRun(tr.RunID, 90*time.Second)
 	if run.Status != "succeeded" || run.Counts["created"] != 27 || run.Counts["total"] != 27 || run.Counts["records_synced"] != 1 {
 		t.Fatalf("sync after the crash: %+v", run)

@@ -16,10 +16,7 @@ import (
 // The real tributary-worker binary is killed with SIGKILL in the middle of a run; a second
 // worker process finishes it. Run history shows one run, succeeded on its second attempt.
 func TestWorkerProcessKilledMidRun(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "tributary-worker")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/tributary-worker").CombinedOutput(); err != nil {
-		t.Fatalf("build worker: %v\n%s", err, out)
-	}
+	bin := buildWorker(t)
 	s := newStack(t, stackOptions{noWorker: true})
 	tg := newTarget(t, func(w http.ResponseWriter, r *http.Request, call int64) {
 		if call == 1 {
@@ -29,39 +26,14 @@ func TestWorkerProcessKilledMidRun(t *testing.T) {
 		fmt.Fprint(w, "done by the second worker")
 	})
 	task := s.createHTTPTask("crash", tg.srv.URL, map[string]any{"max_attempts": 3})
-	startWorker := func(name string) *exec.Cmd {
-		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(),
-			"DATABASE_URL="+s.dbURL,
-			"TEMPORAL_ADDRESS="+s.temporal.GetFrontendHostPort(),
-			"TEMPORAL_NAMESPACE="+s.temporal.GetDefaultNamespace(),
-			"TEMPORAL_TASK_QUEUE="+taskQueue,
-			"LOG_LEVEL=warn",
-			"TRIBUTARY_SECRET_KEYS="+s.keySpec,
-		)
-		logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			logf.Close()
-		})
-		return cmd
-	}
-	w1 := startWorker("worker-1")
+	w1 := s.startWorkerProcess(bin, "worker-1")
 	tr := trigger(s, task.ID)
 	waitCalls(t, tg, 1)
 	if err := w1.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = w1.Wait()
-	startWorker("worker-2")
+	s.startWorkerProcess(bin, "worker-2")
 	run := s.waitRun(tr.RunID, 90*time.Second)
 	if run.Status != store.StatusSucceeded || run.Attempt != 2 || run.Details["excerpt"] != "done by the second worker" {
 		t.Fatalf("run after the crash: %+v", run)
@@ -71,4 +43,44 @@ func TestWorkerProcessKilledMidRun(t *testing.T) {
 	if len(page.Items) != 1 {
 		t.Fatalf("want one run in history, got %d", len(page.Items))
 	}
+}
+
+// buildWorker builds the tributary-worker binary into the test's temporary directory.
+func buildWorker(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tributary-worker")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/tributary-worker").CombinedOutput(); err != nil {
+		t.Fatalf("build worker: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startWorkerProcess starts the worker binary against the stack, logging to a file named
+// after it; the process is killed when the test ends.
+func (s *stack) startWorkerProcess(bin, name string) *exec.Cmd {
+	t := s.t
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"DATABASE_URL="+s.dbURL,
+		"TEMPORAL_ADDRESS="+s.temporal.GetFrontendHostPort(),
+		"TEMPORAL_NAMESPACE="+s.temporal.GetDefaultNamespace(),
+		"TEMPORAL_TASK_QUEUE="+taskQueue,
+		"LOG_LEVEL=warn",
+		"TRIBUTARY_SECRET_KEYS="+s.keySpec,
+	)
+	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+	})
+	return cmd
 }

@@ -49,11 +49,19 @@ func TestWorkflowHistoriesReplay(t *testing.T) {
 	failed := latest("failed")
 	s.must(http.StatusNoContent, "DELETE", "/api/v1/tasks/"+sched.ID, nil, nil)
 
+	replayRuns(t, s, succeeded, failed, skipped)
+}
+
+// replayRuns replays the Temporal histories of runs with the current workflow code.
+func replayRuns(t *testing.T, s *stack, runs ...runView) {
+	t.Helper()
 	replayer := worker.NewWorkflowReplayer()
 	replayer.RegisterWorkflowWithOptions(workflows.IntegrationTaskWorkflow, workflow.RegisterOptions{Name: workflows.IntegrationTaskName})
 	replayer.RegisterWorkflowWithOptions(workflows.ScheduledTaskWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledIntegrationTaskName})
+	replayer.RegisterWorkflowWithOptions(workflows.ConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ConnectorOperationName})
+	replayer.RegisterWorkflowWithOptions(workflows.ScheduledConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledConnectorOperationName})
 	ctx := ctxTimeout(t, time.Minute)
-	for _, r := range []runView{succeeded, failed, skipped} {
+	for _, r := range runs {
 		it := s.client.GetWorkflowHistory(ctx, r.WorkflowID, r.WorkflowRunID, false, 0)
 		h := &historypb.History{}
 		for it.HasNext() {
