@@ -189,16 +189,17 @@ func (st *Staging) Flush(ctx context.Context) error {
 	return st.flushDefinitions(ctx)
 }
 
+// missingDefinitionsSQL selects the vendor IDs of staged detections without a staged definition.
+const missingDefinitionsSQL = `SELECT DISTINCT d.vendor_id FROM stage_detections d
+	WHERE NOT EXISTS (SELECT 1 FROM stage_definitions x WHERE x.vendor_id = d.vendor_id)`
+
 // MissingDefinitions returns, in order, the vendor IDs of staged detections that have no
 // staged definition.
 func (st *Staging) MissingDefinitions(ctx context.Context) ([]string, error) {
 	if err := st.Flush(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := st.conn.Query(ctx, `
-		SELECT DISTINCT d.vendor_id FROM stage_detections d
-		WHERE NOT EXISTS (SELECT 1 FROM stage_definitions x WHERE x.vendor_id = d.vendor_id)
-		ORDER BY 1`)
+	rows, err := st.conn.Query(ctx, missingDefinitionsSQL+" ORDER BY 1")
 	if err != nil {
 		return nil, err
 	}
@@ -252,9 +253,7 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 		return nil, false, err
 	}
 	var missing string
-	err = tx.QueryRow(ctx, `SELECT COALESCE(string_agg(vendor_id, ', '), '') FROM (
-		SELECT DISTINCT d.vendor_id FROM stage_detections d
-		WHERE NOT EXISTS (SELECT 1 FROM stage_definitions x WHERE x.vendor_id = d.vendor_id) ORDER BY 1 LIMIT 5) m`).Scan(&missing)
+	err = tx.QueryRow(ctx, "SELECT COALESCE(string_agg(vendor_id, ', '), '') FROM ("+missingDefinitionsSQL+" ORDER BY 1 LIMIT 5) m").Scan(&missing)
 	if err != nil {
 		return nil, false, err
 	}

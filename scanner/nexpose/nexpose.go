@@ -57,9 +57,9 @@ type Client struct {
 
 // New returns a Client.
 func New(opts Options) (*Client, error) {
-	base, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
-	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
-		return nil, fmt.Errorf("nexpose: base URL %q is not an http(s) URL", opts.BaseURL)
+	base, err := scanner.BaseURL("nexpose", opts.BaseURL)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Username == "" || opts.Password == "" {
 		return nil, errors.New("nexpose: username and password are required")
@@ -80,16 +80,7 @@ func New(opts Options) (*Client, error) {
 		opts.MaxBodyBytes = 32 << 20
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		opts.Sleep = scanner.Sleep
 	}
 	return &Client{opts: opts, base: base}, nil
 }
@@ -224,7 +215,7 @@ func (c *Client) assetVulns(ctx context.Context, assetID int64, host, ip string,
 		}
 		seen[v.ID] = true
 		el := "resources[id=" + v.ID + "]"
-		since, err := parseTime(v.Since)
+		since, err := scanner.ParseTime(v.Since)
 		if err != nil {
 			return c.bad(op, page, el+".since", "%v", err)
 		}
@@ -417,18 +408,6 @@ func scoreText(s *float64) string {
 	return strconv.FormatFloat(*s, 'f', -1, 64)
 }
 
-func parseTime(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not a date-time such as 2026-11-25T10:00:00Z", s)
-	}
-	return t.UTC(), nil
-}
-
 func (c *Client) bad(op string, page int, element, format string, args ...any) *scanner.Error {
 	return &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: element,
 		Message: fmt.Sprintf(format, args...)}
@@ -506,11 +485,7 @@ func (c *Client) get(ctx context.Context, op string, page int, path string, q ur
 				return nil, ctx.Err()
 			}
 			if attempt >= c.opts.MaxRetries {
-				var ue *url.Error
-				if errors.As(err, &ue) {
-					err = ue.Err
-				}
-				return nil, fail(scanner.KindUnavailable, 0, err.Error())
+				return nil, fail(scanner.KindUnavailable, 0, scanner.TransportMessage(err))
 			}
 			if err := c.opts.Sleep(ctx, backoff); err != nil {
 				return nil, err

@@ -80,9 +80,9 @@ type Client struct {
 
 // New returns a Client.
 func New(opts Options) (*Client, error) {
-	base, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
-	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
-		return nil, fmt.Errorf("qualys: base URL %q is not an http(s) URL", opts.BaseURL)
+	base, err := scanner.BaseURL("qualys", opts.BaseURL)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Username == "" || opts.Password == "" {
 		return nil, errors.New("qualys: username and password are required")
@@ -109,20 +109,9 @@ func New(opts Options) (*Client, error) {
 		opts.RequestedWith = "Tributary"
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleep
+		opts.Sleep = scanner.Sleep
 	}
 	return &Client{opts: opts, base: base}, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func (c *Client) endpoint(path string, q url.Values) string {
@@ -298,10 +287,10 @@ func (c *Client) detection(op string, page int, hostID, host, ip string, x *xmlD
 		d.Port, d.HasPort = int32(n), true
 	}
 	var err error
-	if d.FirstSeen, err = parseTime(x.FirstFound); err != nil {
+	if d.FirstSeen, err = scanner.ParseTime(x.FirstFound); err != nil {
 		return d, c.bad(op, page, el+"/FIRST_FOUND_DATETIME", "%v", err)
 	}
-	if d.LastSeen, err = parseTime(x.LastFound); err != nil {
+	if d.LastSeen, err = scanner.ParseTime(x.LastFound); err != nil {
 		return d, c.bad(op, page, el+"/LAST_FOUND_DATETIME", "%v", err)
 	}
 	ssl := "0"
@@ -310,18 +299,6 @@ func (c *Client) detection(op string, page int, hostID, host, ip string, x *xmlD
 	}
 	d.Identity = Identity(hostID, qid, d.Port, d.HasPort, d.Protocol, ssl)
 	return d, nil
-}
-
-func parseTime(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not a date-time such as 2026-11-25T10:00:00Z", s)
-	}
-	return t.UTC(), nil
 }
 
 type xmlVuln struct {
@@ -503,7 +480,7 @@ func (c *Client) get(ctx context.Context, op string, page int, target string) (i
 				return nil, ctx.Err()
 			}
 			if attempt >= c.opts.MaxRetries {
-				return nil, fail(scanner.KindUnavailable, 0, "", redactURL(err))
+				return nil, fail(scanner.KindUnavailable, 0, "", scanner.TransportMessage(err))
 			}
 			if err := c.opts.Sleep(ctx, backoff); err != nil {
 				return nil, err
@@ -574,13 +551,4 @@ func (c *Client) noteRateHeaders(h http.Header) {
 	if wait, err := strconv.Atoi(h.Get("X-RateLimit-ToWait-Sec")); err == nil && wait > 0 {
 		c.notBefore = time.Now().Add(time.Duration(wait) * time.Second)
 	}
-}
-
-// redactURL drops the query of a URL error: it may be long, and it is no use to an operator.
-func redactURL(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
-	}
-	return err.Error()
 }
