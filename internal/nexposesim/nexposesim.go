@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/tributary-io/tributary/internal/simfault"
 )
@@ -78,6 +77,15 @@ func (s *Server) SetSeverity(id, label string) {
 	s.severities.Store(&m)
 }
 
+// vendor is how Nexpose answers faults: Retry-After and v3 error bodies.
+var vendor = simfault.Vendor{
+	ContentType: "application/json;charset=UTF-8",
+	WaitHeaders: func(h http.Header, seconds int) { h.Set("Retry-After", strconv.Itoa(seconds)) },
+	WriteError: func(w http.ResponseWriter, r *http.Request, f *simfault.Fault) {
+		writeError(w, r, f.Status, orDefault(f.Text, http.StatusText(f.Status)))
+	},
+}
+
 func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	w.WriteHeader(status)
@@ -92,30 +100,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnauthorized, "The user name or password is incorrect.")
 		return
 	}
-	if f := s.Faults.Next(r); f != nil {
-		if f.Delay > 0 {
-			select {
-			case <-time.After(f.Delay):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if f.WaitSeconds > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(f.WaitSeconds))
-		}
-		if f.Body != "" {
-			w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-			w.WriteHeader(max(f.Status, http.StatusOK))
-			_, _ = w.Write([]byte(f.Body))
-			return
-		}
-		if f.Status != 0 {
-			writeError(w, r, f.Status, orDefault(f.Text, http.StatusText(f.Status)))
-			return
-		}
-		if f.TruncateAt > 0 {
-			w = &simfault.Truncating{ResponseWriter: w, N: f.TruncateAt}
-		}
+	w, ok := s.Faults.Serve(w, r, vendor)
+	if !ok {
+		return
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {

@@ -115,31 +115,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		simpleReturn(w, http.StatusUnauthorized, "2000", "Bad Login/Password", 0)
 		return
 	}
-	if f := s.Faults.Next(r); f != nil {
-		if f.Delay > 0 {
-			select {
-			case <-time.After(f.Delay):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if f.WaitSeconds > 0 {
-			h.Set("X-RateLimit-Remaining", "0")
-			h.Set("X-RateLimit-ToWait-Sec", strconv.Itoa(f.WaitSeconds))
-		}
-		if f.Body != "" {
-			h.Set("Content-Type", "text/xml;charset=UTF-8")
-			w.WriteHeader(max(f.Status, http.StatusOK))
-			_, _ = w.Write([]byte(f.Body))
-			return
-		}
-		if f.Status != 0 {
-			simpleReturn(w, f.Status, f.Code, f.Text, f.WaitSeconds)
-			return
-		}
-		if f.TruncateAt > 0 {
-			w = &simfault.Truncating{ResponseWriter: w, N: f.TruncateAt}
-		}
+	w, ok := s.Faults.Serve(w, r, vendor)
+	if !ok {
+		return
 	}
 	if r.URL.Query().Get("action") != "list" {
 		simpleReturn(w, http.StatusBadRequest, "1903", "Missing required parameter(s): action", 0)
@@ -155,6 +133,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		simpleReturn(w, http.StatusNotFound, "", "Not Found", 0)
 	}
+}
+
+// vendor is how Qualys answers faults: rate-limit headers and SIMPLE_RETURN errors.
+var vendor = simfault.Vendor{
+	ContentType: "text/xml;charset=UTF-8",
+	WaitHeaders: func(h http.Header, seconds int) {
+		h.Set("X-RateLimit-Remaining", "0")
+		h.Set("X-RateLimit-ToWait-Sec", strconv.Itoa(seconds))
+	},
+	WriteError: func(w http.ResponseWriter, _ *http.Request, f *simfault.Fault) {
+		simpleReturn(w, f.Status, f.Code, f.Text, f.WaitSeconds)
+	},
 }
 
 // simpleReturn writes a Qualys SIMPLE_RETURN error.

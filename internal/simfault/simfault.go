@@ -91,6 +91,49 @@ func (f *Faults) Pending() int {
 	return len(f.queue)
 }
 
+// Vendor is what a simulator's faults need to know about its vendor's wire format.
+type Vendor struct {
+	// ContentType of raw fault bodies.
+	ContentType string
+	// WaitHeaders sets the headers that advise a wait of seconds.
+	WaitHeaders func(h http.Header, seconds int)
+	// WriteError writes the vendor's error answer for a fault with a Status.
+	WriteError func(w http.ResponseWriter, r *http.Request, f *Fault)
+}
+
+// Serve applies the next fault for r, if any: it delays, sets wait headers, and answers with
+// a raw body or an error, or arranges a truncated answer. It returns the writer to serve the
+// real answer with, and false when the request has been answered (or abandoned).
+func (f *Faults) Serve(w http.ResponseWriter, r *http.Request, v Vendor) (http.ResponseWriter, bool) {
+	ft := f.Next(r)
+	if ft == nil {
+		return w, true
+	}
+	if ft.Delay > 0 {
+		select {
+		case <-time.After(ft.Delay):
+		case <-r.Context().Done():
+			return w, false
+		}
+	}
+	if ft.WaitSeconds > 0 {
+		v.WaitHeaders(w.Header(), ft.WaitSeconds)
+	}
+	switch {
+	case ft.Body != "":
+		w.Header().Set("Content-Type", v.ContentType)
+		w.WriteHeader(max(ft.Status, http.StatusOK))
+		_, _ = w.Write([]byte(ft.Body))
+		return w, false
+	case ft.Status != 0:
+		v.WriteError(w, r, ft)
+		return w, false
+	case ft.TruncateAt > 0:
+		return &Truncating{ResponseWriter: w, N: ft.TruncateAt}, true
+	}
+	return w, true
+}
+
 // Truncating wraps a ResponseWriter so that at most N body bytes are written, when N > 0;
 // the rest is dropped and the answer ends cleanly, as a body cut by a proxy would.
 type Truncating struct {
