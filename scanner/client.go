@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -52,4 +53,17 @@ func TransportMessage(err error) string {
 		return ue.Err.Error()
 	}
 	return err.Error()
+}
+
+// FinalKind classifies a 4xx answer that no retry can change.
+func FinalKind(status int) ErrorKind {
+	switch status {
+	case http.StatusUnauthorized:
+		return KindBadCredentials
+	case http.StatusForbidden:
+		return KindForbidden
+	case http.StatusNotFound:
+		return KindNotFound
+	}
+	return KindRejected
 }

@@ -524,14 +524,6 @@ func (c *Client) get(ctx context.Context, op string, page int, path string, q ur
 			backoff *= 2
 			continue
 		}
-		switch resp.StatusCode {
-		case http.StatusUnauthorized:
-			return nil, fail(scanner.KindBadCredentials, resp.StatusCode, msg)
-		case http.StatusForbidden:
-			return nil, fail(scanner.KindForbidden, resp.StatusCode, msg)
-		case http.StatusNotFound:
-			return nil, fail(scanner.KindNotFound, resp.StatusCode, msg)
-		}
-		return nil, fail(scanner.KindRejected, resp.StatusCode, msg)
+		return nil, fail(scanner.FinalKind(resp.StatusCode), resp.StatusCode, msg)
 	}
 }

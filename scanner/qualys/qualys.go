@@ -530,14 +530,10 @@ func (c *Client) get(ctx context.Context, op string, page int, target string) (i
 			}
 			backoff *= 2
 			continue
-		case resp.StatusCode == http.StatusUnauthorized || code == CodeBadLogin:
+		case code == CodeBadLogin:
 			return nil, fail(scanner.KindBadCredentials, resp.StatusCode, code, text)
-		case resp.StatusCode == http.StatusForbidden:
-			return nil, fail(scanner.KindForbidden, resp.StatusCode, code, text)
-		case resp.StatusCode == http.StatusNotFound:
-			return nil, fail(scanner.KindNotFound, resp.StatusCode, code, text)
 		}
-		return nil, fail(scanner.KindRejected, resp.StatusCode, code, text)
+		return nil, fail(scanner.FinalKind(resp.StatusCode), resp.StatusCode, code, text)
 	}
 }
 
