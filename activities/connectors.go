@@ -68,6 +68,10 @@ type RecordOutput struct {
 	// PhaseMS is how long each phase took, in milliseconds: detections (fetch and stage),
 	// definitions, apply.
 	PhaseMS map[string]int64 `json:",omitempty"`
+	// Notes are what the vendor client skipped or stored incompletely (at most
+	// scanner.MaxNotes); NotesTotal counts them all.
+	Notes      []string `json:",omitempty"`
+	NotesTotal int      `json:",omitempty"`
 }
 
 // SyncProgress is the heartbeat of a record's sync.
@@ -244,6 +248,7 @@ func (a *Connectors) syncRecord(ctx context.Context, c opened, rec *store.Record
 	defer hb.stop()
 	prog := SyncProgress{Record: rec.Name, Phase: "detections"}
 	var out RecordOutput
+	var notes scanner.Notes
 	phases := map[string]int64{}
 	mark := time.Now()
 	lap := func(name string) {
@@ -261,7 +266,7 @@ func (a *Connectors) syncRecord(ctx context.Context, c opened, rec *store.Record
 				hb.set(prog)
 			}
 			return nil
-		})
+		}, &notes)
 		if err != nil {
 			return vendorError(err)
 		}
@@ -295,7 +300,7 @@ func (a *Connectors) syncRecord(ctx context.Context, c opened, rec *store.Record
 			got[d.VendorID] = true
 			prog.Definitions++
 			return st.AddDefinition(ctx, d)
-		})
+		}, &notes)
 		if err != nil {
 			return vendorError(err)
 		}
@@ -312,7 +317,8 @@ func (a *Connectors) syncRecord(ctx context.Context, c opened, rec *store.Record
 			return err
 		}
 		lap("apply")
-		out = RecordOutput{TestID: testID.String(), ImportID: ti.ID.String(), Counts: ti.Counts(), Replayed: !applied, PhaseMS: phases}
+		out = RecordOutput{TestID: testID.String(), ImportID: ti.ID.String(), Counts: ti.Counts(), Replayed: !applied, PhaseMS: phases,
+			Notes: notes.Items, NotesTotal: notes.Total}
 		return nil
 	})
 	if err == nil {

@@ -175,11 +175,19 @@ func qualysExpect(sim *qualyssim.Server, group int, gen, prevGen int) map[string
 		sim.SetGeneration(prevGen)
 		prev := map[string]qualyssim.Detection{}
 		for _, d := range sim.HostDetections(id) {
-			prev[key(d)] = d
+			if d.Imported() {
+				prev[key(d)] = d
+			}
 		}
 		sim.SetGeneration(gen)
-		cur := sim.HostDetections(id)
-		for _, d := range cur {
+		for _, d := range sim.HostDetections(id) {
+			if !d.Imported() {
+				continue
+			}
+			want["total"]++
+			if d.Ignored {
+				want["excepted"]++
+			}
 			p, ok := prev[key(d)]
 			switch {
 			case !ok:
@@ -191,8 +199,11 @@ func qualysExpect(sim *qualyssim.Server, group int, gen, prevGen int) map[string
 			}
 			delete(prev, key(d))
 		}
-		want["inactivated"] += int64(len(prev))
-		want["total"] += int64(len(cur))
+		for _, d := range prev {
+			if !d.Ignored { // ignored findings are inactive already
+				want["inactivated"]++
+			}
+		}
 	}
 	return want
 }
@@ -379,13 +390,21 @@ func TestQualysFaults(t *testing.T) {
 	}{
 		{"other 409", simfault.Fault{Path: det, Status: 409, Code: "1999", Text: "Some other conflict"}, "Vendor.rejected", []string{"1999", "Some other conflict"}},
 		{"bad request", simfault.Fault{Path: det, Status: 400, Code: "1905", Text: "parameter ag_ids has invalid value"}, "Vendor.rejected", []string{"HTTP 400", "1905"}},
-		{"forbidden", simfault.Fault{Path: det, Status: 403, Code: "2002", Text: "User account is inactive"}, "Vendor.forbidden", []string{"HTTP 403"}},
+		{"forbidden", simfault.Fault{Path: det, Status: 403, Text: "Access denied"}, "Vendor.forbidden", []string{"HTTP 403"}},
+		{"account locked", simfault.Fault{Path: det, Status: 403, Code: "2002", Text: "This account is locked."}, "Vendor.bad_credentials", []string{"HTTP 403", "2002", "This account is locked.", "unlock"}},
+		{"account expired with 200", simfault.Fault{Path: det, Body: "<SIMPLE_RETURN><RESPONSE><DATETIME>2020-11-23T18:29:09Z</DATETIME><CODE>2001</CODE><TEXT>This account has expired.</TEXT></RESPONSE></SIMPLE_RETURN>"},
+			"Vendor.bad_credentials", []string{"HTTP 200", "2001", "This account has expired."}},
+		{"no API access", simfault.Fault{Path: det, Status: 401, Code: "2011", Text: "API access is disabled for this user"}, "Vendor.bad_credentials", []string{"2011", "API access permission in its role"}},
+		{"unknown type", simfault.Fault{Path: det, Body: detectionBody("<QID>10001</QID><TYPE>Suspected</TYPE><SEVERITY>3</SEVERITY>")}, "Vendor.bad_response",
+			[]string{"DETECTION[QID=10001]/TYPE", `unknown type "Suspected"`}},
+		{"unknown status", simfault.Fault{Path: det, Body: detectionBody("<QID>10001</QID><TYPE>Confirmed</TYPE><SEVERITY>3</SEVERITY><STATUS>Maybe</STATUS>")}, "Vendor.bad_response",
+			[]string{"DETECTION[QID=10001]/STATUS", `unknown status "Maybe"`}},
 		{"wait too long", simfault.Fault{Path: det, Status: 409, Code: "1965", Text: "This API cannot be run again for another 2 hours", WaitSeconds: 7200}, "Vendor.rate_limited", []string{"longer than"}},
-		{"unknown severity", simfault.Fault{Path: det, Body: detectionBody("<QID>10001</QID><SEVERITY>9</SEVERITY>")}, "Vendor.bad_response",
+		{"unknown severity", simfault.Fault{Path: det, Body: detectionBody("<QID>10001</QID><TYPE>Confirmed</TYPE><SEVERITY>9</SEVERITY>")}, "Vendor.bad_response",
 			[]string{"page 1", "SEVERITY", `unknown severity "9"`}},
 		{"missing QID", simfault.Fault{Path: det, Body: detectionBody("<SEVERITY>3</SEVERITY>")}, "Vendor.bad_response", []string{"DETECTION/QID", "missing"}},
 		{"malformed", simfault.Fault{Path: det, Body: "<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>1</ID></HOS></HOST_LIST>"}, "Vendor.bad_response", []string{"malformed XML"}},
-		{"huge field", simfault.Fault{Path: det, Body: detectionBody("<QID>1</QID><SEVERITY>3</SEVERITY><RESULTS>" + strings.Repeat("z", 9<<20) + "</RESULTS>")}, "Vendor.bad_response", []string{"larger than"}},
+		{"huge field", simfault.Fault{Path: det, Body: detectionBody("<QID>1</QID><TYPE>Confirmed</TYPE><SEVERITY>3</SEVERITY><RESULTS>" + strings.Repeat("z", 9<<20) + "</RESULTS>")}, "Vendor.bad_response", []string{"larger than"}},
 		{"simple return with 200", simfault.Fault{Path: det, Body: "<SIMPLE_RETURN><RESPONSE><DATETIME>2026-11-25T10:00:00Z</DATETIME><CODE>1920</CODE><TEXT>Operation not allowed</TEXT></RESPONSE></SIMPLE_RETURN>"}, "Vendor.rejected", []string{"1920", "Operation not allowed"}},
 	}
 	for _, tc := range cases {
@@ -449,8 +468,35 @@ func TestNexposeDiscoverAndReimport(t *testing.T) {
 
 	sim.Faults.Add(simfault.Fault{Path: "/api/3/sites/2/assets", Status: 429, WaitSeconds: 4},
 		simfault.Fault{Path: "/api/3/assets/", Status: 500})
+	// expect counts what the simulator serves for site 2 in generation gen: findings (one per
+	// result) by asset and vulnerability, and how many of them are open.
+	type vulnCount struct {
+		all, open int64
+		changed   bool
+	}
+	expect := func(gen int) map[string]vulnCount {
+		sim.SetGeneration(gen)
+		defer sim.SetGeneration(0)
+		m := map[string]vulnCount{}
+		for i := 0; i < 7; i++ {
+			for _, v := range sim.AssetVulns(nexposesim.AssetID(2, i)) {
+				all, open := v.Findings()
+				m[fmt.Sprint(i, v.ID)] = vulnCount{int64(all), int64(open), v.Changed}
+			}
+		}
+		return m
+	}
+	gen0, gen1 := expect(0), expect(1)
+	var all0, open0 int64
+	for _, c := range gen0 {
+		all0 += c.all
+		open0 += c.open
+	}
 	out := f.mustSync(rec)
-	wantCounts(t, out.Counts, map[string]int64{"created": 35, "total": 35})
+	wantCounts(t, out.Counts, map[string]int64{"created": all0, "total": all0, "excepted": all0 - open0})
+	if all0-open0 < 7 || all0 <= 35 {
+		t.Fatalf("the simulator should serve exceptions, invulnerable findings and keyed results: %d findings, %d open", all0, open0)
+	}
 	f.mu.Lock()
 	waits := fmt.Sprint(f.waits)
 	f.mu.Unlock()
@@ -459,31 +505,37 @@ func TestNexposeDiscoverAndReimport(t *testing.T) {
 	}
 	fs, _, err := f.st.Connectors.ListFindings(context.Background(), store.FindingFilter{RecordID: &rec.ID, Limit: 1})
 	if err != nil || len(fs) != 1 || fs[0].Title == "" || !strings.Contains(fs[0].VendorSeverity, "(") || fs[0].Port == nil ||
-		!strings.HasPrefix(fs[0].Solution, "Upgrade for sol-sim-vuln-") {
+		!strings.HasPrefix(fs[0].Solution, "Upgrade for sim-vuln-") || !strings.Contains(fs[0].Solution, "on asset "+fs[0].AssetVendorID) ||
+		fs[0].LastSeen == nil || !fs[0].LastSeen.Equal(time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)) || strings.Contains(fs[0].Evidence, "<") {
 		t.Fatalf("finding = %+v, %v", fs, err)
 	}
-
-	sim.SetGeneration(1)
-	var gone, changed, added int64
-	for i := 0; i < 7; i++ {
-		a := nexposesim.AssetID(2, i)
-		sim.SetGeneration(0)
-		base := len(sim.AssetVulns(a))
-		sim.SetGeneration(1)
-		cur := sim.AssetVulns(a)
-		n := int64(0)
-		for _, v := range cur {
-			if v.Changed {
-				changed++
-			}
-			if strings.HasPrefix(v.ID, "sim-vuln-9") {
-				added++
-			} else {
-				n++
+	// Exceptions and invulnerable findings are kept, marked and never active.
+	for status, want := range map[string]bool{scanner.StatusRiskAccepted: false, scanner.StatusNotVulnerable: false, scanner.StatusOpen: true} {
+		list, _, err := f.st.Connectors.ListFindings(context.Background(), store.FindingFilter{RecordID: &rec.ID, Status: status, Limit: 200})
+		if err != nil || len(list) == 0 {
+			t.Fatalf("no %s findings: %v", status, err)
+		}
+		for _, x := range list {
+			if x.Active != want {
+				t.Fatalf("%s finding %s active = %v", status, x.Identity, x.Active)
 			}
 		}
-		gone += int64(base) - n
 	}
+
+	var gone, changed, added int64
+	for k, c := range gen1 {
+		if _, ok := gen0[k]; !ok {
+			added += c.all
+		} else if c.changed {
+			changed += c.all
+		}
+	}
+	for k, c := range gen0 {
+		if _, ok := gen1[k]; !ok {
+			gone += c.open // only active findings are inactivated
+		}
+	}
+	sim.SetGeneration(1)
 	second := f.mustSync(rec)
 	wantCounts(t, second.Counts, map[string]int64{"created": added, "inactivated": gone, "updated": changed})
 

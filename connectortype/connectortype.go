@@ -70,6 +70,9 @@ type Config struct {
 	MaxWaitSeconds int `json:"max_wait_seconds" validate:"omitempty,min=1,max=3600"`
 	// MaxAttempts bounds the attempts of one record's sync. Optional; defaults to 3.
 	MaxAttempts int `json:"max_attempts" validate:"omitempty,min=1,max=20"`
+	// DetectionTypes are the Qualys detection types to import: confirmed, potential, info
+	// (information gathered). Optional; defaults to confirmed and potential. Nexpose ignores it.
+	DetectionTypes []string `json:"detection_types,omitempty" validate:"omitempty,max=3,dive,oneof=confirmed potential info"`
 	// AllowEmptyResults lets a sync whose vendor returns no findings at all for a record
 	// inactivate that record's active findings. Optional; by default such a sync fails and
 	// changes nothing.
@@ -167,10 +170,12 @@ type Scanner interface {
 	Vendor() string
 	// Products lists the vendor objects that become records.
 	Products(ctx context.Context, fn func(scanner.Product) error) error
-	// Detections streams the latest findings of one vendor object.
-	Detections(ctx context.Context, vendorID string, fn func(scanner.Detection) error) error
-	// Definitions fetches the definitions of vulnerability IDs.
-	Definitions(ctx context.Context, ids []string, fn func(scanner.Definition) error) error
+	// Detections streams the latest findings of one vendor object; what it skips (a vanished
+	// asset) goes to notes.
+	Detections(ctx context.Context, vendorID string, fn func(scanner.Detection) error, notes *scanner.Notes) error
+	// Definitions fetches the definitions of vulnerability IDs; entries stored incompletely
+	// go to notes.
+	Definitions(ctx context.Context, ids []string, fn func(scanner.Definition) error, notes *scanner.Notes) error
 	// Probe checks the credentials with one small request.
 	Probe(ctx context.Context) error
 }
@@ -198,7 +203,7 @@ func Open(toolType, baseURL string, cfg *Config, opts ClientOptions) (Scanner, e
 	switch toolType {
 	case Qualys:
 		c, err := qualys.New(qualys.Options{BaseURL: baseURL, Username: cfg.Username, Password: cfg.Password, HTTPClient: hc,
-			TruncationLimit: cfg.PageSize, MaxWait: time.Duration(cfg.MaxWaitSeconds) * time.Second, Sleep: opts.Sleep, MaxRetries: opts.MaxRetries})
+			TruncationLimit: cfg.PageSize, DetectionTypes: cfg.DetectionTypes, MaxWait: time.Duration(cfg.MaxWaitSeconds) * time.Second, Sleep: opts.Sleep, MaxRetries: opts.MaxRetries})
 		if err != nil {
 			return nil, err
 		}
@@ -237,11 +242,11 @@ func (q qualysScanner) Vendor() string { return qualys.Vendor }
 func (q qualysScanner) Products(ctx context.Context, fn func(scanner.Product) error) error {
 	return q.c.AssetGroups(ctx, fn)
 }
-func (q qualysScanner) Detections(ctx context.Context, id string, fn func(scanner.Detection) error) error {
+func (q qualysScanner) Detections(ctx context.Context, id string, fn func(scanner.Detection) error, _ *scanner.Notes) error {
 	return q.c.Detections(ctx, id, fn)
 }
-func (q qualysScanner) Definitions(ctx context.Context, ids []string, fn func(scanner.Definition) error) error {
-	return q.c.KnowledgeBase(ctx, ids, fn)
+func (q qualysScanner) Definitions(ctx context.Context, ids []string, fn func(scanner.Definition) error, notes *scanner.Notes) error {
+	return q.c.KnowledgeBase(ctx, ids, fn, notes)
 }
 
 func (q qualysScanner) Probe(ctx context.Context) error { return q.c.Probe(ctx) }
@@ -254,9 +259,9 @@ func (n nexposeScanner) Vendor() string { return nexpose.Vendor }
 func (n nexposeScanner) Products(ctx context.Context, fn func(scanner.Product) error) error {
 	return n.c.Sites(ctx, fn)
 }
-func (n nexposeScanner) Detections(ctx context.Context, id string, fn func(scanner.Detection) error) error {
-	return n.c.Detections(ctx, id, fn)
+func (n nexposeScanner) Detections(ctx context.Context, id string, fn func(scanner.Detection) error, notes *scanner.Notes) error {
+	return n.c.Detections(ctx, id, fn, notes)
 }
-func (n nexposeScanner) Definitions(ctx context.Context, ids []string, fn func(scanner.Definition) error) error {
+func (n nexposeScanner) Definitions(ctx context.Context, ids []string, fn func(scanner.Definition) error, _ *scanner.Notes) error {
 	return n.c.Definitions(ctx, ids, fn)
 }

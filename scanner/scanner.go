@@ -20,6 +20,29 @@ const (
 	SeverityInfo     = "Info"
 )
 
+// Finding statuses: what the vendor says of a detection. Only StatusOpen findings are active;
+// the others are kept, marked, and never counted as active.
+const (
+	// StatusOpen: the vulnerability is present (Qualys New, Active, Re-Opened; Nexpose
+	// vulnerable results).
+	StatusOpen = "open"
+	// StatusRiskAccepted: an exception covers it (Nexpose *-with-exception-applied; Qualys
+	// IS_IGNORED or IS_DISABLED).
+	StatusRiskAccepted = "risk_accepted"
+	// StatusNotVulnerable: the vendor checked and found it absent (Nexpose invulnerable,
+	// no-results, not-vulnerable).
+	StatusNotVulnerable = "not_vulnerable"
+	// StatusMitigated: missing from the latest scan (set by the reimport, never by a client).
+	StatusMitigated = "mitigated"
+)
+
+// Detection types (Qualys TYPE; Nexpose vulnerable-potential results are potential).
+const (
+	TypeConfirmed = "confirmed"
+	TypePotential = "potential"
+	TypeInfo      = "info"
+)
+
 // Product is a vendor object that Discover turns into a record: a Qualys asset group or a
 // Nexpose site.
 type Product struct {
@@ -38,13 +61,36 @@ type Detection struct {
 	// VendorID is the vendor's vulnerability ID (Qualys QID, Nexpose vulnerability ID); it
 	// names the Definition that gives the finding its title, description and solution.
 	VendorID string
-	Host     string
-	IP       string
+	// AssetVendorID is the vendor's ID of the asset (Qualys host ID, Nexpose asset ID).
+	AssetVendorID string
+	Host          string
+	IP            string
 	// Port is 0 for a finding on no port; HasPort says whether the vendor gave one.
 	Port     int32
 	HasPort  bool
 	Protocol string
-	Evidence string
+	// Evidence is the vendor's proof as readable text; EvidenceHTML its sanitised HTML when the
+	// vendor gave HTML (Nexpose proofs).
+	Evidence     string
+	EvidenceHTML string
+	// Type is TypeConfirmed, TypePotential or TypeInfo ("" when the vendor does not say).
+	Type string
+	// Status is one of the Status* constants but StatusMitigated; VendorStatus is the vendor's
+	// own word (Qualys New/Active/Re-Opened, Nexpose vulnerable-version-with-exception-applied).
+	Status       string
+	VendorStatus string
+	// UniqueID is the vendor's own ID of the detection (Qualys UNIQUE_VULN_ID), when given.
+	UniqueID string
+	// QDS is the Qualys Detection Score (1-100) and TimesFound how often Qualys found it; nil
+	// when absent.
+	QDS        *int32
+	TimesFound *int32
+	// LastFixed is when the vendor last saw the vulnerability fixed (Qualys LAST_FIXED_DATETIME).
+	LastFixed time.Time
+	// Solution is an asset-specific solution (Nexpose), which wins over the Definition's;
+	// SolutionHTML its sanitised HTML.
+	Solution     string
+	SolutionHTML string
 	// Severity and VendorSeverity are empty when the vendor rates the vulnerability, not
 	// the detection (Nexpose); the Definition's are used then.
 	Severity       string
@@ -56,13 +102,16 @@ type Detection struct {
 // Definition describes a vulnerability: the knowledge-base entry (Qualys) or vulnerability
 // definition (Nexpose) that a Detection refers to by VendorID.
 type Definition struct {
-	VendorID       string
-	Title          string
-	Description    string
-	Solution       string
-	CVEs           []string
-	Severity       string
-	VendorSeverity string
+	VendorID    string
+	Title       string
+	Description string
+	Solution    string
+	// DescriptionHTML and SolutionHTML keep the vendor's markup, sanitised, for a UI.
+	DescriptionHTML string
+	SolutionHTML    string
+	CVEs            []string
+	Severity        string
+	VendorSeverity  string
 }
 
 // ErrorKind classifies a vendor failure.

@@ -121,9 +121,21 @@ type findingView struct {
 	FirstSeen      *time.Time `json:"first_seen"`
 	LastSeen       *time.Time `json:"last_seen"`
 	Active         bool       `json:"active"`
+	Status         string     `json:"status"`
+	VendorStatus   string     `json:"vendor_status"`
+	DetectionType  string     `json:"detection_type"`
+	UniqueVulnID   string     `json:"unique_vuln_id,omitempty"`
+	AssetVendorID  string     `json:"asset_vendor_id"`
+	QDS            *int32     `json:"qds"`
+	TimesFound     *int32     `json:"times_found"`
+	LastFixed      *time.Time `json:"last_fixed"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
 	InactivatedAt  *time.Time `json:"inactivated_at"`
+	// The vendor's HTML, sanitised; only on a single finding.
+	DescriptionHTML string `json:"description_html,omitempty"`
+	SolutionHTML    string `json:"solution_html,omitempty"`
+	EvidenceHTML    string `json:"evidence_html,omitempty"`
 }
 
 // findingResponse shows a finding; full adds the long texts, which listings leave out.
@@ -131,12 +143,15 @@ func findingResponse(f *store.Finding, full bool) findingView {
 	v := findingView{ID: f.ID, TestID: f.TestID, ProductID: f.ProductID, RecordID: f.RecordID, Identity: f.Identity, Title: f.Title,
 		Severity: f.Severity, VendorSeverity: f.VendorSeverity, VendorID: f.VendorID, CVEs: f.CVEs, Host: f.Host, IP: f.IP,
 		Port: f.Port, Protocol: f.Protocol, FirstSeen: f.FirstSeen, LastSeen: f.LastSeen, Active: f.Active,
+		Status: f.Status, VendorStatus: f.VendorStatus, DetectionType: f.DetectionType, UniqueVulnID: f.UniqueVulnID,
+		AssetVendorID: f.AssetVendorID, QDS: f.QDS, TimesFound: f.TimesFound, LastFixed: f.LastFixed,
 		CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt, InactivatedAt: f.InactivatedAt}
 	if v.CVEs == nil {
 		v.CVEs = []string{}
 	}
 	if full {
 		v.Description, v.Solution, v.Evidence = f.Description, f.Solution, f.Evidence
+		v.DescriptionHTML, v.SolutionHTML, v.EvidenceHTML = f.DescriptionHTML, f.SolutionHTML, f.EvidenceHTML
 	}
 	return v
 }
@@ -578,18 +593,20 @@ func (a *api) listImports(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
+var findingStatuses = []string{scanner.StatusOpen, scanner.StatusRiskAccepted, scanner.StatusNotVulnerable, scanner.StatusMitigated}
+
 var severities = []string{scanner.SeverityCritical, scanner.SeverityHigh, scanner.SeverityMedium, scanner.SeverityLow, scanner.SeverityInfo}
 
 func (a *api) listFindings(c *gin.Context) {
 	q := c.Request.URL.Query()
-	if err := checkQuery(q, "product_id", "test_id", "record_id", "active", "severity", "limit", "cursor"); err != nil {
+	if err := checkQuery(q, "product_id", "test_id", "record_id", "active", "severity", "status", "limit", "cursor"); err != nil {
 		renderError(c, a.Logger, err)
 		return
 	}
 	var fs []valid.FieldError
 	f := store.FindingFilter{ProductID: uuidParam(q, "product_id", &fs), TestID: uuidParam(q, "test_id", &fs),
 		RecordID: uuidParam(q, "record_id", &fs), Severity: enumParam(q, "severity", severities, &fs),
-		Limit: limitParam(q, &fs), Cursor: q.Get("cursor")}
+		Status: enumParam(q, "status", findingStatuses, &fs), Limit: limitParam(q, &fs), Cursor: q.Get("cursor")}
 	if v := q.Get("active"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

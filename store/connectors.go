@@ -132,10 +132,22 @@ type Finding struct {
 	FirstSeen      *time.Time `bun:"first_seen"`
 	LastSeen       *time.Time `bun:"last_seen"`
 	Active         bool       `bun:"active,notnull"`
-	ContentHash    string     `bun:"content_hash,notnull"`
-	CreatedAt      time.Time  `bun:"created_at,notnull"`
-	UpdatedAt      time.Time  `bun:"updated_at,notnull"`
-	InactivatedAt  *time.Time `bun:"inactivated_at"`
+	// Status is open, risk_accepted, not_vulnerable or mitigated; only open findings are active.
+	Status          string     `bun:"status,notnull"`
+	VendorStatus    string     `bun:"vendor_status,notnull"`
+	DetectionType   string     `bun:"detection_type,notnull"`
+	UniqueVulnID    string     `bun:"unique_vuln_id,notnull"`
+	AssetVendorID   string     `bun:"asset_vendor_id,notnull"`
+	QDS             *int32     `bun:"qds"`
+	TimesFound      *int32     `bun:"times_found"`
+	LastFixed       *time.Time `bun:"last_fixed"`
+	DescriptionHTML string     `bun:"description_html,notnull"`
+	SolutionHTML    string     `bun:"solution_html,notnull"`
+	EvidenceHTML    string     `bun:"evidence_html,notnull"`
+	ContentHash     string     `bun:"content_hash,notnull"`
+	CreatedAt       time.Time  `bun:"created_at,notnull"`
+	UpdatedAt       time.Time  `bun:"updated_at,notnull"`
+	InactivatedAt   *time.Time `bun:"inactivated_at"`
 	// ProductID is filled by listings.
 	ProductID uuid.UUID `bun:"product_id,type:uuid,scanonly"`
 }
@@ -156,12 +168,14 @@ type TestImport struct {
 	Reactivated int64     `bun:"reactivated,notnull"`
 	Inactivated int64     `bun:"inactivated,notnull"`
 	Unchanged   int64     `bun:"unchanged,notnull"`
+	// Excepted counts the findings the vendor reported under an exception or as not vulnerable.
+	Excepted int64 `bun:"excepted,notnull"`
 }
 
 // Counts returns the import's counts by name.
 func (ti *TestImport) Counts() map[string]int64 {
 	return map[string]int64{"total": ti.Total, "created": ti.Created, "updated": ti.Updated,
-		"reactivated": ti.Reactivated, "inactivated": ti.Inactivated, "unchanged": ti.Unchanged}
+		"reactivated": ti.Reactivated, "inactivated": ti.Inactivated, "unchanged": ti.Unchanged, "excepted": ti.Excepted}
 }
 
 // FindingAction is what one import did to a finding.
@@ -463,8 +477,10 @@ type FindingFilter struct {
 	RecordID  *uuid.UUID
 	Active    *bool
 	Severity  string
-	Cursor    string
-	Limit     int
+	// Status is open, risk_accepted, not_vulnerable or mitigated.
+	Status string
+	Cursor string
+	Limit  int
 }
 
 type idCursor struct {
@@ -493,6 +509,9 @@ func (s *Connectors) ListFindings(ctx context.Context, f FindingFilter) ([]Findi
 	}
 	if f.Severity != "" {
 		q = q.Where("f.severity = ?", f.Severity)
+	}
+	if f.Status != "" {
+		q = q.Where("f.status = ?", f.Status)
 	}
 	if f.Cursor != "" {
 		var c idCursor

@@ -37,8 +37,10 @@ type Staging struct {
 }
 
 var (
-	stageDetectionCols  = []string{"identity", "vendor_id", "host", "ip", "port", "protocol", "evidence", "severity", "vendor_severity", "first_seen", "last_seen", "det_hash"}
-	stageDefinitionCols = []string{"vendor_id", "title", "description", "solution", "cves", "severity", "vendor_severity", "def_hash"}
+	stageDetectionCols = []string{"identity", "vendor_id", "host", "ip", "port", "protocol", "evidence", "severity", "vendor_severity", "first_seen", "last_seen",
+		"status", "vendor_status", "detection_type", "unique_vuln_id", "asset_vendor_id", "qds", "times_found", "last_fixed", "solution", "solution_html",
+		"evidence_html", "det_hash"}
+	stageDefinitionCols = []string{"vendor_id", "title", "description", "solution", "cves", "severity", "vendor_severity", "description_html", "solution_html", "def_hash"}
 )
 
 // WithStaging runs fn with an empty staging area on a connection of its own.
@@ -58,10 +60,14 @@ func (s *Store) WithStaging(ctx context.Context, fn func(*Staging) error) error 
 			CREATE TEMP TABLE IF NOT EXISTS stage_detections (
 				identity text NOT NULL, vendor_id text NOT NULL, host text NOT NULL, ip text NOT NULL, port integer,
 				protocol text NOT NULL, evidence text NOT NULL, severity text NOT NULL, vendor_severity text NOT NULL,
-				first_seen timestamptz, last_seen timestamptz, det_hash text NOT NULL);
+				first_seen timestamptz, last_seen timestamptz, status text NOT NULL, vendor_status text NOT NULL,
+				detection_type text NOT NULL, unique_vuln_id text NOT NULL, asset_vendor_id text NOT NULL, qds integer,
+				times_found integer, last_fixed timestamptz, solution text NOT NULL, solution_html text NOT NULL,
+				evidence_html text NOT NULL, det_hash text NOT NULL);
 			CREATE TEMP TABLE IF NOT EXISTS stage_definitions (
 				vendor_id text PRIMARY KEY, title text NOT NULL, description text NOT NULL, solution text NOT NULL,
-				cves text[] NOT NULL, severity text NOT NULL, vendor_severity text NOT NULL, def_hash text NOT NULL);
+				cves text[] NOT NULL, severity text NOT NULL, vendor_severity text NOT NULL, description_html text NOT NULL,
+				solution_html text NOT NULL, def_hash text NOT NULL);
 			TRUNCATE stage_detections, stage_definitions`); err != nil {
 			return fmt.Errorf("create staging tables: %w", err)
 		}
@@ -100,15 +106,38 @@ func nullTime(t time.Time) any {
 	return t
 }
 
-// AddDetection stages one detection.
+func optInt(p *int32) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func optIntText(p *int32) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.Itoa(int(*p))
+}
+
+// AddDetection stages one detection. A detection without a status is open.
 func (st *Staging) AddDetection(ctx context.Context, d scanner.Detection) error {
 	var port any
 	if d.HasPort {
 		port = d.Port
 	}
-	h := contentHash(d.VendorID, d.Host, d.IP, strconv.FormatBool(d.HasPort), strconv.Itoa(int(d.Port)), d.Protocol, d.Evidence, d.Severity, d.VendorSeverity)
+	if d.Status == "" {
+		d.Status = scanner.StatusOpen
+	}
+	var fixed string
+	if !d.LastFixed.IsZero() {
+		fixed = d.LastFixed.UTC().Format(time.RFC3339Nano)
+	}
+	h := contentHash(d.VendorID, d.Host, d.IP, strconv.FormatBool(d.HasPort), strconv.Itoa(int(d.Port)), d.Protocol, d.Evidence, d.Severity, d.VendorSeverity,
+		d.Status, d.VendorStatus, d.Type, d.UniqueID, d.AssetVendorID, optIntText(d.QDS), fixed, d.Solution, d.SolutionHTML, d.EvidenceHTML)
 	st.dets = append(st.dets, []any{d.Identity, d.VendorID, d.Host, d.IP, port, d.Protocol, d.Evidence,
-		d.Severity, d.VendorSeverity, nullTime(d.FirstSeen), nullTime(d.LastSeen), h})
+		d.Severity, d.VendorSeverity, nullTime(d.FirstSeen), nullTime(d.LastSeen), d.Status, d.VendorStatus, d.Type, d.UniqueID,
+		d.AssetVendorID, optInt(d.QDS), optInt(d.TimesFound), nullTime(d.LastFixed), d.Solution, d.SolutionHTML, d.EvidenceHTML, h})
 	st.Detections++
 	if len(st.dets) >= stageBatch {
 		return st.flushDetections(ctx)
@@ -122,8 +151,8 @@ func (st *Staging) AddDefinition(ctx context.Context, d scanner.Definition) erro
 	if cves == nil {
 		cves = []string{}
 	}
-	h := contentHash(append([]string{d.Title, d.Description, d.Solution, d.Severity, d.VendorSeverity}, cves...)...)
-	st.defs = append(st.defs, []any{d.VendorID, d.Title, d.Description, d.Solution, cves, d.Severity, d.VendorSeverity, h})
+	h := contentHash(append([]string{d.Title, d.Description, d.Solution, d.Severity, d.VendorSeverity, d.DescriptionHTML, d.SolutionHTML}, cves...)...)
+	st.defs = append(st.defs, []any{d.VendorID, d.Title, d.Description, d.Solution, cves, d.Severity, d.VendorSeverity, d.DescriptionHTML, d.SolutionHTML, h})
 	st.Definitions++
 	if len(st.defs) >= stageBatch {
 		return st.flushDefinitions(ctx)
@@ -242,10 +271,10 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 		return nil, false, err
 	}
 	prev := &TestImport{}
-	err = tx.QueryRow(ctx, `SELECT id, test_id, record_id, run_id, started_at, applied_at, total, created, updated, reactivated, inactivated, unchanged
+	err = tx.QueryRow(ctx, `SELECT id, test_id, record_id, run_id, started_at, applied_at, total, created, updated, reactivated, inactivated, unchanged, excepted
 		FROM test_imports WHERE run_id = $1 AND record_id = $2`, in.RunID, in.RecordID).
 		Scan(&prev.ID, &prev.TestID, &prev.RecordID, &prev.RunID, &prev.StartedAt, &prev.AppliedAt, &prev.Total, &prev.Created,
-			&prev.Updated, &prev.Reactivated, &prev.Inactivated, &prev.Unchanged)
+			&prev.Updated, &prev.Reactivated, &prev.Inactivated, &prev.Unchanged, &prev.Excepted)
 	if err == nil {
 		return prev, false, tx.Commit(ctx)
 	}
@@ -276,20 +305,21 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 		// the finding it matches with what the import does to it. The wide texts stay in
 		// staging until a statement needs them.
 		{sql: `CREATE TEMP TABLE stage_diff ON COMMIT DROP AS
-		SELECT k.identity, k.src, k.content_hash, k.first_seen, k.last_seen, f.id AS finding_id,
+		SELECT k.identity, k.src, k.content_hash, k.first_seen, k.last_seen, k.times_found, k.status, f.id AS finding_id,
 			CASE WHEN k.identity IS NULL THEN 'inactivated'
 			     WHEN f.id IS NULL THEN 'created'
-			     WHEN NOT f.active THEN 'reactivated'
-			     WHEN f.content_hash <> k.content_hash THEN 'updated'
-			     WHEN f.last_seen IS DISTINCT FROM k.last_seen OR f.first_seen IS DISTINCT FROM k.first_seen THEN 'seen'
+			     WHEN NOT f.active AND k.status = 'open' THEN 'reactivated'
+			     WHEN f.content_hash <> k.content_hash OR f.status <> k.status THEN 'updated'
+			     WHEN f.last_seen IS DISTINCT FROM k.last_seen OR f.first_seen IS DISTINCT FROM k.first_seen
+			          OR f.times_found IS DISTINCT FROM k.times_found THEN 'seen'
 			     ELSE 'unchanged' END AS action
 		FROM (
 			SELECT DISTINCT ON (s.identity) s.identity, s.ctid AS src, s.det_hash || x.def_hash AS content_hash,
-				s.first_seen, COALESCE(s.last_seen, $3::timestamptz) AS last_seen
+				s.first_seen, COALESCE(s.last_seen, $3::timestamptz) AS last_seen, s.times_found, s.status
 			FROM stage_detections s JOIN stage_definitions x ON x.vendor_id = s.vendor_id
 			ORDER BY s.identity, s.last_seen DESC NULLS LAST
 		) k FULL JOIN (
-			SELECT id, identity, active, content_hash, first_seen, last_seen FROM findings WHERE test_id = $1 AND record_id = $2
+			SELECT id, identity, active, status, content_hash, first_seen, last_seen, times_found FROM findings WHERE test_id = $1 AND record_id = $2
 		) f ON f.identity = k.identity
 		WHERE k.identity IS NOT NULL OR f.active`,
 			args: []any{in.TestID, in.RecordID, in.StartedAt}},
@@ -311,19 +341,25 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 			severity = CASE WHEN s.severity <> '' THEN s.severity ELSE x.severity END,
 			vendor_severity = CASE WHEN s.vendor_severity <> '' THEN s.vendor_severity ELSE x.vendor_severity END,
 			vendor_id = s.vendor_id, cves = x.cves, host = s.host, ip = s.ip, port = s.port, protocol = s.protocol,
-			description = x.description, solution = x.solution, evidence = s.evidence, first_seen = d.first_seen,
-			last_seen = d.last_seen, content_hash = d.content_hash, active = true, inactivated_at = NULL, updated_at = $1
+			description = x.description, solution = COALESCE(NULLIF(s.solution, ''), x.solution), evidence = s.evidence,
+			first_seen = d.first_seen, last_seen = d.last_seen, content_hash = d.content_hash,
+			status = s.status, active = s.status = 'open',
+			inactivated_at = CASE WHEN s.status = 'open' THEN NULL ELSE COALESCE(f.inactivated_at, $1) END, updated_at = $1,
+			vendor_status = s.vendor_status, detection_type = s.detection_type, unique_vuln_id = s.unique_vuln_id,
+			asset_vendor_id = s.asset_vendor_id, qds = s.qds, times_found = s.times_found, last_fixed = s.last_fixed,
+			description_html = x.description_html, solution_html = COALESCE(NULLIF(s.solution_html, ''), x.solution_html),
+			evidence_html = s.evidence_html
 		FROM stage_diff d JOIN stage_detections s ON s.ctid = d.src JOIN stage_definitions x ON x.vendor_id = s.vendor_id
 		WHERE f.id = d.finding_id AND d.action IN ('updated', 'reactivated')`, in.Now); err != nil {
 		return nil, false, fmt.Errorf("update matched findings: %w", err)
 	}
-	if _, err = tx.Exec(ctx, `UPDATE findings f SET first_seen = d.first_seen, last_seen = d.last_seen
+	if _, err = tx.Exec(ctx, `UPDATE findings f SET first_seen = d.first_seen, last_seen = d.last_seen, times_found = d.times_found
 		FROM stage_diff d WHERE f.id = d.finding_id AND d.action = 'seen'`); err != nil {
 		return nil, false, fmt.Errorf("update seen findings: %w", err)
 	}
 	if _, err = tx.Exec(ctx, `
 		WITH gone AS (
-			UPDATE findings f SET active = false, inactivated_at = $1, updated_at = $1
+			UPDATE findings f SET active = false, status = 'mitigated', inactivated_at = $1, updated_at = $1
 			FROM stage_diff d WHERE f.id = d.finding_id AND d.action = 'inactivated'
 			RETURNING f.id)
 		INSERT INTO finding_actions (finding_id, import_id, action) SELECT id, $2, 'inactivated' FROM gone`,
@@ -333,12 +369,16 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 	if _, err = tx.Exec(ctx, `
 		WITH ins AS (
 			INSERT INTO findings (test_id, record_id, identity, title, severity, vendor_severity, vendor_id, cves, host, ip, port,
-				protocol, description, solution, evidence, first_seen, last_seen, active, content_hash, created_at, updated_at)
+				protocol, description, solution, evidence, first_seen, last_seen, active, status, inactivated_at, content_hash,
+				created_at, updated_at, vendor_status, detection_type, unique_vuln_id, asset_vendor_id, qds, times_found, last_fixed,
+				description_html, solution_html, evidence_html)
 			SELECT $1, $2, d.identity, x.title,
 				CASE WHEN s.severity <> '' THEN s.severity ELSE x.severity END,
 				CASE WHEN s.vendor_severity <> '' THEN s.vendor_severity ELSE x.vendor_severity END,
-				s.vendor_id, x.cves, s.host, s.ip, s.port, s.protocol, x.description, x.solution, s.evidence,
-				d.first_seen, d.last_seen, true, d.content_hash, $3, $3
+				s.vendor_id, x.cves, s.host, s.ip, s.port, s.protocol, x.description, COALESCE(NULLIF(s.solution, ''), x.solution), s.evidence,
+				d.first_seen, d.last_seen, s.status = 'open', s.status, CASE WHEN s.status = 'open' THEN NULL ELSE $3::timestamptz END,
+				d.content_hash, $3, $3, s.vendor_status, s.detection_type, s.unique_vuln_id, s.asset_vendor_id, s.qds, s.times_found,
+				s.last_fixed, x.description_html, COALESCE(NULLIF(s.solution_html, ''), x.solution_html), s.evidence_html
 			FROM stage_diff d JOIN stage_detections s ON s.ctid = d.src JOIN stage_definitions x ON x.vendor_id = s.vendor_id
 			WHERE d.action = 'created'
 			RETURNING id)
@@ -350,6 +390,9 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 	if _, err = tx.Exec(ctx, `INSERT INTO finding_actions (finding_id, import_id, action)
 		SELECT finding_id, $1, action FROM stage_diff WHERE action IN ('updated', 'reactivated')`, importID); err != nil {
 		return nil, false, fmt.Errorf("record finding actions: %w", err)
+	}
+	if err = tx.QueryRow(ctx, "SELECT count(*) FROM stage_diff WHERE identity IS NOT NULL AND status <> 'open'").Scan(&ti.Excepted); err != nil {
+		return nil, false, err
 	}
 	rows, err := tx.Query(ctx, "SELECT action, count(*) FROM stage_diff GROUP BY action")
 	if err != nil {
@@ -382,8 +425,8 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 	if err = rows.Err(); err != nil {
 		return nil, false, err
 	}
-	if _, err = tx.Exec(ctx, `UPDATE test_imports SET total = $2, created = $3, updated = $4, reactivated = $5, inactivated = $6, unchanged = $7
-		WHERE id = $1`, importID, ti.Total, ti.Created, ti.Updated, ti.Reactivated, ti.Inactivated, ti.Unchanged); err != nil {
+	if _, err = tx.Exec(ctx, `UPDATE test_imports SET total = $2, created = $3, updated = $4, reactivated = $5, inactivated = $6, unchanged = $7,
+		excepted = $8 WHERE id = $1`, importID, ti.Total, ti.Created, ti.Updated, ti.Reactivated, ti.Inactivated, ti.Unchanged, ti.Excepted); err != nil {
 		return nil, false, err
 	}
 	if err = tx.Commit(ctx); err != nil {

@@ -61,6 +61,10 @@ type RecordResult struct {
 	Status   string           `json:"status"`
 	Error    string           `json:"error,omitempty"`
 	Counts   map[string]int64 `json:"counts,omitempty"`
+	// Notes are what the vendor client skipped or stored incompletely (a vanished asset, a
+	// knowledge-base entry without a title); NotesTotal counts them all.
+	Notes      []string `json:"notes,omitempty"`
+	NotesTotal int      `json:"notes_total,omitempty"`
 }
 
 // ConnectorRunResult is the outcome of a run.
@@ -196,7 +200,8 @@ func syncRecords(ctx, actCtx workflow.Context, a *activities.Connectors, in Conn
 			}
 			continue
 		}
-		res.Records = append(res.Records, RecordResult{RecordID: rec.ID, Name: rec.Name, Status: store.StatusSucceeded, Counts: out.Counts})
+		res.Records = append(res.Records, RecordResult{RecordID: rec.ID, Name: rec.Name, Status: store.StatusSucceeded, Counts: out.Counts,
+			Notes: out.Notes, NotesTotal: out.NotesTotal})
 		res.Counts["records_synced"]++
 		for k, v := range out.Counts {
 			res.Counts[k] += v

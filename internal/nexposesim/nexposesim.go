@@ -41,6 +41,9 @@ type Server struct {
 	gen    atomic.Int64
 	// Severities overrides the severity label of vulnerability IDs (for bad-input tests).
 	severities atomic.Pointer[map[string]string]
+	// vanished holds assets that are still listed in their site but whose findings answer 404
+	// (removed between the listing and the reading).
+	vanished atomic.Pointer[map[int]bool]
 }
 
 // New starts a simulator; Close it when done.
@@ -59,6 +62,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts}
 	s.severities.Store(&map[string]string{})
+	s.vanished.Store(&map[int]bool{})
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -75,6 +79,16 @@ func (s *Server) SetSeverity(id, label string) {
 	}
 	m[id] = label
 	s.severities.Store(&m)
+}
+
+// Vanish makes asset answer 404 for its findings while its site still lists it.
+func (s *Server) Vanish(asset int) {
+	m := map[int]bool{}
+	for k, v := range *s.vanished.Load() {
+		m[k] = v
+	}
+	m[asset] = true
+	s.vanished.Store(&m)
 }
 
 // vendor is how Nexpose answers faults: Retry-After and v3 error bodies.
@@ -120,42 +134,63 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.page(w, r, s.opts.AssetsPerSite, func(i int) any {
 			id := AssetID(site, i)
-			return map[string]any{"id": id, "ip": fmt.Sprintf("10.%d.%d.%d", site%256, (i/250)%256, i%250+1),
-				"hostName": fmt.Sprintf("asset-%d.example.test", id), "riskScore": 1000.5,
-				"addresses": []map[string]string{{"ip": fmt.Sprintf("10.%d.%d.%d", site%256, (i/250)%256, i%250+1)}}}
+			ip := fmt.Sprintf("10.%d.%d.%d", site%256, (i/250)%256, i%250+1)
+			a := map[string]any{"id": id, "hostName": fmt.Sprintf("asset-%d.example.test", id), "riskScore": 1000.5,
+				"addresses": []map[string]string{{"ip": ip, "mac": "00:50:56:00:00:01"}},
+				"os":        "Ubuntu Linux 22.04", "history": []map[string]any{
+					{"date": "2026-01-01T00:00:00.000Z", "type": "SCAN", "scanId": 1, "version": 1},
+					{"date": LastScan, "type": "SCAN", "scanId": 2, "version": 2},
+					{"date": "2026-11-21T08:00:00Z", "type": "ASSET-IMPORT", "version": 3}},
+				"links": []map[string]string{{"href": fmt.Sprintf("https://%s/api/3/assets/%d", r.Host, id), "rel": "self"}}}
+			// Like demisto's recorded assets, some have no ip, only addresses.
+			if i%3 != 1 {
+				a["ip"] = ip
+			}
+			return a
 		})
 	case len(parts) == 5 && parts[2] == "assets" && parts[4] == "vulnerabilities":
 		asset, err := strconv.Atoi(parts[3])
-		if err != nil {
-			writeError(w, r, http.StatusNotFound, "The resource with identifier "+parts[3]+" does not exist.")
+		if err != nil || (*s.vanished.Load())[asset] {
+			writeError(w, r, http.StatusNotFound, "The resource does not exist or access is prohibited.")
 			return
 		}
 		vulns := s.AssetVulns(asset)
 		s.page(w, r, len(vulns), func(i int) any {
 			v := vulns[i]
-			proof := "<p>Vulnerable version found</p>"
-			if v.Changed {
-				proof = "<p>Vulnerable version found (changed)</p>"
+			results := make([]map[string]any, 0, len(v.Results))
+			for _, res := range v.Results {
+				where := res.Key
+				if where == "" {
+					where = "/usr/lib/libssl.so.1.1"
+				}
+				proof := "<p><p>Vulnerable version of <b>openssl</b> &amp; libcrypto found:<ul><li>" + where + "</li></ul></p></p>"
+				if v.Changed {
+					proof = "<p>Vulnerable version found (changed)</p>"
+				}
+				m := map[string]any{"port": v.Port, "protocol": "tcp", "proof": proof, "status": res.Status,
+					"since": "2026-01-01T00:00:00.000Z", "links": []any{}}
+				if res.Key != "" {
+					m["key"] = res.Key
+				}
+				results = append(results, m)
 			}
-			return map[string]any{"id": v.ID, "instances": 1, "since": "2026-01-01T00:00:00.000Z", "status": "vulnerable",
-				"results": []map[string]any{{"port": v.Port, "protocol": "tcp", "proof": proof, "status": "vulnerable-version"}}}
+			return map[string]any{"id": v.ID, "instances": len(results), "since": "2026-01-01T00:00:00.000Z", "status": v.Status,
+				"results": results, "links": []any{}}
 		})
-	case len(parts) == 5 && parts[2] == "vulnerabilities" && parts[4] == "solutions":
+	case len(parts) == 7 && parts[2] == "assets" && parts[4] == "vulnerabilities" && parts[6] == "solution":
 		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-		_ = json.NewEncoder(w).Encode(map[string]any{"resources": []string{"sol-" + parts[3]},
-			"links": []map[string]string{{"href": "https://" + r.Host + r.URL.RequestURI(), "rel": "self"}}})
-	case len(parts) == 4 && parts[2] == "solutions":
-		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-		_ = json.NewEncoder(w).Encode(map[string]any{"id": parts[3], "type": "rollup",
-			"summary":  map[string]string{"text": "Upgrade for " + parts[3], "html": "<p>Upgrade for " + parts[3] + "</p>"},
-			"steps":    map[string]string{"text": "Install the vendor's latest release.", "html": "<p>Install the vendor's latest release.</p>"},
-			"estimate": "PT10M", "links": []map[string]string{{"href": "https://" + r.Host + r.URL.RequestURI(), "rel": "self"}}})
+		_ = json.NewEncoder(w).Encode(map[string]any{"resources": []map[string]any{{
+			"id": "sol-" + parts[5], "type": "configuration", "confidence": "exact", "estimate": "PT1H",
+			"summary": map[string]string{"text": "Upgrade for " + parts[5], "html": "Upgrade for " + parts[5]},
+			"steps":   map[string]string{"text": "Install the vendor's latest release on asset " + parts[3] + ".", "html": "<p>\n<p>Install the vendor's latest release on asset " + parts[3] + ".</p></p>"},
+			"matches": []map[string]string{{"confidence": "exact", "solution": "sol-" + parts[5], "type": "none"}},
+		}}, "links": []map[string]string{{"href": "https://" + r.Host + r.URL.RequestURI(), "rel": "self"}}})
 	case len(parts) == 4 && parts[2] == "vulnerabilities":
 		id := parts[3]
 		sev, score := "Severe", 7.0
 		if n, err := strconv.Atoi(strings.TrimPrefix(id, "sim-vuln-")); err == nil {
 			score = float64(n % 11)
-			sev = []string{"Moderate", "Severe", "Critical"}[n%3]
+			sev = SeverityLabel(score)
 		}
 		def := map[string]any{"id": id, "title": "Simulated vulnerability " + id, "severity": sev, "severityScore": score,
 			"cves": []string{"CVE-2025-" + strings.TrimPrefix(id, "sim-vuln-")}, "riskScore": 500.0,
@@ -182,19 +217,70 @@ func orDefault(s, d string) string {
 // AssetID is the ID of asset i (0-based) of site.
 func AssetID(site, i int) int { return site*100_000 + i + 1 }
 
-// Vuln describes one generated vulnerability finding.
+// LastScan is the latest SCAN in every asset's history: the last-seen time of its findings.
+const LastScan = "2026-11-20T10:00:00.000Z"
+
+// SeverityLabel is Rapid7's label for a severity score: Critical 8-10, Severe 4-7.9,
+// Moderate below.
+func SeverityLabel(score float64) string {
+	switch {
+	case score >= 8:
+		return "Critical"
+	case score >= 4:
+		return "Severe"
+	}
+	return "Moderate"
+}
+
+// Result is one assessment result of a generated finding.
+type Result struct {
+	Key    string
+	Status string
+}
+
+// Vuln describes one generated vulnerability finding. Base findings vary as Rapid7's output
+// does: result statuses vulnerable, vulnerable-version and vulnerable-potential; every fifth
+// finding (j%5 == 3) is under an exception (vulnerable-version-with-exception-applied); every
+// fourth (j%4 == 2) has two results on one port that differ by key. Every asset also has one
+// invulnerable finding (InvulnerableID, result not-vulnerable).
 type Vuln struct {
 	ID      string
 	Port    int
+	Status  string
+	Results []Result
 	Changed bool
+}
+
+// InvulnerableID is the finding every asset has with status invulnerable.
+const InvulnerableID = "sim-vuln-800"
+
+// Findings counts the findings a client makes of v (one per result) and how many of them are
+// open.
+func (v Vuln) Findings() (all, open int) {
+	for _, r := range v.Results {
+		all++
+		if v.Status == "vulnerable" && (r.Status == "vulnerable" || r.Status == "vulnerable-version" || r.Status == "vulnerable-potential") {
+			open++
+		}
+	}
+	return all, open
 }
 
 // AssetVulns returns the findings asset has in the current generation.
 func (s *Server) AssetVulns(asset int) []Vuln {
 	gen := int(s.gen.Load())
 	var out []Vuln
+	statuses := []string{"vulnerable", "vulnerable-version", "vulnerable-potential"}
 	for j := 0; j < s.opts.VulnsPerAsset; j++ {
-		v := Vuln{ID: fmt.Sprintf("sim-vuln-%d", 100+j), Port: 22}
+		v := Vuln{ID: fmt.Sprintf("sim-vuln-%d", 100+j), Port: 22, Status: "vulnerable",
+			Results: []Result{{Status: statuses[j%3]}}}
+		if j%5 == 3 {
+			v.Results[0].Status = "vulnerable-version-with-exception-applied"
+		}
+		if j%4 == 2 {
+			v.Results = []Result{{Key: "/usr/lib/x86_64-linux-gnu/libssl.so.1.1", Status: statuses[j%3]},
+				{Key: "/opt/app/lib/libssl.so.1.1", Status: statuses[j%3]}}
+		}
 		switch simfault.Mutate(s.opts.Seed, gen, int64(asset), int64(j)) {
 		case simfault.Gone:
 			continue
@@ -204,8 +290,9 @@ func (s *Server) AssetVulns(asset int) []Vuln {
 		out = append(out, v)
 	}
 	for j := 0; j < simfault.Extra(gen, s.opts.VulnsPerAsset); j++ {
-		out = append(out, Vuln{ID: fmt.Sprintf("sim-vuln-%d", 900+j), Port: 443})
+		out = append(out, Vuln{ID: fmt.Sprintf("sim-vuln-%d", 900+j), Port: 443, Status: "vulnerable", Results: []Result{{Status: "vulnerable"}}})
 	}
+	out = append(out, Vuln{ID: InvulnerableID, Port: 80, Status: "invulnerable", Results: []Result{{Status: "not-vulnerable"}}})
 	return out
 }
 

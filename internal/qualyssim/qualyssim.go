@@ -45,6 +45,7 @@ type Server struct {
 	// renamed maps an asset group ID to a new title; removed hides groups.
 	renamed atomic.Pointer[map[int]string]
 	removed atomic.Pointer[map[int]bool]
+	kb      atomic.Pointer[map[int]KBEntry]
 	// RequestedWith counts requests that carried X-Requested-With.
 	RequestedWith atomic.Int64
 }
@@ -69,6 +70,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts}
 	s.renamed.Store(&map[int]string{})
 	s.removed.Store(&map[int]bool{})
+	s.kb.Store(&map[int]KBEntry{})
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -215,20 +217,59 @@ func HostID(g, h int) int { return g*10_000_000 + h + 1 }
 // QID is the QID of detection j of a host: base detections use 10000+j, new ones 20000+j.
 func QID(j int) int { return 10000 + j }
 
-// Detection describes one generated detection.
+// Detection describes one generated detection. Base detections vary the way real Qualys
+// output does: every third one has no PORT or PROTOCOL (QIDs found on no service), every
+// fourth is TYPE Potential, statuses are New, Active and Re-Opened, some are ignored
+// (IS_IGNORED), half carry a QDS. Every host also has one information-gathered detection
+// (TYPE Info, imported only when asked for) and one STATUS Fixed detection (never imported).
 type Detection struct {
 	QID      int
 	Severity int
-	Port     int
-	Changed  bool
+	// Port is 0 for a detection on no port.
+	Port    int
+	Type    string
+	Status  string
+	Ignored bool
+	QDS     int
+	Changed bool
 }
 
-// HostDetections returns the detections that host hostID has in the current generation.
+// Extra QIDs every host has beside its base detections.
+const (
+	// InfoQID is the information-gathered detection of every host (TYPE Info).
+	InfoQID = 45038
+	// FixedQID is the STATUS Fixed detection of every host.
+	FixedQID = 38739
+)
+
+// Imported reports whether a client with the default detection types imports d: not Info,
+// not Fixed.
+func (d Detection) Imported() bool { return d.Type != "Info" && d.Status != "Fixed" }
+
+// HostDetections returns every detection that host hostID has in the current generation,
+// including the Info and Fixed ones (see Detection.Imported).
 func (s *Server) HostDetections(hostID int) []Detection {
 	gen := int(s.gen.Load())
 	var out []Detection
 	for j := 0; j < s.opts.DetectionsPerHost; j++ {
-		d := Detection{QID: QID(j), Severity: 1 + int(simfault.Hash(s.opts.Seed, 5, int64(hostID), int64(j))), Port: 443}
+		d := Detection{QID: QID(j), Severity: 1 + int(simfault.Hash(s.opts.Seed, 5, int64(hostID), int64(j))), Port: 443,
+			Type: "Confirmed", Status: "Active"}
+		if j%3 == 2 {
+			d.Port = 0
+		}
+		if j%4 == 1 {
+			d.Type = "Potential"
+		}
+		switch j % 5 {
+		case 0:
+			d.Status = "New"
+		case 3:
+			d.Status = "Re-Opened"
+		}
+		if j%2 == 0 {
+			d.QDS = 10 + (hostID+j)%90
+		}
+		d.Ignored = (hostID+j)%13 == 0
 		switch simfault.Mutate(s.opts.Seed, gen, int64(hostID), int64(j)) {
 		case simfault.Gone:
 			continue
@@ -238,8 +279,10 @@ func (s *Server) HostDetections(hostID int) []Detection {
 		out = append(out, d)
 	}
 	for j := 0; j < simfault.Extra(gen, s.opts.DetectionsPerHost); j++ {
-		out = append(out, Detection{QID: QID(10000 + j), Severity: 3, Port: 8443})
+		out = append(out, Detection{QID: QID(10000 + j), Severity: 3, Port: 8443, Type: "Confirmed", Status: "New"})
 	}
+	out = append(out, Detection{QID: InfoQID, Severity: 1, Type: "Info", Status: "Active"},
+		Detection{QID: FixedQID, Severity: 2, Port: 22, Type: "Confirmed", Status: "Fixed"})
 	return out
 }
 
@@ -251,11 +294,13 @@ func (s *Server) detections(w http.ResponseWriter, r *http.Request) {
 		simpleReturn(w, http.StatusBadRequest, "1905", "parameter ag_ids has invalid value: "+r.URL.Query().Get("ag_ids"), 0)
 		return
 	}
+	showIGs := r.URL.Query().Get("show_igs") == "1"
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	bw := bufio.NewWriterSize(w, 64<<10)
 	defer bw.Flush()
-	fmt.Fprintf(bw, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<!DOCTYPE HOST_LIST_VM_DETECTION_OUTPUT SYSTEM \"https://qualysapi.qualys.com/api/2.0/fo/asset/host/vm/detection/host_list_vm_detection_output.dtd\">\n<HOST_LIST_VM_DETECTION_OUTPUT>\n  <RESPONSE>\n    <DATETIME>%s</DATETIME>\n", now())
-	text := strings.Repeat("x", s.opts.TextBytes)
+	fmt.Fprintf(bw, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<!DOCTYPE HOST_LIST_VM_DETECTION_OUTPUT SYSTEM \"https://qualysapi.qualys.com/api/2.0/fo/asset/host/vm/detection/host_list_vm_detection_output.dtd\">\n%s\n<HOST_LIST_VM_DETECTION_OUTPUT>\n  <RESPONSE>\n    <DATETIME>%s</DATETIME>\n", evalComment, now())
+	// Qualys writes RESULTS as CDATA whose text still holds HTML entities.
+	text := "Report-To: {&quot;group&quot;:&quot;cf-nel&quot;} -&gt;&gt;HEADER&lt;&lt;- " + strings.Repeat("x", max(0, s.opts.TextBytes-60))
 	n, h := 0, 0
 	if idMin > HostID(g, 0) {
 		h = idMin - HostID(g, 0)
@@ -266,16 +311,36 @@ func (s *Server) detections(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(bw, "    <HOST_LIST>\n")
 			started = true
 		}
+		if n > 0 && n%100 == 0 {
+			// Long answers carry keep-alive comments between hosts.
+			fmt.Fprint(bw, "<!-- keep-alive for HOST_LIST_VM_DETECTION_OUTPUT  -->\n")
+		}
 		id := HostID(g, h)
-		fmt.Fprintf(bw, "      <HOST>\n        <ID>%d</ID>\n        <ASSET_ID>%d</ASSET_ID>\n        <IP>10.%d.%d.%d</IP>\n        <TRACKING_METHOD>IP</TRACKING_METHOD>\n        <OS><![CDATA[Linux 5.15]]></OS>\n        <DNS><![CDATA[host-%d.example.test]]></DNS>\n        <NETBIOS><![CDATA[HOST-%d]]></NETBIOS>\n        <LAST_SCAN_DATETIME>2026-11-20T10:00:00Z</LAST_SCAN_DATETIME>\n        <DETECTION_LIST>\n",
-			id, id+5, g%256, (h/250)%256, h%250+1, id, id)
+		fmt.Fprintf(bw, "      <HOST>\n        <ID>%d</ID>\n        <ASSET_ID>%d</ASSET_ID>\n        <IP>10.%d.%d.%d</IP>\n        <TRACKING_METHOD>IP</TRACKING_METHOD>\n        <OS><![CDATA[Linux 5.15]]></OS>\n        <DNS><![CDATA[host-%d.example.test]]></DNS>\n        <DNS_DATA>\n          <HOSTNAME><![CDATA[host-%d]]></HOSTNAME>\n          <DOMAIN><![CDATA[example.test]]></DOMAIN>\n          <FQDN><![CDATA[host-%d.example.test]]></FQDN>\n        </DNS_DATA>\n        <NETBIOS><![CDATA[HOST-%d]]></NETBIOS>\n        <LAST_SCAN_DATETIME>2026-11-20T10:00:00Z</LAST_SCAN_DATETIME>\n        <DETECTION_LIST>\n",
+			id, id+5, g%256, (h/250)%256, h%250+1, id, id, id, id)
 		for _, d := range s.HostDetections(id) {
+			if d.Type == "Info" && !showIGs {
+				continue
+			}
 			results := text
 			if d.Changed {
 				results = "changed " + text
 			}
-			fmt.Fprintf(bw, "          <DETECTION>\n            <UNIQUE_VULN_ID>%d</UNIQUE_VULN_ID>\n            <QID>%d</QID>\n            <TYPE>Confirmed</TYPE>\n            <SEVERITY>%d</SEVERITY>\n            <PORT>%d</PORT>\n            <PROTOCOL>tcp</PROTOCOL>\n            <SSL>1</SSL>\n            <RESULTS><![CDATA[%s]]></RESULTS>\n            <STATUS>Active</STATUS>\n            <FIRST_FOUND_DATETIME>2026-01-01T00:00:00Z</FIRST_FOUND_DATETIME>\n            <LAST_FOUND_DATETIME>2026-11-20T10:00:00Z</LAST_FOUND_DATETIME>\n            <TIMES_FOUND>12</TIMES_FOUND>\n            <IS_IGNORED>0</IS_IGNORED>\n            <IS_DISABLED>0</IS_DISABLED>\n          </DETECTION>\n",
-				int64(id)*100000+int64(d.QID), d.QID, d.Severity, d.Port, results)
+			fmt.Fprintf(bw, "          <DETECTION>\n            <UNIQUE_VULN_ID>%d</UNIQUE_VULN_ID>\n            <QID>%d</QID>\n            <TYPE>%s</TYPE>\n            <SEVERITY>%d</SEVERITY>\n",
+				int64(id)*100000+int64(d.QID), d.QID, d.Type, d.Severity)
+			if d.Port != 0 {
+				fmt.Fprintf(bw, "            <PORT>%d</PORT>\n            <PROTOCOL>tcp</PROTOCOL>\n", d.Port)
+			}
+			fmt.Fprintf(bw, "            <SSL>%d</SSL>\n            <RESULTS><![CDATA[%s]]></RESULTS>\n            <STATUS>%s</STATUS>\n            <FIRST_FOUND_DATETIME>2026-01-01T00:00:00Z</FIRST_FOUND_DATETIME>\n            <LAST_FOUND_DATETIME>2026-11-20T10:00:00Z</LAST_FOUND_DATETIME>\n",
+				min(d.Port, 1), results, d.Status)
+			if d.QDS > 0 {
+				fmt.Fprintf(bw, "            <QDS severity=\"%s\">%d</QDS>\n            <QDS_FACTORS>\n              <QDS_FACTOR name=\"CVSS\"><![CDATA[7.5]]></QDS_FACTOR>\n            </QDS_FACTORS>\n", qdsBand(d.QDS), d.QDS)
+			}
+			fmt.Fprint(bw, "            <TIMES_FOUND>12</TIMES_FOUND>\n            <LAST_TEST_DATETIME>2026-11-20T10:00:00Z</LAST_TEST_DATETIME>\n")
+			if d.Status == "Re-Opened" || d.Status == "Fixed" {
+				fmt.Fprint(bw, "            <LAST_FIXED_DATETIME>2026-06-01T00:00:00Z</LAST_FIXED_DATETIME>\n")
+			}
+			fmt.Fprintf(bw, "            <IS_IGNORED>%d</IS_IGNORED>\n            <IS_DISABLED>0</IS_DISABLED>\n          </DETECTION>\n", b2i(d.Ignored))
 		}
 		fmt.Fprint(bw, "        </DETECTION_LIST>\n      </HOST>\n")
 		n++
@@ -286,22 +351,69 @@ func (s *Server) detections(w http.ResponseWriter, r *http.Request) {
 	if h < s.opts.HostsPerGroup {
 		fmt.Fprintf(bw, "    <WARNING>\n      <CODE>1980</CODE>\n      <TEXT>%d record limit exceeded. Use URL to get next batch of results.</TEXT>\n      <URL><![CDATA[%s]]></URL>\n    </WARNING>\n", limit, s.nextURL(r, HostID(g, h)))
 	}
-	fmt.Fprint(bw, "  </RESPONSE>\n</HOST_LIST_VM_DETECTION_OUTPUT>\n")
+	fmt.Fprint(bw, "  </RESPONSE>\n</HOST_LIST_VM_DETECTION_OUTPUT>\n"+evalComment+"\n"+trailerComment+"\n")
+}
+
+// Comments real Qualys answers carry before the root element and after it.
+const (
+	evalComment    = "<!-- This report was generated with an evaluation version of Qualys //--> "
+	trailerComment = "<!-- CONFIDENTIAL AND PROPRIETARY INFORMATION. Qualys provides the QualysGuard Service \"As Is,\" without any warranty of any kind. //--> "
+)
+
+func qdsBand(q int) string {
+	switch {
+	case q >= 90:
+		return "CRITICAL"
+	case q >= 70:
+		return "HIGH"
+	case q >= 40:
+		return "MEDIUM"
+	}
+	return "LOW"
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// KBEntry overrides the knowledge-base entry of a QID (for bad-input tests).
+type KBEntry struct {
+	Title    string
+	Severity string
+}
+
+// SetKBEntry makes the knowledge base answer title and severity (verbatim, so "" and "9" are
+// possible) for qid.
+func (s *Server) SetKBEntry(qid int, e KBEntry) {
+	m := map[int]KBEntry{}
+	for k, v := range *s.kb.Load() {
+		m[k] = v
+	}
+	m[qid] = e
+	s.kb.Store(&m)
 }
 
 func (s *Server) knowledgeBase(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	bw := bufio.NewWriterSize(w, 64<<10)
 	defer bw.Flush()
-	fmt.Fprintf(bw, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<!DOCTYPE KNOWLEDGE_BASE_VULN_LIST_OUTPUT SYSTEM \"https://qualysapi.qualys.com/api/2.0/fo/knowledge_base/vuln/knowledge_base_vuln_list_output.dtd\">\n<KNOWLEDGE_BASE_VULN_LIST_OUTPUT>\n  <RESPONSE>\n    <DATETIME>%s</DATETIME>\n    <VULN_LIST>\n", now())
+	fmt.Fprintf(bw, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<!DOCTYPE KNOWLEDGE_BASE_VULN_LIST_OUTPUT SYSTEM \"https://qualysapi.qualys.com/api/2.0/fo/knowledge_base/vuln/knowledge_base_vuln_list_output.dtd\">\n%s\n<KNOWLEDGE_BASE_VULN_LIST_OUTPUT>\n  <RESPONSE>\n    <DATETIME>%s</DATETIME>\n<!-- keep-alive for KNOWLEDGE_BASE_VULN_LIST_OUTPUT  -->\n    <VULN_LIST>\n", evalComment, now())
 	text := strings.Repeat("y", s.opts.TextBytes)
+	kb := *s.kb.Load()
 	for _, f := range strings.Split(r.URL.Query().Get("ids"), ",") {
 		qid, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
 			continue
 		}
-		fmt.Fprintf(bw, "      <VULN>\n        <QID>%d</QID>\n        <VULN_TYPE>Vulnerability</VULN_TYPE>\n        <SEVERITY_LEVEL>%d</SEVERITY_LEVEL>\n        <TITLE><![CDATA[Simulated vulnerability %d]]></TITLE>\n        <CATEGORY>General remote services</CATEGORY>\n        <PUBLISHED_DATETIME>2025-01-01T00:00:00Z</PUBLISHED_DATETIME>\n        <PATCHABLE>1</PATCHABLE>\n        <CVE_LIST>\n          <CVE>\n            <ID><![CDATA[CVE-2025-%d]]></ID>\n            <URL><![CDATA[https://nvd.nist.gov/vuln/detail/CVE-2025-%d]]></URL>\n          </CVE>\n        </CVE_LIST>\n        <DIAGNOSIS><![CDATA[Diagnosis of %d: %s]]></DIAGNOSIS>\n        <CONSEQUENCE><![CDATA[Consequence of %d]]></CONSEQUENCE>\n        <SOLUTION><![CDATA[Patch %d: %s]]></SOLUTION>\n      </VULN>\n",
-			qid, 1+qid%5, qid, qid, qid, qid, text, qid, qid, text)
+		title, sev := fmt.Sprintf("Simulated vulnerability %d", qid), strconv.Itoa(1+qid%5)
+		if e, ok := kb[qid]; ok {
+			title, sev = e.Title, e.Severity
+		}
+		fmt.Fprintf(bw, "      <VULN>\n        <QID>%d</QID>\n        <VULN_TYPE>Vulnerability</VULN_TYPE>\n        <SEVERITY_LEVEL>%s</SEVERITY_LEVEL>\n        <TITLE><![CDATA[%s]]></TITLE>\n        <CATEGORY>General remote services</CATEGORY>\n        <PUBLISHED_DATETIME>2025-01-01T00:00:00Z</PUBLISHED_DATETIME>\n        <PATCHABLE>1</PATCHABLE>\n        <CVE_LIST>\n          <CVE>\n            <ID><![CDATA[CVE-2025-%d]]></ID>\n            <URL><![CDATA[https://nvd.nist.gov/vuln/detail/CVE-2025-%d]]></URL>\n          </CVE>\n        </CVE_LIST>\n        <DIAGNOSIS><![CDATA[Diagnosis of %d: %s<P>\n\n<P>QID Detection Logic:<BR>The check runs &quot;show version&quot;. <BR>]]></DIAGNOSIS>\n        <CONSEQUENCE><![CDATA[Consequence of %d<P>]]></CONSEQUENCE>\n        <SOLUTION><![CDATA[Patch %d: %s<P>Refer to <A HREF=\"https://vendor.example/advisory/%d\" TARGET=\"_blank\">advisory %d</A>.]]></SOLUTION>\n      </VULN>\n",
+			qid, sev, title, qid, qid, qid, text, qid, qid, text, qid, qid)
 	}
-	fmt.Fprint(bw, "    </VULN_LIST>\n  </RESPONSE>\n</KNOWLEDGE_BASE_VULN_LIST_OUTPUT>\n")
+	fmt.Fprint(bw, "    </VULN_LIST>\n  </RESPONSE>\n</KNOWLEDGE_BASE_VULN_LIST_OUTPUT>\n"+evalComment+"\n")
 }

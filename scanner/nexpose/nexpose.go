@@ -147,34 +147,91 @@ type asset struct {
 	Addresses []struct {
 		IP string `json:"ip"`
 	} `json:"addresses"`
+	History []struct {
+		Type string `json:"type"`
+		Date string `json:"date"`
+	} `json:"history"`
+}
+
+// lastScan is the asset's latest SCAN event in its history, the last time its findings were
+// seen; zero when the history holds none.
+func (a *asset) lastScan() (time.Time, error) {
+	var last time.Time
+	for _, h := range a.History {
+		if !strings.EqualFold(strings.TrimSpace(h.Type), "SCAN") {
+			continue
+		}
+		t, err := scanner.ParseTime(h.Date)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	return last, nil
+}
+
+type result struct {
+	Key      string `json:"key"`
+	Port     *int32 `json:"port"`
+	Protocol string `json:"protocol"`
+	Proof    string `json:"proof"`
+	Since    string `json:"since"`
+	Status   string `json:"status"`
 }
 
 type vulnFinding struct {
-	ID      string `json:"id"`
-	Since   string `json:"since"`
-	Status  string `json:"status"`
-	Results []struct {
-		Port     *int32 `json:"port"`
-		Protocol string `json:"protocol"`
-		Proof    string `json:"proof"`
-		Status   string `json:"status"`
-	} `json:"results"`
+	ID      string   `json:"id"`
+	Since   string   `json:"since"`
+	Status  string   `json:"status"`
+	Results []result `json:"results"`
+}
+
+// Finding statuses (VulnerabilityFinding.status).
+const (
+	FindingVulnerable   = "vulnerable"
+	FindingInvulnerable = "invulnerable"
+	FindingNoResults    = "no-results"
+)
+
+// resultStatuses maps every AssessmentResult.status of the API v3 to the finding status and
+// detection type it stands for.
+var resultStatuses = map[string][2]string{
+	"vulnerable":         {scanner.StatusOpen, scanner.TypeConfirmed},
+	"vulnerable-version": {scanner.StatusOpen, scanner.TypeConfirmed},
+	// unknown: the check could not decide; kept open as a potential finding.
+	"unknown":                                     {scanner.StatusOpen, scanner.TypePotential},
+	"vulnerable-potential":                        {scanner.StatusOpen, scanner.TypePotential},
+	"not-vulnerable":                              {scanner.StatusNotVulnerable, scanner.TypeConfirmed},
+	"vulnerable-with-exception-applied":           {scanner.StatusRiskAccepted, scanner.TypeConfirmed},
+	"vulnerable-version-with-exception-applied":   {scanner.StatusRiskAccepted, scanner.TypeConfirmed},
+	"vulnerable-potential-with-exception-applied": {scanner.StatusRiskAccepted, scanner.TypePotential},
 }
 
 // Identity is the matching key of a Nexpose finding: the asset ID, the vulnerability ID, the
-// port and the protocol of the result. Addresses and host names are not part of it.
-func Identity(assetID int64, vulnID string, port int32, hasPort bool, protocol string) string {
+// port and the protocol of the result, and the result's key where it has one (several results
+// on one port, such as two vulnerable packages, differ by key). Addresses and host names are
+// not part of it.
+func Identity(assetID int64, vulnID string, port int32, hasPort bool, protocol, key string) string {
 	p := "-"
 	if hasPort {
 		p = strconv.Itoa(int(port))
 	}
-	return "nexpose:asset=" + strconv.FormatInt(assetID, 10) + ":vuln=" + vulnID + ":port=" + p + ":proto=" + strings.ToLower(protocol)
+	id := "nexpose:asset=" + strconv.FormatInt(assetID, 10) + ":vuln=" + vulnID + ":port=" + p + ":proto=" + strings.ToLower(protocol)
+	if key != "" {
+		id += ":key=" + key
+	}
+	return id
 }
 
 // Detections streams the vulnerability findings of every asset of site siteID, one per
-// result (port and protocol), calling fn for each. Severity and title come from the
-// vulnerability's definition (Definitions).
-func (c *Client) Detections(ctx context.Context, siteID string, fn func(scanner.Detection) error) error {
+// result (port, protocol and key), calling fn for each. Severity and title come from the
+// vulnerability's definition (Definitions); the solution is the asset-specific one. Findings
+// under an exception, or that Nexpose found invulnerable, are returned with that status. An
+// asset removed between the listing and the reading of its findings (404) is skipped and
+// noted.
+func (c *Client) Detections(ctx context.Context, siteID string, fn func(scanner.Detection) error, notes *scanner.Notes) error {
 	seenAssets := map[int64]bool{}
 	op := "assets of site " + siteID
 	return c.list(ctx, op, "/api/3/sites/"+url.PathEscape(siteID)+"/assets", func(raw json.RawMessage, page int) error {
@@ -193,11 +250,21 @@ func (c *Client) Detections(ctx context.Context, siteID string, fn func(scanner.
 		if ip == "" && len(a.Addresses) > 0 {
 			ip = a.Addresses[0].IP
 		}
-		return c.assetVulns(ctx, *a.ID, strings.TrimSpace(scanner.Clean(a.HostName)), strings.TrimSpace(scanner.Clean(ip)), fn)
+		last, err := a.lastScan()
+		if err != nil {
+			return c.bad(op, page, fmt.Sprintf("resources[id=%d].history[].date", *a.ID), "%v", err)
+		}
+		err = c.assetVulns(ctx, *a.ID, strings.TrimSpace(scanner.Clean(a.HostName)), strings.TrimSpace(scanner.Clean(ip)), last, fn)
+		var se *scanner.Error
+		if errors.As(err, &se) && se.Kind == scanner.KindNotFound && se.Page == 1 && se.Op == "vulnerabilities of asset "+strconv.FormatInt(*a.ID, 10) {
+			notes.Add(fmt.Sprintf("%s: asset %d of site %s was removed while the site was read (%s); its findings count as not found", Vendor, *a.ID, siteID, se.Message))
+			return nil
+		}
+		return err
 	})
 }
 
-func (c *Client) assetVulns(ctx context.Context, assetID int64, host, ip string, fn func(scanner.Detection) error) error {
+func (c *Client) assetVulns(ctx context.Context, assetID int64, host, ip string, lastScan time.Time, fn func(scanner.Detection) error) error {
 	aid := strconv.FormatInt(assetID, 10)
 	op := "vulnerabilities of asset " + aid
 	seen := map[string]bool{}
@@ -219,24 +286,57 @@ func (c *Client) assetVulns(ctx context.Context, assetID int64, host, ip string,
 		if err != nil {
 			return c.bad(op, page, el+".since", "%v", err)
 		}
-		base := scanner.Detection{VendorID: v.ID, Host: host, IP: ip, FirstSeen: since}
+		fstatus := strings.ToLower(strings.TrimSpace(scanner.Clean(v.Status)))
+		status := scanner.StatusOpen
+		switch fstatus {
+		case FindingVulnerable, "":
+		case FindingInvulnerable, FindingNoResults:
+			status = scanner.StatusNotVulnerable
+		default:
+			return c.bad(op, page, el+".status", "unknown status %q (expected vulnerable, invulnerable or no-results)", fstatus)
+		}
+		solution, solutionHTML, err := c.assetSolution(ctx, aid, v.ID)
+		if err != nil {
+			return err
+		}
+		base := scanner.Detection{VendorID: v.ID, AssetVendorID: aid, Host: host, IP: ip, FirstSeen: since, LastSeen: lastScan,
+			Status: status, VendorStatus: fstatus, Type: scanner.TypeConfirmed, Solution: solution, SolutionHTML: solutionHTML}
 		if len(v.Results) == 0 {
 			d := base
-			d.Identity = Identity(assetID, v.ID, 0, false, "")
+			d.Identity = Identity(assetID, v.ID, 0, false, "", "")
 			return fn(d)
 		}
 		done := map[string]bool{}
-		for _, r := range v.Results {
+		for i, r := range v.Results {
 			d := base
+			rel := fmt.Sprintf("%s.results[%d]", el, i)
 			if r.Port != nil {
 				if *r.Port < 0 || *r.Port > 65535 {
-					return c.bad(op, page, el+".results[].port", "%d is not a port number", *r.Port)
+					return c.bad(op, page, rel+".port", "%d is not a port number", *r.Port)
 				}
 				d.Port, d.HasPort = *r.Port, true
 			}
+			rs := strings.ToLower(strings.TrimSpace(scanner.Clean(r.Status)))
+			if rs != "" {
+				st, ok := resultStatuses[rs]
+				if !ok {
+					return c.bad(op, page, rel+".status", "unknown result status %q", rs)
+				}
+				d.Type, d.VendorStatus = st[1], fstatus+"/"+rs
+				// The finding's own verdict (invulnerable) wins over an open result.
+				if status == scanner.StatusOpen {
+					d.Status = st[0]
+				}
+			}
+			if r.Since != "" {
+				if d.FirstSeen, err = scanner.ParseTime(r.Since); err != nil {
+					return c.bad(op, page, rel+".since", "%v", err)
+				}
+			}
 			d.Protocol = strings.ToLower(strings.TrimSpace(scanner.Clean(r.Protocol)))
-			d.Evidence = scanner.Clean(r.Proof)
-			d.Identity = Identity(assetID, v.ID, d.Port, d.HasPort, d.Protocol)
+			d.Evidence = scanner.HTMLText(r.Proof)
+			d.EvidenceHTML = scanner.SanitizeHTML(r.Proof)
+			d.Identity = Identity(assetID, v.ID, d.Port, d.HasPort, d.Protocol, strings.TrimSpace(scanner.Clean(r.Key)))
 			if done[d.Identity] {
 				continue
 			}
@@ -285,13 +385,11 @@ type definition struct {
 	Severity      string   `json:"severity"`
 	SeverityScore *float64 `json:"severityScore"`
 	CVEs          []string `json:"cves"`
-	Description   struct {
-		Text string `json:"text"`
-		HTML string `json:"html"`
-	} `json:"description"`
+	Description   text     `json:"description"`
 }
 
-// Definitions fetches the vulnerability definitions of ids, calling fn for each.
+// Definitions fetches the vulnerability definitions of ids, calling fn for each. Solutions
+// are not part of them: they depend on the asset (Detections reads each finding's own).
 func (c *Client) Definitions(ctx context.Context, ids []string, fn func(scanner.Definition) error) error {
 	for _, id := range ids {
 		op := "vulnerability " + id
@@ -304,13 +402,13 @@ func (c *Client) Definitions(ctx context.Context, ids []string, fn func(scanner.
 			return c.bad(op, 0, "vulnerability", "%v", err)
 		}
 		if strings.TrimSpace(d.ID) != id {
-			return c.bad(op, 0, "id", "%q does not match the vulnerability asked for", d.ID)
+			return c.bad(op, 0, "id", "%q does not match the vulnerability asked for", scanner.Clean(d.ID))
 		}
 		sev, ok := Severity(d.Severity, d.SeverityScore)
 		if !ok {
-			return c.bad(op, 0, "severity", "unknown severity %q (score %s)", d.Severity, scoreText(d.SeverityScore))
+			return c.bad(op, 0, "severity", "unknown severity %q (score %s)", scanner.Clean(d.Severity), scoreText(d.SeverityScore))
 		}
-		title := strings.TrimSpace(scanner.Clean(d.Title))
+		title := strings.TrimSpace(scanner.HTMLText(d.Title))
 		if title == "" {
 			return c.bad(op, 0, "title", "missing")
 		}
@@ -318,87 +416,77 @@ func (c *Client) Definitions(ctx context.Context, ids []string, fn func(scanner.
 		if d.SeverityScore != nil {
 			vs = fmt.Sprintf("%s (%s)", vs, scoreText(d.SeverityScore))
 		}
-		desc := d.Description.Text
-		if desc == "" {
-			desc = d.Description.HTML
-		}
 		cves := make([]string, 0, len(d.CVEs))
 		for _, cve := range d.CVEs {
 			if cve = strings.TrimSpace(scanner.Clean(cve)); cve != "" {
 				cves = append(cves, cve)
 			}
 		}
-		solution, err := c.solutions(ctx, id)
-		if err != nil {
-			return err
-		}
-		if err := fn(scanner.Definition{VendorID: id, Title: title, Description: scanner.Clean(desc), CVEs: cves,
-			Severity: sev, VendorSeverity: vs, Solution: solution}); err != nil {
+		if err := fn(scanner.Definition{VendorID: id, Title: title, Description: d.Description.String(),
+			DescriptionHTML: scanner.SanitizeHTML(d.Description.HTML), CVEs: cves, Severity: sev, VendorSeverity: vs}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// MaxSolutions caps the solutions read per vulnerability.
-const MaxSolutions = 5
-
+// text is a v3 text with its HTML form.
 type text struct {
 	Text string `json:"text"`
 	HTML string `json:"html"`
 }
 
+// String is the readable text: the vendor's text, else its HTML made text.
 func (t text) String() string {
-	if s := strings.TrimSpace(t.Text); s != "" {
+	if s := strings.TrimSpace(scanner.Clean(t.Text)); s != "" {
 		return s
 	}
-	return strings.TrimSpace(t.HTML)
+	return scanner.HTMLText(t.HTML)
 }
 
-// solutions reads the solutions of vulnerability id (vulnerabilities/{id}/solutions, then
-// solutions/{id}) and joins their summaries and steps into one text.
-func (c *Client) solutions(ctx context.Context, id string) (string, error) {
-	op := "solutions of vulnerability " + id
-	body, err := c.get(ctx, op, 0, "/api/3/vulnerabilities/"+url.PathEscape(id)+"/solutions", nil)
+// MaxSolutions caps the solutions kept per finding.
+const MaxSolutions = 5
+
+// assetSolution reads the solutions that apply to vulnerability vid on asset aid
+// (assets/{id}/vulnerabilities/{vid}/solution) and joins their summaries and steps, as text
+// and as sanitised HTML. None (404) is an empty solution.
+func (c *Client) assetSolution(ctx context.Context, aid, vid string) (string, string, error) {
+	op := "solution of vulnerability " + vid + " on asset " + aid
+	body, err := c.get(ctx, op, 0, "/api/3/assets/"+aid+"/vulnerabilities/"+url.PathEscape(vid)+"/solution", nil)
 	if scanner.KindOf(err) == scanner.KindNotFound {
-		return "", nil
+		return "", "", nil
 	}
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	var refs struct {
-		Resources []string `json:"resources"`
-	}
-	if err := c.decode(body, &refs); err != nil {
-		return "", c.bad(op, 0, "resources", "%v", err)
-	}
-	var parts []string
-	for i, sid := range refs.Resources {
-		if i == MaxSolutions {
-			parts = append(parts, fmt.Sprintf("(%d more solutions in Nexpose)", len(refs.Resources)-MaxSolutions))
-			break
-		}
-		sop := "solution " + sid + " of vulnerability " + id
-		body, err := c.get(ctx, sop, 0, "/api/3/solutions/"+url.PathEscape(sid), nil)
-		if err != nil {
-			return "", err
-		}
-		var sol struct {
+	var sols struct {
+		Resources []struct {
 			Summary text `json:"summary"`
 			Steps   text `json:"steps"`
-		}
-		if err := c.decode(body, &sol); err != nil {
-			return "", c.bad(sop, 0, "solution", "%v", err)
+		} `json:"resources"`
+	}
+	if err := c.decode(body, &sols); err != nil {
+		return "", "", c.bad(op, 0, "resources", "%v", err)
+	}
+	var parts, htmls []string
+	for i, sol := range sols.Resources {
+		if i == MaxSolutions {
+			parts = append(parts, fmt.Sprintf("(%d more solutions in Nexpose)", len(sols.Resources)-MaxSolutions))
+			break
 		}
 		p := sol.Summary.String()
 		if steps := sol.Steps.String(); steps != "" {
 			p += "\n" + steps
 		}
-		if p = strings.TrimSpace(scanner.Clean(p)); p != "" {
+		if p = strings.TrimSpace(p); p != "" {
 			parts = append(parts, p)
 		}
+		h := scanner.SanitizeHTML(sol.Summary.HTML) + scanner.SanitizeHTML(sol.Steps.HTML)
+		if h != "" {
+			htmls = append(htmls, "<div>"+h+"</div>")
+		}
 	}
-	return strings.Join(parts, "\n\n"), nil
+	return strings.Join(parts, "\n\n"), strings.Join(htmls, ""), nil
 }
 
 func scoreText(s *float64) string {

@@ -48,7 +48,7 @@ func TestNotFoundPastTheEnd(t *testing.T) {
 	if err := c.Sites(context.Background(), func(scanner.Product) error { n++; return nil }); err != nil || n != 2 {
 		t.Fatalf("sites = %d, %v", n, err)
 	}
-	err := c.Detections(context.Background(), "99", func(scanner.Detection) error { return nil })
+	err := c.Detections(context.Background(), "99", func(scanner.Detection) error { return nil }, nil)
 	if scanner.KindOf(err) != scanner.KindNotFound {
 		t.Fatalf("unknown site: %v", err)
 	}
@@ -85,7 +85,7 @@ func TestNULsAreCleaned(t *testing.T) {
 	sim.Faults.Add(simfault.Fault{Path: "/api/3/assets/", Body: `{"resources":[{"id":"sim-vuln-1\u0000","since":"2026-01-01T00:00:00Z",` +
 		`"results":[{"port":22,"protocol":"tc\u0000p","proof":"a\u0000b"}]}],"page":{"number":0,"size":10,"totalResources":1,"totalPages":1}}`})
 	var got []scanner.Detection
-	if err := c.Detections(context.Background(), "1", func(d scanner.Detection) error { got = append(got, d); return nil }); err != nil {
+	if err := c.Detections(context.Background(), "1", func(d scanner.Detection) error { got = append(got, d); return nil }, nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0].VendorID != "sim-vuln-1" || got[0].Protocol != "tcp" || got[0].Evidence != "ab" || strings.Contains(got[0].Identity, "\x00") {

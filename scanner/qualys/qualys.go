@@ -14,6 +14,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -69,13 +70,21 @@ type Options struct {
 	RequestedWith string
 	// Sleep waits for d or until ctx ends. Optional; defaults to a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// DetectionTypes are the detection TYPEs to import: scanner.TypeConfirmed,
+	// scanner.TypePotential, scanner.TypeInfo (information gathered). Optional; defaults to
+	// confirmed and potential, as Qualys users expect.
+	DetectionTypes []string
 }
+
+// DefaultDetectionTypes are the detection types imported when Options.DetectionTypes is empty.
+var DefaultDetectionTypes = []string{scanner.TypeConfirmed, scanner.TypePotential}
 
 // Client calls one Qualys account. It is not safe for concurrent use.
 type Client struct {
 	opts      Options
 	base      *url.URL
 	notBefore time.Time
+	types     map[string]bool
 }
 
 // New returns a Client.
@@ -111,7 +120,22 @@ func New(opts Options) (*Client, error) {
 	if opts.Sleep == nil {
 		opts.Sleep = scanner.Sleep
 	}
-	return &Client{opts: opts, base: base}, nil
+	if len(opts.DetectionTypes) == 0 {
+		opts.DetectionTypes = DefaultDetectionTypes
+	}
+	types := map[string]bool{}
+	for _, t := range opts.DetectionTypes {
+		if _, ok := detectionTypes[strings.ToLower(t)]; !ok {
+			return nil, fmt.Errorf("qualys: unknown detection type %q (expected confirmed, potential or info)", t)
+		}
+		types[strings.ToLower(t)] = true
+	}
+	return &Client{opts: opts, base: base, types: types}, nil
+}
+
+// detectionTypes maps Qualys's TYPE values to the normalised types.
+var detectionTypes = map[string]string{
+	"confirmed": scanner.TypeConfirmed, "potential": scanner.TypePotential, "info": scanner.TypeInfo,
 }
 
 func (c *Client) endpoint(path string, q url.Values) string {
@@ -149,15 +173,9 @@ func (c *Client) AssetGroups(ctx context.Context, fn func(scanner.Product) error
 func (c *Client) Probe(ctx context.Context) error {
 	q := url.Values{"action": {"list"}, "truncation_limit": {"1"}}
 	op := "connection test (list asset groups)"
-	body, err := c.get(ctx, op, 1, c.endpoint(PathAssetGroups, q))
+	root, _, err := c.page(ctx, op, 1, c.endpoint(PathAssetGroups, q), "", nil)
 	if err != nil {
 		return err
-	}
-	defer body.Close()
-	w := scanner.NewXMLWalker(body, c.opts.MaxElementBytes)
-	root, err := w.Walk(nil)
-	if err != nil {
-		return &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: 1, Element: root, Message: err.Error()}
 	}
 	if root != "ASSET_GROUP_LIST_OUTPUT" {
 		return &scanner.Error{Vendor: Vendor, Kind: scanner.KindRejected, Op: op, Page: 1, Element: root,
@@ -176,6 +194,7 @@ type xmlHost struct {
 }
 
 type xmlDetection struct {
+	UniqueID   string `xml:"UNIQUE_VULN_ID"`
 	QID        string `xml:"QID"`
 	Type       string `xml:"TYPE"`
 	Severity   string `xml:"SEVERITY"`
@@ -186,6 +205,11 @@ type xmlDetection struct {
 	Status     string `xml:"STATUS"`
 	FirstFound string `xml:"FIRST_FOUND_DATETIME"`
 	LastFound  string `xml:"LAST_FOUND_DATETIME"`
+	LastFixed  string `xml:"LAST_FIXED_DATETIME"`
+	TimesFound string `xml:"TIMES_FOUND"`
+	QDS        string `xml:"QDS"`
+	IsIgnored  string `xml:"IS_IGNORED"`
+	IsDisabled string `xml:"IS_DISABLED"`
 }
 
 // Severity maps a Qualys severity level (1-5) to the normalised scale.
@@ -216,13 +240,26 @@ func Identity(hostID, qid string, port int32, hasPort bool, protocol, ssl string
 	return "qualys:host=" + hostID + ":qid=" + qid + ":port=" + p + ":proto=" + strings.ToLower(protocol) + ":ssl=" + ssl
 }
 
-// Detections streams the current (New, Active, Re-Opened) detections of the hosts in asset
-// group agID, calling fn for each. Fixed detections are not returned: a finding that is no
-// longer detected is absent from the latest data.
+// Detection statuses as Qualys writes them.
+const (
+	StatusNew      = "New"
+	StatusActive   = "Active"
+	StatusReOpened = "Re-Opened"
+	StatusFixed    = "Fixed"
+)
+
+// Detections streams the current detections of the hosts in asset group agID, calling fn for
+// each detection of an imported type (Options.DetectionTypes). Qualys is asked for New,
+// Active and Re-Opened detections; a Fixed one that it returns all the same is skipped, so
+// that the reimport closes its finding. Ignored and disabled detections are returned with
+// status risk_accepted.
 func (c *Client) Detections(ctx context.Context, agID string, fn func(scanner.Detection) error) error {
 	q := url.Values{
 		"action": {"list"}, "ag_ids": {agID}, "show_results": {"1"}, "status": {"New,Active,Re-Opened"},
 		"truncation_limit": {strconv.Itoa(c.opts.TruncationLimit)}, "output_format": {"XML"},
+	}
+	if c.types[scanner.TypeInfo] {
+		q.Set("show_igs", "1")
 	}
 	op := "host detections of asset group " + agID
 	return c.pages(ctx, op, c.endpoint(PathDetections, q), "HOST", func(d *xml.Decoder, se xml.StartElement, page int) error {
@@ -246,9 +283,12 @@ func (c *Client) Detections(ctx context.Context, agID string, fn func(scanner.De
 			host = strings.TrimSpace(scanner.Clean(h.NetBIOS))
 		}
 		for i := range h.Detections {
-			det, err := c.detection(op, page, h.ID, host, ip, &h.Detections[i])
+			det, keep, err := c.detection(op, page, h.ID, host, ip, &h.Detections[i])
 			if err != nil {
 				return err
+			}
+			if !keep {
+				continue
 			}
 			if err := fn(det); err != nil {
 				return err
@@ -258,47 +298,95 @@ func (c *Client) Detections(ctx context.Context, agID string, fn func(scanner.De
 	})
 }
 
-func (c *Client) detection(op string, page int, hostID, host, ip string, x *xmlDetection) (scanner.Detection, error) {
+// optInt reads an optional non-negative number element.
+func optInt(s string) (*int32, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("%q is not a count", s)
+	}
+	v := int32(n)
+	return &v, nil
+}
+
+// detection converts one DETECTION; keep is false for a type that is not imported or a
+// Fixed detection.
+func (c *Client) detection(op string, page int, hostID, host, ip string, x *xmlDetection) (d scanner.Detection, keep bool, err error) {
 	el := "HOST[ID=" + hostID + "]/DETECTION"
 	qid := strings.TrimSpace(x.QID)
 	if qid == "" {
-		return scanner.Detection{}, c.bad(op, page, el+"/QID", "missing")
+		return d, false, c.bad(op, page, el+"/QID", "missing")
 	}
 	if _, err := strconv.ParseUint(qid, 10, 64); err != nil {
-		return scanner.Detection{}, c.bad(op, page, el+"/QID", "%q is not a numeric QID", qid)
+		return d, false, c.bad(op, page, el+"/QID", "%q is not a numeric QID", qid)
 	}
 	el = "HOST[ID=" + hostID + "]/DETECTION[QID=" + qid + "]"
+	typ, ok := detectionTypes[strings.ToLower(strings.TrimSpace(x.Type))]
+	if !ok {
+		if strings.TrimSpace(x.Type) == "" {
+			return d, false, c.bad(op, page, el+"/TYPE", "missing")
+		}
+		return d, false, c.bad(op, page, el+"/TYPE", "unknown type %q (expected Confirmed, Potential or Info)", scanner.Clean(x.Type))
+	}
+	vstatus := strings.TrimSpace(x.Status)
+	switch {
+	case strings.EqualFold(vstatus, StatusFixed):
+		return d, false, nil
+	// STATUS is optional in Qualys's DTD: a detection without one is current.
+	case vstatus == "", strings.EqualFold(vstatus, StatusNew), strings.EqualFold(vstatus, StatusActive), strings.EqualFold(vstatus, StatusReOpened):
+	default:
+		return d, false, c.bad(op, page, el+"/STATUS", "unknown status %q (expected New, Active, Re-Opened or Fixed)", scanner.Clean(vstatus))
+	}
+	if !c.types[typ] {
+		return d, false, nil
+	}
 	sev, ok := Severity(x.Severity)
 	if !ok {
 		if strings.TrimSpace(x.Severity) == "" {
-			return scanner.Detection{}, c.bad(op, page, el+"/SEVERITY", "missing")
+			return d, false, c.bad(op, page, el+"/SEVERITY", "missing")
 		}
-		return scanner.Detection{}, c.bad(op, page, el+"/SEVERITY", "unknown severity %q (expected 1 to 5)", x.Severity)
+		return d, false, c.bad(op, page, el+"/SEVERITY", "unknown severity %q (expected 1 to 5)", scanner.Clean(x.Severity))
 	}
-	d := scanner.Detection{
-		VendorID: qid, Host: host, IP: ip, Protocol: strings.ToLower(strings.TrimSpace(x.Protocol)),
-		Evidence: scanner.Clean(x.Results), Severity: sev, VendorSeverity: strings.TrimSpace(x.Severity),
+	d = scanner.Detection{
+		VendorID: qid, AssetVendorID: hostID, Host: host, IP: ip, Protocol: strings.ToLower(strings.TrimSpace(scanner.Clean(x.Protocol))),
+		// Qualys writes RESULTS as CDATA whose text still carries HTML entities (&quot;, &gt;).
+		Evidence: strings.TrimSpace(html.UnescapeString(scanner.Clean(x.Results))), Severity: sev, VendorSeverity: strings.TrimSpace(x.Severity),
+		Type: typ, Status: scanner.StatusOpen, VendorStatus: vstatus, UniqueID: strings.TrimSpace(scanner.Clean(x.UniqueID)),
+	}
+	if strings.TrimSpace(x.IsIgnored) == "1" || strings.TrimSpace(x.IsDisabled) == "1" {
+		d.Status = scanner.StatusRiskAccepted
 	}
 	if p := strings.TrimSpace(x.Port); p != "" {
 		n, err := strconv.ParseUint(p, 10, 16)
 		if err != nil {
-			return d, c.bad(op, page, el+"/PORT", "%q is not a port number", p)
+			return d, false, c.bad(op, page, el+"/PORT", "%q is not a port number", scanner.Clean(p))
 		}
 		d.Port, d.HasPort = int32(n), true
 	}
-	var err error
 	if d.FirstSeen, err = scanner.ParseTime(x.FirstFound); err != nil {
-		return d, c.bad(op, page, el+"/FIRST_FOUND_DATETIME", "%v", err)
+		return d, false, c.bad(op, page, el+"/FIRST_FOUND_DATETIME", "%v", err)
 	}
 	if d.LastSeen, err = scanner.ParseTime(x.LastFound); err != nil {
-		return d, c.bad(op, page, el+"/LAST_FOUND_DATETIME", "%v", err)
+		return d, false, c.bad(op, page, el+"/LAST_FOUND_DATETIME", "%v", err)
+	}
+	if d.LastFixed, err = scanner.ParseTime(x.LastFixed); err != nil {
+		return d, false, c.bad(op, page, el+"/LAST_FIXED_DATETIME", "%v", err)
+	}
+	if d.TimesFound, err = optInt(x.TimesFound); err != nil {
+		return d, false, c.bad(op, page, el+"/TIMES_FOUND", "%v", err)
+	}
+	if d.QDS, err = optInt(x.QDS); err != nil || (d.QDS != nil && *d.QDS > 100) {
+		return d, false, c.bad(op, page, el+"/QDS", "%q is not a detection score from 0 to 100", scanner.Clean(strings.TrimSpace(x.QDS)))
 	}
 	ssl := "0"
 	if strings.TrimSpace(x.SSL) == "1" {
 		ssl = "1"
 	}
 	d.Identity = Identity(hostID, qid, d.Port, d.HasPort, d.Protocol, ssl)
-	return d, nil
+	return d, true, nil
 }
 
 type xmlVuln struct {
@@ -311,8 +399,11 @@ type xmlVuln struct {
 	Solution    string   `xml:"SOLUTION"`
 }
 
-// KnowledgeBase fetches the knowledge-base entries of qids, KBChunk at a time, calling fn for each.
-func (c *Client) KnowledgeBase(ctx context.Context, qids []string, fn func(scanner.Definition) error) error {
+// KnowledgeBase fetches the knowledge-base entries of qids, KBChunk at a time, calling fn for
+// each. An entry with an empty TITLE is titled "QID n", and one with an unknown SEVERITY_LEVEL
+// has no severity of its own (its detections carry theirs); both are stored and listed in
+// notes. Only an entry without a usable QID fails the chunk.
+func (c *Client) KnowledgeBase(ctx context.Context, qids []string, fn func(scanner.Definition) error, notes *scanner.Notes) error {
 	for start := 0; start < len(qids); start += KBChunk {
 		chunk := qids[start:min(start+KBChunk, len(qids))]
 		q := url.Values{"action": {"list"}, "details": {"All"}, "ids": {strings.Join(chunk, ",")}}
@@ -322,29 +413,9 @@ func (c *Client) KnowledgeBase(ctx context.Context, qids []string, fn func(scann
 			if err := d.DecodeElement(&v, &se); err != nil {
 				return err
 			}
-			qid := strings.TrimSpace(v.QID)
-			if _, err := strconv.ParseUint(qid, 10, 64); err != nil {
-				return c.bad(op, page, "VULN/QID", "%q is not a numeric QID", v.QID)
-			}
-			el := "VULN[QID=" + qid + "]"
-			sev, ok := Severity(v.Severity)
-			if !ok {
-				return c.bad(op, page, el+"/SEVERITY_LEVEL", "unknown severity %q (expected 1 to 5)", v.Severity)
-			}
-			title := strings.TrimSpace(scanner.Clean(v.Title))
-			if title == "" {
-				return c.bad(op, page, el+"/TITLE", "missing")
-			}
-			desc := scanner.Clean(v.Diagnosis)
-			if cons := strings.TrimSpace(scanner.Clean(v.Consequence)); cons != "" {
-				desc += "\n\nConsequence: " + cons
-			}
-			def := scanner.Definition{VendorID: qid, Title: title, Description: desc, Solution: scanner.Clean(v.Solution),
-				Severity: sev, VendorSeverity: strings.TrimSpace(v.Severity)}
-			for _, cve := range v.CVEs {
-				if cve = strings.TrimSpace(cve); cve != "" {
-					def.CVEs = append(def.CVEs, cve)
-				}
+			def, err := c.definition(op, page, &v, notes)
+			if err != nil {
+				return err
 			}
 			return fn(def)
 		})
@@ -353,6 +424,39 @@ func (c *Client) KnowledgeBase(ctx context.Context, qids []string, fn func(scann
 		}
 	}
 	return nil
+}
+
+func (c *Client) definition(op string, page int, v *xmlVuln, notes *scanner.Notes) (scanner.Definition, error) {
+	qid := strings.TrimSpace(v.QID)
+	if _, err := strconv.ParseUint(qid, 10, 64); err != nil {
+		return scanner.Definition{}, c.bad(op, page, "VULN/QID", "%q is not a numeric QID", scanner.Clean(v.QID))
+	}
+	el := "VULN[QID=" + qid + "]"
+	sev, ok := Severity(v.Severity)
+	vs := strings.TrimSpace(scanner.Clean(v.Severity))
+	if !ok {
+		notes.Add(fmt.Sprintf("%s: %s, element %s/SEVERITY_LEVEL: unknown severity %q (expected 1 to 5); the detections' own severity is used",
+			Vendor, op, el, vs))
+	}
+	title := strings.TrimSpace(scanner.HTMLText(v.Title))
+	if title == "" {
+		title = "QID " + qid
+		notes.Add(fmt.Sprintf("%s: %s, element %s/TITLE: empty; stored as %q", Vendor, op, el, title))
+	}
+	desc := scanner.HTMLText(v.Diagnosis)
+	descHTML := scanner.SanitizeHTML(v.Diagnosis)
+	if cons := scanner.HTMLText(v.Consequence); cons != "" {
+		desc += "\n\nConsequence: " + cons
+		descHTML += "<h4>Consequence</h4>" + scanner.SanitizeHTML(v.Consequence)
+	}
+	def := scanner.Definition{VendorID: qid, Title: title, Description: strings.TrimSpace(desc), DescriptionHTML: descHTML,
+		Solution: scanner.HTMLText(v.Solution), SolutionHTML: scanner.SanitizeHTML(v.Solution), Severity: sev, VendorSeverity: vs}
+	for _, cve := range v.CVEs {
+		if cve = strings.TrimSpace(scanner.Clean(cve)); cve != "" {
+			def.CVEs = append(def.CVEs, cve)
+		}
+	}
+	return def, nil
 }
 
 func (c *Client) bad(op string, page int, element, format string, args ...any) *scanner.Error {
@@ -376,49 +480,94 @@ func (c *Client) pages(ctx context.Context, op, first, itemName string, item fun
 				Message: "points back to a page already read"}
 		}
 		seen[next] = true
-		body, err := c.get(ctx, op, page, next)
-		if err != nil {
+		var err error
+		if _, next, err = c.page(ctx, op, page, next, itemName, item); err != nil {
 			return err
-		}
-		var warning *xmlWarning
-		var code, text string
-		w := scanner.NewXMLWalker(body, c.opts.MaxElementBytes)
-		root, err := w.Walk(map[string]func(xml.StartElement) error{
-			itemName: func(se xml.StartElement) error { return item(w.Dec, se, page) },
-			"WARNING": func(se xml.StartElement) error {
-				warning = &xmlWarning{}
-				return w.Dec.DecodeElement(warning, &se)
-			},
-			// Lists consume their items whole, so a CODE or TEXT seen here is a SIMPLE_RETURN's.
-			"CODE": func(se xml.StartElement) error { return w.Dec.DecodeElement(&code, &se) },
-			"TEXT": func(se xml.StartElement) error { return w.Dec.DecodeElement(&text, &se) },
-		})
-		body.Close()
-		if err != nil {
-			var se *scanner.Error
-			if errors.As(err, &se) {
-				return err
-			}
-			return &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: root, Message: err.Error()}
-		}
-		if root == "SIMPLE_RETURN" {
-			return &scanner.Error{Vendor: Vendor, Kind: scanner.KindRejected, Op: op, Page: page, Status: http.StatusOK,
-				Code: strings.TrimSpace(code), Message: strings.TrimSpace(text)}
-		}
-		next = ""
-		if warning != nil {
-			if strings.TrimSpace(warning.Code) != CodeTruncated {
-				return &scanner.Error{Vendor: Vendor, Kind: scanner.KindRejected, Op: op, Page: page, Code: strings.TrimSpace(warning.Code),
-					Message: strings.TrimSpace(warning.Text)}
-			}
-			u, err := c.sameServer(strings.TrimSpace(warning.URL))
-			if err != nil {
-				return &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: "WARNING/URL", Message: err.Error()}
-			}
-			next = u
 		}
 	}
 	return nil
+}
+
+// page fetches one page and calls item for each element named itemName (none when itemName
+// is ""). It returns the document's root element and the next page's URL ("" when the list
+// is complete). A SIMPLE_RETURN, even with HTTP 200, is a classified error with Qualys's code
+// and text.
+func (c *Client) page(ctx context.Context, op string, page int, target, itemName string, item func(*xml.Decoder, xml.StartElement, int) error) (root, next string, err error) {
+	body, err := c.get(ctx, op, page, target)
+	if err != nil {
+		return "", "", err
+	}
+	defer body.Close()
+	var warning *xmlWarning
+	var code, text string
+	w := scanner.NewXMLWalker(body, c.opts.MaxElementBytes)
+	handlers := map[string]func(xml.StartElement) error{
+		"WARNING": func(se xml.StartElement) error {
+			warning = &xmlWarning{}
+			return w.Dec.DecodeElement(warning, &se)
+		},
+		// Lists consume their items whole, so a CODE or TEXT seen here is a SIMPLE_RETURN's.
+		"CODE": func(se xml.StartElement) error { return w.Dec.DecodeElement(&code, &se) },
+		"TEXT": func(se xml.StartElement) error { return w.Dec.DecodeElement(&text, &se) },
+	}
+	if itemName != "" {
+		handlers[itemName] = func(se xml.StartElement) error { return item(w.Dec, se, page) }
+	}
+	root, err = w.Walk(handlers)
+	if err != nil {
+		var se *scanner.Error
+		if errors.As(err, &se) {
+			return root, "", err
+		}
+		return root, "", &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: root, Message: err.Error()}
+	}
+	if root == "SIMPLE_RETURN" {
+		code, text = strings.TrimSpace(scanner.Clean(code)), strings.TrimSpace(scanner.Clean(text))
+		kind, msg := classify(http.StatusOK, code, text)
+		return root, "", &scanner.Error{Vendor: Vendor, Kind: kind, Op: op, Page: page, Status: http.StatusOK, Code: code, Message: msg}
+	}
+	if warning == nil {
+		return root, "", nil
+	}
+	if wc := strings.TrimSpace(warning.Code); wc != CodeTruncated {
+		return root, "", &scanner.Error{Vendor: Vendor, Kind: scanner.KindRejected, Op: op, Page: page, Code: scanner.Clean(wc),
+			Message: strings.TrimSpace(scanner.Clean(warning.Text))}
+	}
+	u, err := c.sameServer(strings.TrimSpace(warning.URL))
+	if err != nil {
+		return root, "", &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: "WARNING/URL", Message: err.Error()}
+	}
+	return root, u, nil
+}
+
+// Account and login codes: Qualys answers them for a user that cannot use the API at all.
+const (
+	CodeAccountExpired = "2001"
+	CodeAccountLocked  = "2002"
+)
+
+// classify turns a final Qualys answer (status, CODE, TEXT) into an error kind and a message
+// that keeps Qualys's own words. Codes 2000-2099 are about the account or its login: a wrong
+// password, an expired or locked account, or a user whose role lacks API access (Qualys
+// answers such a user "Bad Login/Password" too).
+func classify(status int, code, text string) (scanner.ErrorKind, string) {
+	if text == "" {
+		text = http.StatusText(status)
+	}
+	if n, err := strconv.Atoi(code); err == nil && n >= 2000 && n < 2100 {
+		switch code {
+		case CodeBadLogin:
+			return scanner.KindBadCredentials, text + " (check the username, the password and the API server of the account's platform; " +
+				"a Qualys user without the API access permission in its role gets this answer too)"
+		case CodeAccountExpired, CodeAccountLocked:
+			return scanner.KindBadCredentials, text + " (the Qualys account cannot log in: a Qualys administrator must renew or unlock it)"
+		}
+		return scanner.KindBadCredentials, text + " (the Qualys account cannot use the API: the Qualys user needs the API access permission in its role)"
+	}
+	if status == http.StatusOK {
+		return scanner.KindRejected, text
+	}
+	return scanner.FinalKind(status), text
 }
 
 // sameServer checks that a WARNING URL points at the configured server, so that credentials
@@ -496,7 +645,7 @@ func (c *Client) get(ctx context.Context, op string, page int, target string) (i
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		_ = xml.Unmarshal(raw, &sr)
-		code, text := strings.TrimSpace(sr.Code), strings.TrimSpace(sr.Text)
+		code, text := strings.TrimSpace(scanner.Clean(sr.Code)), strings.TrimSpace(scanner.Clean(sr.Text))
 		if text == "" {
 			text = http.StatusText(resp.StatusCode)
 		}
@@ -530,10 +679,9 @@ func (c *Client) get(ctx context.Context, op string, page int, target string) (i
 			}
 			backoff *= 2
 			continue
-		case code == CodeBadLogin:
-			return nil, fail(scanner.KindBadCredentials, resp.StatusCode, code, text)
 		}
-		return nil, fail(scanner.FinalKind(resp.StatusCode), resp.StatusCode, code, text)
+		kind, msg := classify(resp.StatusCode, code, text)
+		return nil, fail(kind, resp.StatusCode, code, msg)
 	}
 }
 
