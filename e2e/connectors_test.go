@@ -195,8 +195,8 @@ func TestQualysConnectorThroughAPI(t *testing.T) {
 			t.Fatal("pagination does not end")
 		}
 	}
-	if seen != 48 {
-		t.Fatalf("paged through %d findings, want 48", seen)
+	if want := qualysOpen(sim, 1, 3); seen != want || want >= 48 {
+		t.Fatalf("paged through %d active findings, want %d (48 less the ignored ones)", seen, want)
 	}
 
 	// The next scan: 10% gone, 10% changed, 10% new, in both records.
@@ -210,9 +210,17 @@ func TestQualysConnectorThroughAPI(t *testing.T) {
 	var inactive struct {
 		Items []findingView `json:"items"`
 	}
-	s.must(http.StatusOK, "GET", fmt.Sprintf("/api/v1/findings?active=false&limit=200&test_id=%s", tests.Items[0].ID), nil, &inactive)
+	// Missing from the scan: mitigated. Ignored detections are inactive too, but risk accepted.
+	s.must(http.StatusOK, "GET", fmt.Sprintf("/api/v1/findings?status=mitigated&limit=200&test_id=%s", tests.Items[0].ID), nil, &inactive)
 	if int64(len(inactive.Items)) != run.Counts["inactivated"] {
-		t.Fatalf("%d inactive findings, run says %d", len(inactive.Items), run.Counts["inactivated"])
+		t.Fatalf("%d mitigated findings, run says %d", len(inactive.Items), run.Counts["inactivated"])
+	}
+	var accepted struct {
+		Items []findingView `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", fmt.Sprintf("/api/v1/findings?status=risk_accepted&limit=200&test_id=%s", tests.Items[0].ID), nil, &accepted)
+	if len(accepted.Items) == 0 || accepted.Items[0].Active {
+		t.Fatalf("risk-accepted findings: %+v", accepted.Items)
 	}
 	var one findingView
 	s.must(http.StatusOK, "GET", fmt.Sprintf("/api/v1/findings/%d", inactive.Items[0].ID), nil, &one)
@@ -297,6 +305,22 @@ func TestQualysConnectorThroughAPI(t *testing.T) {
 	s.must(http.StatusNotFound, "GET", base, nil, nil)
 }
 
+// qualysOpen counts the open detections (imported by default and not ignored) of the
+// simulator's asset groups in its current generation.
+func qualysOpen(sim *qualyssim.Server, groups ...int) int {
+	n := 0
+	for _, g := range groups {
+		for h := 0; h < sim.Options().HostsPerGroup; h++ {
+			for _, d := range sim.HostDetections(qualyssim.HostID(g, h)) {
+				if d.Imported() && !d.Ignored {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
 func TestNexposeConnectorThroughAPI(t *testing.T) {
 	sim := nexposesim.New(nexposesim.Options{Seed: 4, Sites: 2, AssetsPerSite: 3, VulnsPerAsset: 3})
 	defer sim.Close()
@@ -316,7 +340,9 @@ func TestNexposeConnectorThroughAPI(t *testing.T) {
 	s.must(http.StatusOK, "GET", base+"/records", nil, &recs)
 	s.must(http.StatusOK, "POST", base+"/records/"+recs.Items[0].ID+"/map", map[string]any{"product_name": "Datacenter"}, nil)
 	s.must(http.StatusAccepted, "POST", base+"/sync", nil, &tr)
-	if run := s.waitRun(tr.RunID, 60*time.Second); run.Status != "succeeded" || run.Counts["created"] != 9 {
+	// Site 1's 3 assets: 3 findings each, one with two keyed results, one under an
+	// exception, and an invulnerable one.
+	if run := s.waitRun(tr.RunID, 60*time.Second); run.Status != "succeeded" || run.Counts["created"] != 15 || run.Counts["excepted"] != 3 {
 		t.Fatalf("sync: %+v", run)
 	}
 	var fp struct {

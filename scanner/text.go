@@ -86,7 +86,8 @@ func HTMLText(s string) string {
 				}
 				continue
 			}
-			if blockTags[tag] && !((tag == "ul" || tag == "ol") && tt == xhtml.StartTagToken) {
+			// A list item starts a line; a list or an item's end adds none of its own.
+			if blockTags[tag] && !((tag == "ul" || tag == "ol") && tt == xhtml.StartTagToken) && !(tag == "li" && tt == xhtml.EndTagToken) {
 				b.WriteByte('\n')
 				if tag == "li" && tt == xhtml.StartTagToken {
 					b.WriteString("- ")

@@ -3,7 +3,9 @@
 package simfault
 
 import (
+	"bytes"
 	"hash/fnv"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -201,4 +203,15 @@ func Extra(gen, n int) int {
 		return 0
 	}
 	return (n + 9) / 10
+}
+
+// Answers is an http.RoundTripper that answers every request with the function's status
+// and body, without a network: fixture and fuzz tests of the vendor clients use it.
+type Answers func(r *http.Request) (status int, body []byte)
+
+// RoundTrip answers r.
+func (a Answers) RoundTrip(r *http.Request) (*http.Response, error) {
+	status, body := a(r)
+	return &http.Response{StatusCode: status, Status: http.StatusText(status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
 }
