@@ -307,7 +307,8 @@ func (a *Connectors) syncRecord(ctx context.Context, c opened, rec *store.Record
 		prog.Phase = "apply"
 		hb.set(prog)
 		lap("definitions")
-		ti, applied, err := st.Apply(ctx, store.ApplyInput{RunID: runID, RecordID: rec.ID, TestID: testID, StartedAt: startedAt, Now: time.Now().UTC()})
+		ti, applied, err := st.Apply(ctx, store.ApplyInput{RunID: runID, RecordID: rec.ID, TestID: testID, StartedAt: startedAt, Now: time.Now().UTC(),
+			Assets: &store.AssetScope{Prefix: scanner.AssetKeyPrefix(c.ToolType, c.BaseURL), Source: c.ToolType, SourceType: "connector", SourceID: c.ID}})
 		if errors.Is(err, store.ErrMissingDefinition) {
 			return temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("%s: the vendor returned no definition for vulnerabilities it reported (%v)", c.sc.Vendor(), err),

@@ -251,10 +251,17 @@ func TestQualysDiscoverAndReimport(t *testing.T) {
 		t.Fatalf("tests = %+v, %v", tests, err)
 	}
 	// Titles, solutions and CVEs come from the knowledge base.
-	fs, _, err := f.st.Connectors.ListFindings(context.Background(), store.FindingFilter{RecordID: &rec.ID, Limit: 1})
-	if err != nil || len(fs) != 1 || !strings.HasPrefix(fs[0].Title, "Simulated vulnerability") || len(fs[0].CVEs) != 1 ||
+	// The simulator's QID 10000 is on port 443 of every host.
+	fs := []store.Finding{findingByQID(t, f, rec, "10000")}
+	if !strings.HasPrefix(fs[0].Title, "Simulated vulnerability") || len(fs[0].CVEs) != 1 ||
 		!strings.HasPrefix(fs[0].Solution, "Patch") || fs[0].Port == nil || *fs[0].Port != 443 || fs[0].Host == "" || fs[0].VendorSeverity == "" {
-		t.Fatalf("finding = %+v, %v", fs, err)
+		t.Fatalf("finding = %+v", fs)
+	}
+	// Each finding is linked to the shared asset of its Qualys host.
+	var linked, assets int
+	if err := f.st.DB.NewRaw("SELECT count(*) FILTER (WHERE asset_id IS NOT NULL), count(DISTINCT asset_id) FROM findings WHERE record_id = ?", rec.ID).
+		Scan(context.Background(), &linked, &assets); err != nil || linked != 72 || assets != 12 {
+		t.Fatalf("%d findings linked to %d assets, want 72 and 12 (%v)", linked, assets, err)
 	}
 
 	// The same data again changes nothing.

@@ -63,8 +63,11 @@ type Detection struct {
 	VendorID string
 	// AssetVendorID is the vendor's ID of the asset (Qualys host ID, Nexpose asset ID).
 	AssetVendorID string
-	Host          string
-	IP            string
+	// Asset is the host the detection was found on, as the detection list describes it
+	// (shared by the host's detections; nil when the vendor says nothing of the host).
+	Asset *Host
+	Host  string
+	IP    string
 	// Port is 0 for a finding on no port; HasPort says whether the vendor gave one.
 	Port     int32
 	HasPort  bool
@@ -97,6 +100,46 @@ type Detection struct {
 	VendorSeverity string
 	FirstSeen      time.Time
 	LastSeen       time.Time
+}
+
+// Host is a scanned asset as the vendor describes it: a Qualys host, a Nexpose asset.
+type Host struct {
+	// VendorID is the vendor's own ID of the asset (Qualys host ID, Nexpose asset ID).
+	VendorID string
+	IP       string
+	DNS      string
+	NetBIOS  string
+	OS       string
+	// Groups are the vendor's asset group or site IDs the host belongs to, when known.
+	Groups []string
+	// RiskScore is the vendor's risk score of the asset (Nexpose), nil when none.
+	RiskScore *float64
+	// LastScan is the last time the vendor scanned the host.
+	LastScan time.Time
+}
+
+// Name is the asset's name as Modulo builds it: "NetBIOS (IP)", else NetBIOS, else DNS, else IP.
+func (h *Host) Name() string {
+	switch {
+	case h.NetBIOS != "" && h.IP != "":
+		return h.NetBIOS + " (" + h.IP + ")"
+	case h.NetBIOS != "":
+		return h.NetBIOS
+	case h.DNS != "":
+		return h.DNS
+	}
+	return h.IP
+}
+
+// Address is the host address an operator reaches the asset by: DNS, else NetBIOS, else IP.
+func (h *Host) Address() string {
+	switch {
+	case h.DNS != "":
+		return h.DNS
+	case h.NetBIOS != "":
+		return h.NetBIOS
+	}
+	return h.IP
 }
 
 // Definition describes a vulnerability: the knowledge-base entry (Qualys) or vulnerability

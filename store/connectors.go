@@ -144,10 +144,12 @@ type Finding struct {
 	DescriptionHTML string     `bun:"description_html,notnull"`
 	SolutionHTML    string     `bun:"solution_html,notnull"`
 	EvidenceHTML    string     `bun:"evidence_html,notnull"`
-	ContentHash     string     `bun:"content_hash,notnull"`
-	CreatedAt       time.Time  `bun:"created_at,notnull"`
-	UpdatedAt       time.Time  `bun:"updated_at,notnull"`
-	InactivatedAt   *time.Time `bun:"inactivated_at"`
+	// AssetID is the asset the finding was found on, nil for findings older than asset links.
+	AssetID       *uuid.UUID `bun:"asset_id,type:uuid"`
+	ContentHash   string     `bun:"content_hash,notnull"`
+	CreatedAt     time.Time  `bun:"created_at,notnull"`
+	UpdatedAt     time.Time  `bun:"updated_at,notnull"`
+	InactivatedAt *time.Time `bun:"inactivated_at"`
 	// ProductID is filled by listings.
 	ProductID uuid.UUID `bun:"product_id,type:uuid,scanonly"`
 }

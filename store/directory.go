@@ -279,8 +279,10 @@ func linkAssets(ctx context.Context, tx bun.IDB, b ImportBatch, objs []directory
 			ID          uuid.UUID `bun:"id"`
 			IdentityKey string    `bun:"identity_key"`
 		}
-		err := tx.NewRaw(`INSERT INTO assets AS a (identity_key, fqdn, hostname, ip_addresses, os, os_version, first_seen_at, last_seen_at)
-			SELECT k, f, h, ARRAY(SELECT jsonb_array_elements_text(i::jsonb)), os, v, ?, ?
+		err := tx.NewRaw(`INSERT INTO assets AS a (identity_key, fqdn, hostname, ip_addresses, os, os_version, first_seen_at, last_seen_at,
+				name, host_address)
+			SELECT k, f, h, ARRAY(SELECT jsonb_array_elements_text(i::jsonb)), os, v, ?, ?,
+				left(COALESCE(NULLIF(f, ''), h), 400), left(COALESCE(NULLIF(f, ''), h), 100)
 			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS t(k, f, h, i, os, v)
 			ON CONFLICT (identity_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, status = 'active', updated_at = now()
 			RETURNING id, identity_key`,

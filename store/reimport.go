@@ -25,15 +25,23 @@ const stageBatch = 5000
 // them into the record's findings with a few set-based statements. The tables live and die
 // with the connection, so an attempt that crashes leaves nothing behind.
 type Staging struct {
-	conn *pgx.Conn
-	dets [][]any
-	defs [][]any
+	conn  *pgx.Conn
+	dets  [][]any
+	defs  [][]any
+	hosts [][]any
+	// lastHost is the host of the previous detection: a host's detections share it, so it is
+	// staged once.
+	lastHost *scanner.Host
+	// Relevance maps a host to its Modulo relevance (1-5) when hosts are staged. Optional;
+	// defaults to 3.
+	Relevance func(*scanner.Host) int
 	// copying is the COPY of the previous batch of detections, running while the next batch
 	// is parsed; it yields the COPY's error.
 	copying chan error
 	// Detections and Definitions count the rows staged so far.
 	Detections  int64
 	Definitions int64
+	Hosts       int64
 }
 
 var (
@@ -68,14 +76,18 @@ func (s *Store) WithStaging(ctx context.Context, fn func(*Staging) error) error 
 				vendor_id text PRIMARY KEY, title text NOT NULL, description text NOT NULL, solution text NOT NULL,
 				cves text[] NOT NULL, severity text NOT NULL, vendor_severity text NOT NULL, description_html text NOT NULL,
 				solution_html text NOT NULL, def_hash text NOT NULL);
-			TRUNCATE stage_detections, stage_definitions`); err != nil {
+			CREATE TEMP TABLE IF NOT EXISTS stage_hosts (
+				vendor_id text NOT NULL, ip text NOT NULL, dns text NOT NULL, netbios text NOT NULL, os text NOT NULL,
+				name text NOT NULL, address text NOT NULL, groups text[] NOT NULL, relevance smallint NOT NULL,
+				last_scan timestamptz, host_hash text NOT NULL);
+			TRUNCATE stage_detections, stage_definitions, stage_hosts`); err != nil {
 			return fmt.Errorf("create staging tables: %w", err)
 		}
 		defer func() {
 			// A pooled connection keeps its temporary tables: empty them for the next user.
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
-			_, _ = st.conn.Exec(cctx, "DROP TABLE IF EXISTS stage_detections, stage_definitions")
+			_, _ = st.conn.Exec(cctx, "DROP TABLE IF EXISTS stage_detections, stage_definitions, stage_hosts")
 		}()
 		err := fn(st)
 		// The connection is free for the cleanup only once a background COPY has ended.
@@ -139,6 +151,12 @@ func (st *Staging) AddDetection(ctx context.Context, d scanner.Detection) error 
 		d.Severity, d.VendorSeverity, nullTime(d.FirstSeen), nullTime(d.LastSeen), d.Status, d.VendorStatus, d.Type, d.UniqueID,
 		d.AssetVendorID, optInt(d.QDS), optInt(d.TimesFound), nullTime(d.LastFixed), d.Solution, d.SolutionHTML, d.EvidenceHTML, h})
 	st.Detections++
+	if d.Asset != nil && d.Asset != st.lastHost {
+		st.lastHost = d.Asset
+		if err := st.AddHost(ctx, *d.Asset); err != nil {
+			return err
+		}
+	}
 	if len(st.dets) >= stageBatch {
 		return st.flushDetections(ctx)
 	}
@@ -215,6 +233,9 @@ func (st *Staging) Flush(ctx context.Context) error {
 	if err := st.waitCopy(); err != nil {
 		return err
 	}
+	if err := st.flushHosts(ctx); err != nil {
+		return err
+	}
 	return st.flushDefinitions(ctx)
 }
 
@@ -242,6 +263,39 @@ type ApplyInput struct {
 	TestID    uuid.UUID
 	StartedAt time.Time
 	Now       time.Time
+	// Assets, when set, links each finding to the shared asset of its host, creating assets
+	// for hosts no import has created yet.
+	Assets *AssetScope
+}
+
+// diffSQL creates stage_diff: one narrow row per identity (a vendor may list a host twice
+// when its list shifts between pages) with where its staged row is, the hash that says
+// whether it changed, and the existing row it matches with what the import does to it. The
+// wide texts stay in staging until a statement needs them. existing selects the rows the
+// import may change (id, identity, active, status, content_hash, first_seen, last_seen,
+// times_found); started is the placeholder of the run's start, the last-seen time of rows the
+// vendor gives none. Actions: created, reactivated (an inactive row found open again), updated
+// (content or status changed), seen (only times changed), unchanged, inactivated (an active
+// row missing from staging).
+func diffSQL(existing, started string) string {
+	return `CREATE TEMP TABLE stage_diff ON COMMIT DROP AS
+		SELECT k.identity, k.src, k.content_hash, k.first_seen, k.last_seen, k.times_found, k.status, k.vendor_id,
+			k.asset_vendor_id, f.id AS finding_id,
+			CASE WHEN k.identity IS NULL THEN 'inactivated'
+			     WHEN f.id IS NULL THEN 'created'
+			     WHEN NOT f.active AND k.status = 'open' THEN 'reactivated'
+			     WHEN f.content_hash <> k.content_hash OR f.status <> k.status THEN 'updated'
+			     WHEN f.last_seen IS DISTINCT FROM k.last_seen OR f.first_seen IS DISTINCT FROM k.first_seen
+			          OR f.times_found IS DISTINCT FROM k.times_found THEN 'seen'
+			     ELSE 'unchanged' END AS action
+		FROM (
+			SELECT DISTINCT ON (s.identity) s.identity, s.ctid AS src, s.det_hash || x.def_hash AS content_hash,
+				s.first_seen, COALESCE(s.last_seen, ` + started + `::timestamptz) AS last_seen, s.times_found, s.status, s.vendor_id,
+				s.asset_vendor_id
+			FROM stage_detections s JOIN stage_definitions x ON x.vendor_id = s.vendor_id
+			ORDER BY s.identity, s.last_seen DESC NULLS LAST
+		) k FULL JOIN (` + existing + `) f ON f.identity = k.identity
+		WHERE k.identity IS NOT NULL OR f.active`
 }
 
 // ErrMissingDefinition is returned by Apply when a staged detection has no definition.
@@ -289,6 +343,13 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 	if missing != "" {
 		return nil, false, fmt.Errorf("%w: %s", ErrMissingDefinition, missing)
 	}
+	assetJoin, assetCol := "", "NULL::uuid"
+	if in.Assets != nil {
+		if _, err = linkHostAssets(ctx, tx, *in.Assets, AssetDefaults{}, in.Now); err != nil {
+			return nil, false, err
+		}
+		assetJoin, assetCol = " LEFT JOIN stage_host_assets ha ON ha.vendor_id = s.asset_vendor_id", "ha.asset_id"
+	}
 	type step struct {
 		sql  string
 		args []any
@@ -300,30 +361,15 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 		{sql: "SET LOCAL enable_mergejoin = off"},
 		{sql: "ANALYZE stage_detections (identity, vendor_id)"},
 		{sql: "ANALYZE stage_definitions (vendor_id)"},
-		// One narrow row per identity (a vendor may list a host twice when its list shifts
-		// between pages): where its staged row is, the hash that says whether it changed, and
-		// the finding it matches with what the import does to it. The wide texts stay in
-		// staging until a statement needs them.
-		{sql: `CREATE TEMP TABLE stage_diff ON COMMIT DROP AS
-		SELECT k.identity, k.src, k.content_hash, k.first_seen, k.last_seen, k.times_found, k.status, f.id AS finding_id,
-			CASE WHEN k.identity IS NULL THEN 'inactivated'
-			     WHEN f.id IS NULL THEN 'created'
-			     WHEN NOT f.active AND k.status = 'open' THEN 'reactivated'
-			     WHEN f.content_hash <> k.content_hash OR f.status <> k.status THEN 'updated'
-			     WHEN f.last_seen IS DISTINCT FROM k.last_seen OR f.first_seen IS DISTINCT FROM k.first_seen
-			          OR f.times_found IS DISTINCT FROM k.times_found THEN 'seen'
-			     ELSE 'unchanged' END AS action
-		FROM (
-			SELECT DISTINCT ON (s.identity) s.identity, s.ctid AS src, s.det_hash || x.def_hash AS content_hash,
-				s.first_seen, COALESCE(s.last_seen, $3::timestamptz) AS last_seen, s.times_found, s.status
-			FROM stage_detections s JOIN stage_definitions x ON x.vendor_id = s.vendor_id
-			ORDER BY s.identity, s.last_seen DESC NULLS LAST
-		) k FULL JOIN (
-			SELECT id, identity, active, status, content_hash, first_seen, last_seen, times_found FROM findings WHERE test_id = $1 AND record_id = $2
-		) f ON f.identity = k.identity
-		WHERE k.identity IS NOT NULL OR f.active`,
-			args: []any{in.TestID, in.RecordID, in.StartedAt}},
+		{sql: diffSQL(`SELECT id, identity, active, status, content_hash, first_seen, last_seen, times_found
+			FROM findings WHERE test_id = $1 AND record_id = $2`, "$3"), args: []any{in.TestID, in.RecordID, in.StartedAt}},
 		{sql: "ANALYZE stage_diff (finding_id, action, src)"},
+	}
+	if in.Assets != nil {
+		// Findings from before asset links get theirs when they are seen again.
+		steps = append(steps, step{sql: `UPDATE findings f SET asset_id = ha.asset_id
+			FROM stage_diff d JOIN stage_detections s ON s.ctid = d.src JOIN stage_host_assets ha ON ha.vendor_id = s.asset_vendor_id
+			WHERE f.id = d.finding_id AND f.asset_id IS NULL AND d.action IN ('seen', 'unchanged')`})
 	}
 	for i, q := range steps {
 		if _, err = tx.Exec(ctx, q.sql, q.args...); err != nil {
@@ -348,8 +394,8 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 			vendor_status = s.vendor_status, detection_type = s.detection_type, unique_vuln_id = s.unique_vuln_id,
 			asset_vendor_id = s.asset_vendor_id, qds = s.qds, times_found = s.times_found, last_fixed = s.last_fixed,
 			description_html = x.description_html, solution_html = COALESCE(NULLIF(s.solution_html, ''), x.solution_html),
-			evidence_html = s.evidence_html
-		FROM stage_diff d JOIN stage_detections s ON s.ctid = d.src JOIN stage_definitions x ON x.vendor_id = s.vendor_id
+			evidence_html = s.evidence_html, asset_id = COALESCE(`+assetCol+`, f.asset_id)
+		FROM stage_diff d JOIN stage_detections s ON s.ctid = d.src JOIN stage_definitions x ON x.vendor_id = s.vendor_id`+assetJoin+`
 		WHERE f.id = d.finding_id AND d.action IN ('updated', 'reactivated')`, in.Now); err != nil {
 		return nil, false, fmt.Errorf("update matched findings: %w", err)
 	}
@@ -371,15 +417,15 @@ func (st *Staging) Apply(ctx context.Context, in ApplyInput) (ti *TestImport, ap
 			INSERT INTO findings (test_id, record_id, identity, title, severity, vendor_severity, vendor_id, cves, host, ip, port,
 				protocol, description, solution, evidence, first_seen, last_seen, active, status, inactivated_at, content_hash,
 				created_at, updated_at, vendor_status, detection_type, unique_vuln_id, asset_vendor_id, qds, times_found, last_fixed,
-				description_html, solution_html, evidence_html)
+				description_html, solution_html, evidence_html, asset_id)
 			SELECT $1, $2, d.identity, x.title,
 				CASE WHEN s.severity <> '' THEN s.severity ELSE x.severity END,
 				CASE WHEN s.vendor_severity <> '' THEN s.vendor_severity ELSE x.vendor_severity END,
 				s.vendor_id, x.cves, s.host, s.ip, s.port, s.protocol, x.description, COALESCE(NULLIF(s.solution, ''), x.solution), s.evidence,
 				d.first_seen, d.last_seen, s.status = 'open', s.status, CASE WHEN s.status = 'open' THEN NULL ELSE $3::timestamptz END,
 				d.content_hash, $3, $3, s.vendor_status, s.detection_type, s.unique_vuln_id, s.asset_vendor_id, s.qds, s.times_found,
-				s.last_fixed, x.description_html, COALESCE(NULLIF(s.solution_html, ''), x.solution_html), s.evidence_html
-			FROM stage_diff d JOIN stage_detections s ON s.ctid = d.src JOIN stage_definitions x ON x.vendor_id = s.vendor_id
+				s.last_fixed, x.description_html, COALESCE(NULLIF(s.solution_html, ''), x.solution_html), s.evidence_html, `+assetCol+`
+			FROM stage_diff d JOIN stage_detections s ON s.ctid = d.src JOIN stage_definitions x ON x.vendor_id = s.vendor_id`+assetJoin+`
 			WHERE d.action = 'created'
 			RETURNING id)
 		INSERT INTO finding_actions (finding_id, import_id, action) SELECT id, $4, 'created' FROM ins`,

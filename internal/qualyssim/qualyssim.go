@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tributary-io/tributary/internal/simfault"
+	"github.com/tributary-io/tributary/scanner"
 )
 
 // Options configures a simulator.
@@ -130,6 +131,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.assetGroups(w, r)
 	case "/api/2.0/fo/asset/host/vm/detection/":
 		s.detections(w, r)
+	case "/api/2.0/fo/asset/host/":
+		s.hostList(w, r)
 	case "/api/2.0/fo/knowledge_base/vuln/":
 		s.knowledgeBase(w, r)
 	default:
@@ -286,12 +289,62 @@ func (s *Server) HostDetections(hostID int) []Detection {
 	return out
 }
 
+// hostRef is one host of the inventory: group g, index h.
+type hostRef struct{ g, h int }
+
+// IP is the address of host h (0-based) of asset group g.
+func IP(g, h int) string { return fmt.Sprintf("10.%d.%d.%d", g%256, (h/250)%256, h%250+1) }
+
+// selectHosts returns the hosts a list request selects (ag_ids, ips, id_min), in ID order, or
+// writes Qualys's error and returns false.
+func (s *Server) selectHosts(w http.ResponseWriter, r *http.Request) ([]hostRef, bool) {
+	q := r.URL.Query()
+	var groups []int
+	removed := *s.removed.Load()
+	if ag := q.Get("ag_ids"); ag != "" {
+		for _, f := range strings.Split(ag, ",") {
+			g, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || g < 1 || g > s.opts.AssetGroups || removed[g] {
+				simpleReturn(w, http.StatusBadRequest, "1905", "parameter ag_ids has invalid value: "+ag, 0)
+				return nil, false
+			}
+			groups = append(groups, g)
+		}
+	} else {
+		for g := 1; g <= s.opts.AssetGroups; g++ {
+			if !removed[g] {
+				groups = append(groups, g)
+			}
+		}
+	}
+	match, err := scanner.NewIPMatcher(strings.Split(q.Get("ips"), ","))
+	if q.Get("ips") == "" {
+		match, err = nil, nil
+	}
+	if err != nil {
+		simpleReturn(w, http.StatusBadRequest, "1905", "parameter ips has invalid value: "+q.Get("ips"), 0)
+		return nil, false
+	}
+	idMin := intParam(r, "id_min", 0)
+	var out []hostRef
+	for _, g := range groups {
+		first := 0
+		if idMin > HostID(g, 0) {
+			first = idMin - HostID(g, 0)
+		}
+		for h := first; h < s.opts.HostsPerGroup; h++ {
+			if match.Match(IP(g, h)) {
+				out = append(out, hostRef{g, h})
+			}
+		}
+	}
+	return out, true
+}
+
 func (s *Server) detections(w http.ResponseWriter, r *http.Request) {
 	limit := intParam(r, "truncation_limit", 1000)
-	idMin := intParam(r, "id_min", 0)
-	g, err := strconv.Atoi(r.URL.Query().Get("ag_ids"))
-	if err != nil || g < 1 || g > s.opts.AssetGroups || (*s.removed.Load())[g] {
-		simpleReturn(w, http.StatusBadRequest, "1905", "parameter ag_ids has invalid value: "+r.URL.Query().Get("ag_ids"), 0)
+	hosts, ok := s.selectHosts(w, r)
+	if !ok {
 		return
 	}
 	showIGs := r.URL.Query().Get("show_igs") == "1"
@@ -301,23 +354,19 @@ func (s *Server) detections(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(bw, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<!DOCTYPE HOST_LIST_VM_DETECTION_OUTPUT SYSTEM \"https://qualysapi.qualys.com/api/2.0/fo/asset/host/vm/detection/host_list_vm_detection_output.dtd\">\n%s\n<HOST_LIST_VM_DETECTION_OUTPUT>\n  <RESPONSE>\n    <DATETIME>%s</DATETIME>\n", evalComment, now())
 	// Qualys writes RESULTS as CDATA whose text still holds HTML entities.
 	text := "Report-To: {&quot;group&quot;:&quot;cf-nel&quot;} -&gt;&gt;HEADER&lt;&lt;- " + strings.Repeat("x", max(0, s.opts.TextBytes-60))
-	n, h := 0, 0
-	if idMin > HostID(g, 0) {
-		h = idMin - HostID(g, 0)
-	}
-	started := false
-	for ; h < s.opts.HostsPerGroup && n < limit; h++ {
-		if !started {
+	n := 0
+	for ; n < len(hosts) && n < limit; n++ {
+		if n == 0 {
 			fmt.Fprint(bw, "    <HOST_LIST>\n")
-			started = true
 		}
 		if n > 0 && n%100 == 0 {
 			// Long answers carry keep-alive comments between hosts.
 			fmt.Fprint(bw, "<!-- keep-alive for HOST_LIST_VM_DETECTION_OUTPUT  -->\n")
 		}
+		g, h := hosts[n].g, hosts[n].h
 		id := HostID(g, h)
-		fmt.Fprintf(bw, "      <HOST>\n        <ID>%d</ID>\n        <ASSET_ID>%d</ASSET_ID>\n        <IP>10.%d.%d.%d</IP>\n        <TRACKING_METHOD>IP</TRACKING_METHOD>\n        <OS><![CDATA[Linux 5.15]]></OS>\n        <DNS><![CDATA[host-%d.example.test]]></DNS>\n        <DNS_DATA>\n          <HOSTNAME><![CDATA[host-%d]]></HOSTNAME>\n          <DOMAIN><![CDATA[example.test]]></DOMAIN>\n          <FQDN><![CDATA[host-%d.example.test]]></FQDN>\n        </DNS_DATA>\n        <NETBIOS><![CDATA[HOST-%d]]></NETBIOS>\n        <LAST_SCAN_DATETIME>2026-11-20T10:00:00Z</LAST_SCAN_DATETIME>\n        <DETECTION_LIST>\n",
-			id, id+5, g%256, (h/250)%256, h%250+1, id, id, id, id)
+		fmt.Fprintf(bw, "      <HOST>\n        <ID>%d</ID>\n        <ASSET_ID>%d</ASSET_ID>\n        <IP>%s</IP>\n        <TRACKING_METHOD>IP</TRACKING_METHOD>\n        <OS><![CDATA[Linux 5.15]]></OS>\n        <DNS><![CDATA[host-%d.example.test]]></DNS>\n        <DNS_DATA>\n          <HOSTNAME><![CDATA[host-%d]]></HOSTNAME>\n          <DOMAIN><![CDATA[example.test]]></DOMAIN>\n          <FQDN><![CDATA[host-%d.example.test]]></FQDN>\n        </DNS_DATA>\n        <NETBIOS><![CDATA[HOST-%d]]></NETBIOS>\n        <LAST_SCAN_DATETIME>2026-11-20T10:00:00Z</LAST_SCAN_DATETIME>\n        <DETECTION_LIST>\n",
+			id, id+5, IP(g, h), id, id, id, id)
 		for _, d := range s.HostDetections(id) {
 			if d.Type == "Info" && !showIGs {
 				continue
@@ -343,15 +392,53 @@ func (s *Server) detections(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(bw, "            <IS_IGNORED>%d</IS_IGNORED>\n            <IS_DISABLED>0</IS_DISABLED>\n          </DETECTION>\n", b2i(d.Ignored))
 		}
 		fmt.Fprint(bw, "        </DETECTION_LIST>\n      </HOST>\n")
-		n++
 	}
-	if started {
+	s.endHostList(bw, r, hosts, n, limit)
+	fmt.Fprint(bw, "  </RESPONSE>\n</HOST_LIST_VM_DETECTION_OUTPUT>\n"+evalComment+"\n"+trailerComment+"\n")
+}
+
+// endHostList closes a host list of which n hosts were written, with the truncation WARNING
+// when more are left.
+func (s *Server) endHostList(bw *bufio.Writer, r *http.Request, hosts []hostRef, n, limit int) {
+	if n > 0 {
 		fmt.Fprint(bw, "    </HOST_LIST>\n")
 	}
-	if h < s.opts.HostsPerGroup {
-		fmt.Fprintf(bw, "    <WARNING>\n      <CODE>1980</CODE>\n      <TEXT>%d record limit exceeded. Use URL to get next batch of results.</TEXT>\n      <URL><![CDATA[%s]]></URL>\n    </WARNING>\n", limit, s.nextURL(r, HostID(g, h)))
+	if n < len(hosts) {
+		fmt.Fprintf(bw, "    <WARNING>\n      <CODE>1980</CODE>\n      <TEXT>%d record limit exceeded. Use URL to get next batch of results.</TEXT>\n      <URL><![CDATA[%s]]></URL>\n    </WARNING>\n",
+			limit, s.nextURL(r, HostID(hosts[n].g, hosts[n].h)))
 	}
-	fmt.Fprint(bw, "  </RESPONSE>\n</HOST_LIST_VM_DETECTION_OUTPUT>\n"+evalComment+"\n"+trailerComment+"\n")
+}
+
+// hostList serves the host list (/api/2.0/fo/asset/host/?action=list).
+func (s *Server) hostList(w http.ResponseWriter, r *http.Request) {
+	limit := intParam(r, "truncation_limit", 1000)
+	hosts, ok := s.selectHosts(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	defer bw.Flush()
+	fmt.Fprintf(bw, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<!DOCTYPE HOST_LIST_OUTPUT SYSTEM \"https://qualysapi.qualys.com/api/2.0/fo/asset/host/host_list_output.dtd\">\n<HOST_LIST_OUTPUT>\n  <RESPONSE>\n    <DATETIME>%s</DATETIME>\n", now())
+	n := 0
+	for ; n < len(hosts) && n < limit; n++ {
+		if n == 0 {
+			fmt.Fprint(bw, "    <HOST_LIST>\n")
+		}
+		g, h := hosts[n].g, hosts[n].h
+		id := HostID(g, h)
+		fmt.Fprintf(bw, "      <HOST>\n        <ID>%d</ID>\n        <ASSET_ID>%d</ASSET_ID>\n        <IP>%s</IP>\n        <TRACKING_METHOD>IP</TRACKING_METHOD>\n", id, id+5, IP(g, h))
+		// Like real inventories, some hosts have no DNS name or no NetBIOS name.
+		if h%4 != 3 {
+			fmt.Fprintf(bw, "        <DNS><![CDATA[host-%d.example.test]]></DNS>\n        <DNS_DATA>\n          <HOSTNAME><![CDATA[host-%d]]></HOSTNAME>\n          <DOMAIN><![CDATA[example.test]]></DOMAIN>\n          <FQDN><![CDATA[host-%d.example.test]]></FQDN>\n        </DNS_DATA>\n", id, id, id)
+		}
+		if h%4 != 2 {
+			fmt.Fprintf(bw, "        <NETBIOS><![CDATA[HOST-%d]]></NETBIOS>\n", id)
+		}
+		fmt.Fprintf(bw, "        <OS><![CDATA[Linux 5.15]]></OS>\n        <LAST_VULN_SCAN_DATETIME>2026-11-20T10:00:00Z</LAST_VULN_SCAN_DATETIME>\n        <ASSET_GROUP_IDS>%d</ASSET_GROUP_IDS>\n      </HOST>\n", g)
+	}
+	s.endHostList(bw, r, hosts, n, limit)
+	fmt.Fprint(bw, "  </RESPONSE>\n</HOST_LIST_OUTPUT>\n")
 }
 
 // Comments real Qualys answers carry before the root element and after it.

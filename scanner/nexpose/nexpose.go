@@ -141,9 +141,11 @@ func (c *Client) Probe(ctx context.Context) error {
 }
 
 type asset struct {
-	ID        *int64 `json:"id"`
-	IP        string `json:"ip"`
-	HostName  string `json:"hostName"`
+	ID        *int64   `json:"id"`
+	IP        string   `json:"ip"`
+	HostName  string   `json:"hostName"`
+	OS        string   `json:"os"`
+	RiskScore *float64 `json:"riskScore"`
 	Addresses []struct {
 		IP string `json:"ip"`
 	} `json:"addresses"`
@@ -232,36 +234,85 @@ func Identity(assetID int64, vulnID string, port int32, hasPort bool, protocol, 
 // asset removed between the listing and the reading of its findings (404) is skipped and
 // noted.
 func (c *Client) Detections(ctx context.Context, siteID string, fn func(scanner.Detection) error, notes *scanner.Notes) error {
-	seenAssets := map[int64]bool{}
-	op := "assets of site " + siteID
-	return c.list(ctx, op, "/api/3/sites/"+url.PathEscape(siteID)+"/assets", func(raw json.RawMessage, page int) error {
-		var a asset
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return c.bad(op, page, "resources[]", "%v", err)
-		}
-		if a.ID == nil {
-			return c.bad(op, page, "resources[].id", "missing")
-		}
-		if seenAssets[*a.ID] {
-			return nil
-		}
-		seenAssets[*a.ID] = true
-		ip := a.IP
-		if ip == "" && len(a.Addresses) > 0 {
-			ip = a.Addresses[0].IP
-		}
-		last, err := a.lastScan()
-		if err != nil {
-			return c.bad(op, page, fmt.Sprintf("resources[id=%d].history[].date", *a.ID), "%v", err)
-		}
-		err = c.assetVulns(ctx, *a.ID, strings.TrimSpace(scanner.Clean(a.HostName)), strings.TrimSpace(scanner.Clean(ip)), last, fn)
+	return c.AssetDetections(ctx, scanner.Filter{Groups: []string{siteID}}, fn, notes)
+}
+
+// AssetDetections streams the findings of the assets f selects (sites and IP ranges; every
+// asset of the console when f is empty), as Detections does.
+func (c *Client) AssetDetections(ctx context.Context, f scanner.Filter, fn func(scanner.Detection) error, notes *scanner.Notes) error {
+	return c.Assets(ctx, f, func(h scanner.Host) error {
+		id, _ := strconv.ParseInt(h.VendorID, 10, 64)
+		host := h.DNS
+		err := c.assetVulns(ctx, id, host, h.IP, h.LastScan, func(d scanner.Detection) error {
+			d.Asset = &h
+			return fn(d)
+		})
 		var se *scanner.Error
-		if errors.As(err, &se) && se.Kind == scanner.KindNotFound && se.Page == 1 && se.Op == "vulnerabilities of asset "+strconv.FormatInt(*a.ID, 10) {
-			notes.Add(fmt.Sprintf("%s: asset %d of site %s was removed while the site was read (%s); its findings count as not found", Vendor, *a.ID, siteID, se.Message))
+		if errors.As(err, &se) && se.Kind == scanner.KindNotFound && se.Page == 1 && se.Op == "vulnerabilities of asset "+h.VendorID {
+			where := "the console"
+			if len(h.Groups) > 0 {
+				where = "site " + h.Groups[0]
+			}
+			notes.Add(fmt.Sprintf("%s: asset %s of %s was removed while it was read (%s); its findings count as not found", Vendor, h.VendorID, where, se.Message))
 			return nil
 		}
 		return err
 	})
+}
+
+// Assets lists the assets f selects: those of its sites (each once), or of the whole console
+// (assets) when it names none, narrowed to its IP ranges.
+func (c *Client) Assets(ctx context.Context, f scanner.Filter, fn func(scanner.Host) error) error {
+	match, err := scanner.NewIPMatcher(f.IPRanges)
+	if err != nil {
+		return err
+	}
+	seen := map[int64]bool{}
+	each := func(op, site string) func(json.RawMessage, int) error {
+		return func(raw json.RawMessage, page int) error {
+			var a asset
+			if err := json.Unmarshal(raw, &a); err != nil {
+				return c.bad(op, page, "resources[]", "%v", err)
+			}
+			if a.ID == nil {
+				return c.bad(op, page, "resources[].id", "missing")
+			}
+			if seen[*a.ID] {
+				return nil
+			}
+			seen[*a.ID] = true
+			ip := a.IP
+			if ip == "" && len(a.Addresses) > 0 {
+				ip = a.Addresses[0].IP
+			}
+			h := scanner.Host{VendorID: strconv.FormatInt(*a.ID, 10), IP: strings.TrimSpace(scanner.Clean(ip)),
+				DNS: strings.ToLower(strings.TrimSuffix(strings.TrimSpace(scanner.Clean(a.HostName)), ".")), OS: strings.TrimSpace(scanner.Clean(a.OS)),
+				RiskScore: a.RiskScore}
+			if site != "" {
+				h.Groups = []string{site}
+			}
+			if h.LastScan, err = a.lastScan(); err != nil {
+				return c.bad(op, page, fmt.Sprintf("resources[id=%d].history[].date", *a.ID), "%v", err)
+			}
+			if a.RiskScore != nil && (*a.RiskScore < 0 || *a.RiskScore != *a.RiskScore) {
+				return c.bad(op, page, fmt.Sprintf("resources[id=%d].riskScore", *a.ID), "%v is not a risk score", *a.RiskScore)
+			}
+			if !match.Match(h.IP) {
+				return nil
+			}
+			return fn(h)
+		}
+	}
+	if len(f.Groups) == 0 {
+		return c.list(ctx, "assets", "/api/3/assets", each("assets", ""))
+	}
+	for _, site := range f.Groups {
+		op := "assets of site " + site
+		if err := c.list(ctx, op, "/api/3/sites/"+url.PathEscape(site)+"/assets", each(op, site)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *Client) assetVulns(ctx context.Context, assetID int64, host, ip string, lastScan time.Time, fn func(scanner.Detection) error) error {

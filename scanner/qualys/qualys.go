@@ -32,6 +32,7 @@ const Vendor = "Qualys"
 const (
 	PathAssetGroups   = "/api/2.0/fo/asset/group/"
 	PathDetections    = "/api/2.0/fo/asset/host/vm/detection/"
+	PathHosts         = "/api/2.0/fo/asset/host/"
 	PathKnowledgeBase = "/api/2.0/fo/knowledge_base/vuln/"
 )
 
@@ -190,7 +191,78 @@ type xmlHost struct {
 	IPv6       string         `xml:"IPV6"`
 	DNS        string         `xml:"DNS"`
 	NetBIOS    string         `xml:"NETBIOS"`
+	OS         string         `xml:"OS"`
+	LastScan   string         `xml:"LAST_VULN_SCAN_DATETIME"`
+	LastScan2  string         `xml:"LAST_SCAN_DATETIME"`
+	Groups     string         `xml:"ASSET_GROUP_IDS"`
 	Detections []xmlDetection `xml:"DETECTION_LIST>DETECTION"`
+}
+
+// host checks and converts the host part of a HOST element.
+func (c *Client) host(op string, page int, h *xmlHost) (*scanner.Host, error) {
+	id := strings.TrimSpace(h.ID)
+	if id == "" {
+		return nil, c.bad(op, page, "HOST/ID", "missing")
+	}
+	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+		return nil, c.bad(op, page, "HOST/ID", "%q is not a numeric ID", scanner.Clean(id))
+	}
+	ip := strings.TrimSpace(scanner.Clean(h.IP))
+	if ip == "" {
+		ip = strings.TrimSpace(scanner.Clean(h.IPv6))
+	}
+	out := &scanner.Host{VendorID: id, IP: ip, DNS: strings.ToLower(strings.TrimSuffix(strings.TrimSpace(scanner.Clean(h.DNS)), ".")),
+		NetBIOS: strings.TrimSpace(scanner.Clean(h.NetBIOS)), OS: strings.TrimSpace(scanner.Clean(h.OS))}
+	last := h.LastScan
+	if strings.TrimSpace(last) == "" {
+		last = h.LastScan2
+	}
+	var err error
+	if out.LastScan, err = scanner.ParseTime(last); err != nil {
+		return nil, c.bad(op, page, "HOST[ID="+id+"]/LAST_VULN_SCAN_DATETIME", "%v", err)
+	}
+	for _, g := range strings.Split(h.Groups, ",") {
+		if g = strings.TrimSpace(scanner.Clean(g)); g != "" {
+			out.Groups = append(out.Groups, g)
+		}
+	}
+	return out, nil
+}
+
+// filterParams sets the ips and ag_ids parameters of a filter.
+func filterParams(q url.Values, f scanner.Filter) error {
+	if len(f.Groups) > 0 {
+		q.Set("ag_ids", strings.Join(f.Groups, ","))
+	}
+	if len(f.IPRanges) > 0 {
+		m, err := scanner.NewIPMatcher(f.IPRanges)
+		if err != nil {
+			return err
+		}
+		q.Set("ips", m.Param())
+	}
+	return nil
+}
+
+// Hosts lists the hosts of the account's inventory (host list, with truncation followed),
+// narrowed by f, calling fn for each.
+func (c *Client) Hosts(ctx context.Context, f scanner.Filter, fn func(scanner.Host) error) error {
+	q := url.Values{"action": {"list"}, "details": {"All/AGs"}, "truncation_limit": {strconv.Itoa(c.opts.TruncationLimit)}}
+	if err := filterParams(q, f); err != nil {
+		return err
+	}
+	op := "host list"
+	return c.pages(ctx, op, c.endpoint(PathHosts, q), "HOST", func(d *xml.Decoder, se xml.StartElement, page int) error {
+		var x xmlHost
+		if err := d.DecodeElement(&x, &se); err != nil {
+			return err
+		}
+		h, err := c.host(op, page, &x)
+		if err != nil {
+			return err
+		}
+		return fn(*h)
+	})
 }
 
 type xmlDetection struct {
@@ -254,42 +326,48 @@ const (
 // that the reimport closes its finding. Ignored and disabled detections are returned with
 // status risk_accepted.
 func (c *Client) Detections(ctx context.Context, agID string, fn func(scanner.Detection) error) error {
+	return c.detections(ctx, "host detections of asset group "+agID, scanner.Filter{Groups: []string{agID}}, fn)
+}
+
+// HostDetections streams the current detections of the hosts that f selects (the whole
+// inventory when f is empty), as Detections does.
+func (c *Client) HostDetections(ctx context.Context, f scanner.Filter, fn func(scanner.Detection) error) error {
+	return c.detections(ctx, "host detections", f, fn)
+}
+
+func (c *Client) detections(ctx context.Context, op string, f scanner.Filter, fn func(scanner.Detection) error) error {
 	q := url.Values{
-		"action": {"list"}, "ag_ids": {agID}, "show_results": {"1"}, "status": {"New,Active,Re-Opened"},
+		"action": {"list"}, "show_results": {"1"}, "status": {"New,Active,Re-Opened"},
 		"truncation_limit": {strconv.Itoa(c.opts.TruncationLimit)}, "output_format": {"XML"},
+	}
+	if err := filterParams(q, f); err != nil {
+		return err
 	}
 	if c.types[scanner.TypeInfo] {
 		q.Set("show_igs", "1")
 	}
-	op := "host detections of asset group " + agID
 	return c.pages(ctx, op, c.endpoint(PathDetections, q), "HOST", func(d *xml.Decoder, se xml.StartElement, page int) error {
-		var h xmlHost
-		if err := d.DecodeElement(&h, &se); err != nil {
+		var x xmlHost
+		if err := d.DecodeElement(&x, &se); err != nil {
 			return err
 		}
-		h.ID = strings.TrimSpace(h.ID)
-		if h.ID == "" {
-			return c.bad(op, page, "HOST/ID", "missing")
+		h, err := c.host(op, page, &x)
+		if err != nil {
+			return err
 		}
-		if _, err := strconv.ParseUint(h.ID, 10, 64); err != nil {
-			return c.bad(op, page, "HOST/ID", "%q is not a numeric ID", h.ID)
-		}
-		ip := strings.TrimSpace(h.IP)
-		if ip == "" {
-			ip = strings.TrimSpace(h.IPv6)
-		}
-		host := strings.TrimSpace(scanner.Clean(h.DNS))
+		host := h.DNS
 		if host == "" {
-			host = strings.TrimSpace(scanner.Clean(h.NetBIOS))
+			host = h.NetBIOS
 		}
-		for i := range h.Detections {
-			det, keep, err := c.detection(op, page, h.ID, host, ip, &h.Detections[i])
+		for i := range x.Detections {
+			det, keep, err := c.detection(op, page, h.VendorID, host, h.IP, &x.Detections[i])
 			if err != nil {
 				return err
 			}
 			if !keep {
 				continue
 			}
+			det.Asset = h
 			if err := fn(det); err != nil {
 				return err
 			}
