@@ -15,7 +15,6 @@ import (
 
 	"github.com/tributary-io/tributary/connectortype"
 	"github.com/tributary-io/tributary/dispatch"
-	"github.com/tributary-io/tributary/scanner"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasks"
@@ -237,14 +236,7 @@ func (s *Service) SetRecordState(ctx context.Context, connectorID, recordID uuid
 }
 
 // ConnectionReport is the outcome of a connection test.
-type ConnectionReport struct {
-	OK bool `json:"ok"`
-	// ErrorKind classifies a failure: unavailable, rate_limited, bad_credentials, forbidden,
-	// not_found, rejected, bad_response, or "timeout".
-	ErrorKind  string `json:"error_kind,omitempty"`
-	Message    string `json:"message"`
-	DurationMS int64  `json:"duration_ms"`
-}
+type ConnectionReport = connectortype.ConnectionReport
 
 // TestConnection makes one small request to the connector's vendor with its stored
 // credentials, within timeout. The report says what failed; only a missing connector or an
@@ -258,22 +250,7 @@ func (s *Service) TestConnection(ctx context.Context, id uuid.UUID, timeout time
 	if err != nil {
 		return ConnectionReport{}, fmt.Errorf("connector %s: %w", id, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	start := time.Now()
-	err = sc.Probe(ctx)
-	rep := ConnectionReport{OK: err == nil, DurationMS: time.Since(start).Milliseconds(), Message: "connected; the credentials are accepted"}
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		rep.ErrorKind, rep.Message = "timeout", fmt.Sprintf("%s did not answer within %s", c.BaseURL, timeout)
-	default:
-		rep.ErrorKind, rep.Message = string(scanner.KindOf(err)), err.Error()
-		if rep.ErrorKind == "" {
-			rep.ErrorKind = string(scanner.KindUnavailable)
-		}
-	}
-	return rep, nil
+	return connectortype.Probe(ctx, sc, c.BaseURL, timeout), nil
 }
 
 func validate(spec Spec, creating bool) (*connectortype.Config, error) {

@@ -120,7 +120,7 @@ func Decode(toolType, baseURL string, raw json.RawMessage, creating bool) (*Conf
 	if t.Name == Nexpose && cfg.PageSize > nexpose.MaxPageSize {
 		fs = append(fs, valid.FieldError{Field: "config.page_size", Message: fmt.Sprintf("must be at most %d for Nexpose", nexpose.MaxPageSize)})
 	}
-	if msg := checkBaseURL(baseURL, cfg.AllowPlaintextHTTP); msg != "" {
+	if msg := CheckBaseURL(baseURL, cfg.AllowPlaintextHTTP); msg != "" {
 		fs = append(fs, valid.FieldError{Field: "base_url", Message: msg})
 	}
 	if len(fs) > 0 {
@@ -129,7 +129,9 @@ func Decode(toolType, baseURL string, raw json.RawMessage, creating bool) (*Conf
 	return cfg, nil
 }
 
-func checkBaseURL(raw string, plaintext bool) string {
+// CheckBaseURL checks a scanner's base URL (absolute, https unless plaintext is allowed, no
+// credentials, query or fragment) and returns what is wrong, or "".
+func CheckBaseURL(raw string, plaintext bool) string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" {
 		return fmt.Sprintf("%q is not an absolute URL such as https://qualysapi.qualys.com", raw)
@@ -178,6 +180,41 @@ type Scanner interface {
 	Definitions(ctx context.Context, ids []string, fn func(scanner.Definition) error, notes *scanner.Notes) error
 	// Probe checks the credentials with one small request.
 	Probe(ctx context.Context) error
+	// Hosts lists the assets that f selects (the whole inventory when f is empty).
+	Hosts(ctx context.Context, f scanner.Filter, fn func(scanner.Host) error) error
+	// FilteredDetections streams the latest findings of the assets that f selects.
+	FilteredDetections(ctx context.Context, f scanner.Filter, fn func(scanner.Detection) error, notes *scanner.Notes) error
+}
+
+// ConnectionReport is the outcome of a connection test.
+type ConnectionReport struct {
+	OK bool `json:"ok"`
+	// ErrorKind classifies a failure: unavailable, rate_limited, bad_credentials, forbidden,
+	// not_found, rejected, bad_response, or "timeout".
+	ErrorKind  string `json:"error_kind,omitempty"`
+	Message    string `json:"message"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+// Probe makes sc's one small request within timeout and reports the outcome; server names the
+// vendor's address in a time-out message.
+func Probe(ctx context.Context, sc Scanner, server string, timeout time.Duration) ConnectionReport {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	err := sc.Probe(ctx)
+	rep := ConnectionReport{OK: err == nil, DurationMS: time.Since(start).Milliseconds(), Message: "connected; the credentials are accepted"}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		rep.ErrorKind, rep.Message = "timeout", fmt.Sprintf("%s did not answer within %s", server, timeout)
+	default:
+		rep.ErrorKind, rep.Message = string(scanner.KindOf(err)), err.Error()
+		if rep.ErrorKind == "" {
+			rep.ErrorKind = string(scanner.KindUnavailable)
+		}
+	}
+	return rep
 }
 
 // ClientOptions configures Open.
@@ -250,10 +287,22 @@ func (q qualysScanner) Definitions(ctx context.Context, ids []string, fn func(sc
 }
 
 func (q qualysScanner) Probe(ctx context.Context) error { return q.c.Probe(ctx) }
+func (q qualysScanner) Hosts(ctx context.Context, f scanner.Filter, fn func(scanner.Host) error) error {
+	return q.c.Hosts(ctx, f, fn)
+}
+func (q qualysScanner) FilteredDetections(ctx context.Context, f scanner.Filter, fn func(scanner.Detection) error, _ *scanner.Notes) error {
+	return q.c.HostDetections(ctx, f, fn)
+}
 
 type nexposeScanner struct{ c *nexpose.Client }
 
 func (n nexposeScanner) Probe(ctx context.Context) error { return n.c.Probe(ctx) }
+func (n nexposeScanner) Hosts(ctx context.Context, f scanner.Filter, fn func(scanner.Host) error) error {
+	return n.c.Assets(ctx, f, fn)
+}
+func (n nexposeScanner) FilteredDetections(ctx context.Context, f scanner.Filter, fn func(scanner.Detection) error, notes *scanner.Notes) error {
+	return n.c.AssetDetections(ctx, f, fn, notes)
+}
 
 func (n nexposeScanner) Vendor() string { return nexpose.Vendor }
 func (n nexposeScanner) Products(ctx context.Context, fn func(scanner.Product) error) error {

@@ -126,6 +126,7 @@ type findingView struct {
 	DetectionType  string     `json:"detection_type"`
 	UniqueVulnID   string     `json:"unique_vuln_id,omitempty"`
 	AssetVendorID  string     `json:"asset_vendor_id"`
+	AssetID        *uuid.UUID `json:"asset_id"`
 	QDS            *int32     `json:"qds"`
 	TimesFound     *int32     `json:"times_found"`
 	LastFixed      *time.Time `json:"last_fixed"`
@@ -144,7 +145,7 @@ func findingResponse(f *store.Finding, full bool) findingView {
 		Severity: f.Severity, VendorSeverity: f.VendorSeverity, VendorID: f.VendorID, CVEs: f.CVEs, Host: f.Host, IP: f.IP,
 		Port: f.Port, Protocol: f.Protocol, FirstSeen: f.FirstSeen, LastSeen: f.LastSeen, Active: f.Active,
 		Status: f.Status, VendorStatus: f.VendorStatus, DetectionType: f.DetectionType, UniqueVulnID: f.UniqueVulnID,
-		AssetVendorID: f.AssetVendorID, QDS: f.QDS, TimesFound: f.TimesFound, LastFixed: f.LastFixed,
+		AssetVendorID: f.AssetVendorID, AssetID: f.AssetID, QDS: f.QDS, TimesFound: f.TimesFound, LastFixed: f.LastFixed,
 		CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt, InactivatedAt: f.InactivatedAt}
 	if v.CVEs == nil {
 		v.CVEs = []string{}
@@ -599,14 +600,14 @@ var severities = []string{scanner.SeverityCritical, scanner.SeverityHigh, scanne
 
 func (a *api) listFindings(c *gin.Context) {
 	q := c.Request.URL.Query()
-	if err := checkQuery(q, "product_id", "test_id", "record_id", "active", "severity", "status", "limit", "cursor"); err != nil {
+	if err := checkQuery(q, "product_id", "test_id", "record_id", "asset_id", "active", "severity", "status", "limit", "cursor"); err != nil {
 		renderError(c, a.Logger, err)
 		return
 	}
 	var fs []valid.FieldError
 	f := store.FindingFilter{ProductID: uuidParam(q, "product_id", &fs), TestID: uuidParam(q, "test_id", &fs),
 		RecordID: uuidParam(q, "record_id", &fs), Severity: enumParam(q, "severity", severities, &fs),
-		Status: enumParam(q, "status", findingStatuses, &fs), Limit: limitParam(q, &fs), Cursor: q.Get("cursor")}
+		Status: enumParam(q, "status", findingStatuses, &fs), AssetID: uuidParam(q, "asset_id", &fs), Limit: limitParam(q, &fs), Cursor: q.Get("cursor")}
 	if v := q.Get("active"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

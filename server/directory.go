@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -62,21 +61,6 @@ type memberView struct {
 	// Kind is the imported member's kind, or "unresolved" for a DN the task does not import.
 	Kind string `json:"kind"`
 	Name string `json:"name,omitempty"`
-}
-
-type assetView struct {
-	ID          uuid.UUID `json:"id"`
-	IdentityKey string    `json:"identity_key"`
-	FQDN        string    `json:"fqdn"`
-	Hostname    string    `json:"hostname"`
-	IPAddresses []string  `json:"ip_addresses"`
-	OS          string    `json:"os"`
-	OSVersion   string    `json:"os_version"`
-	Status      string    `json:"status"`
-	Sources     []string  `json:"sources"`
-	FirstSeenAt time.Time `json:"first_seen_at"`
-	LastSeenAt  time.Time `json:"last_seen_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 type page[T any] struct {
@@ -181,41 +165,7 @@ func (a *api) listGroupMembers(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-func (a *api) listAssets(c *gin.Context) {
-	q := c.Request.URL.Query()
-	if err := checkQuery(q, "status", "q", "limit", "cursor"); err != nil {
-		renderError(c, a.Logger, err)
-		return
-	}
-	f := store.AssetFilter{Query: strings.TrimSpace(q.Get("q")), Cursor: q.Get("cursor")}
-	var fs []valid.FieldError
-	f.Status, f.Limit, fs = listParams(q, "active", "retired")
-	if err := valid.Fields(fs...); err != nil {
-		renderError(c, a.Logger, err)
-		return
-	}
-	list, next, err := a.Store.Directory.ListAssets(c, f)
-	if err != nil {
-		renderError(c, a.Logger, err)
-		return
-	}
-	out := page[assetView]{Items: make([]assetView, 0, len(list)), NextCursor: next}
-	for _, x := range list {
-		v := assetView{ID: x.ID, IdentityKey: x.IdentityKey, FQDN: x.FQDN, Hostname: x.Hostname, IPAddresses: x.IPAddresses,
-			OS: x.OS, OSVersion: x.OSVersion, Status: x.Status, Sources: x.Sources, FirstSeenAt: x.FirstSeenAt,
-			LastSeenAt: x.LastSeenAt, UpdatedAt: x.UpdatedAt}
-		if v.IPAddresses == nil {
-			v.IPAddresses = []string{}
-		}
-		if v.Sources == nil {
-			v.Sources = []string{}
-		}
-		out.Items = append(out.Items, v)
-	}
-	c.JSON(http.StatusOK, out)
-}
-
-// testConnection binds to an LDAP import task's directory with its stored settings.
+// testConnection runs a task's connection test (LDAP bind and base DNs, or one scanner request).
 func (a *api) testConnection(c *gin.Context) {
 	id, err := pathUUID(c)
 	if err != nil {

@@ -481,8 +481,10 @@ type FindingFilter struct {
 	Severity  string
 	// Status is open, risk_accepted, not_vulnerable or mitigated.
 	Status string
-	Cursor string
-	Limit  int
+	// AssetID keeps the findings of one asset.
+	AssetID *uuid.UUID
+	Cursor  string
+	Limit   int
 }
 
 type idCursor struct {
@@ -514,6 +516,9 @@ func (s *Connectors) ListFindings(ctx context.Context, f FindingFilter) ([]Findi
 	}
 	if f.Status != "" {
 		q = q.Where("f.status = ?", f.Status)
+	}
+	if f.AssetID != nil {
+		q = q.Where("f.asset_id = ?", *f.AssetID)
 	}
 	if f.Cursor != "" {
 		var c idCursor

@@ -599,55 +599,6 @@ func (s *Directory) ListMembers(ctx context.Context, groupID uuid.UUID, cursor s
 	return out, next, nil
 }
 
-// Asset is one technology asset shared by every import.
-type Asset struct {
-	bun.BaseModel `bun:"table:assets,alias:a"`
-
-	ID          uuid.UUID `bun:"id,pk,type:uuid"`
-	IdentityKey string    `bun:"identity_key,notnull"`
-	FQDN        string    `bun:"fqdn,notnull"`
-	Hostname    string    `bun:"hostname,notnull"`
-	IPAddresses []string  `bun:"ip_addresses,array,notnull"`
-	OS          string    `bun:"os,notnull"`
-	OSVersion   string    `bun:"os_version,notnull"`
-	Status      string    `bun:"status,notnull"`
-	FirstSeenAt time.Time `bun:"first_seen_at,notnull"`
-	LastSeenAt  time.Time `bun:"last_seen_at,notnull"`
-	CreatedAt   time.Time `bun:"created_at,notnull"`
-	UpdatedAt   time.Time `bun:"updated_at,notnull"`
-	Sources     []string  `bun:"sources,array,scanonly"`
-}
-
-// AssetFilter narrows an asset listing.
-type AssetFilter struct {
-	Status string
-	// Query matches FQDN or host name as a substring, case-insensitively.
-	Query  string
-	Cursor string
-	Limit  int
-}
-
-// ListAssets returns one page of assets ordered by host name, and the next page's cursor.
-func (s *Directory) ListAssets(ctx context.Context, f AssetFilter) ([]Asset, string, error) {
-	if f.Limit <= 0 {
-		f.Limit = 50
-	}
-	out := make([]Asset, 0, f.Limit+1)
-	q := s.db.NewSelect().Model(&out).ColumnExpr("a.*").
-		ColumnExpr("ARRAY(SELECT s.source_type || ':' || s.status FROM asset_sources s WHERE s.asset_id = a.id ORDER BY 1) AS sources")
-	if f.Status != "" {
-		q = q.Where("a.status = ?", f.Status)
-	}
-	if f.Query != "" {
-		like := "%" + escapeLike(f.Query) + "%"
-		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.Where("a.fqdn ILIKE ?", like).WhereOr("a.hostname ILIKE ?", like)
-		})
-	}
-	return pageByName(ctx, q, &out, "a.hostname", "a.id", f.Cursor, f.Limit,
-		func(a Asset) nameCursor { return nameCursor{Name: a.Hostname, ID: a.ID} })
-}
-
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,7 +136,7 @@ func recordScannerImport(ctx context.Context, tx pgx.Tx, runID, taskID uuid.UUID
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, "INSERT INTO scanner_imports (run_id, task_id, counts, applied_at) VALUES ($1, $2, $3, $4)", runID, taskID, raw, now)
+	_, err = tx.Exec(ctx, "INSERT INTO scanner_imports (run_id, task_id, counts, applied_at) VALUES ($1, $2, $3::jsonb, $4)", runID, taskID, string(raw), now)
 	return err
 }
 
@@ -176,7 +177,9 @@ type AssetApplyInput struct {
 	Overwrite bool
 	// MaxRemovalPercent refuses a sweep that would remove more of the task's active assets.
 	MaxRemovalPercent int
-	Now               time.Time
+	// Skipped is how many vendor items the client skipped, for the counts.
+	Skipped int64
+	Now     time.Time
 }
 
 // ApplyAssets merges the staged hosts into the shared assets in one transaction: new hosts
@@ -196,7 +199,7 @@ func (st *Staging) ApplyAssets(ctx context.Context, in AssetApplyInput) (counts 
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	counts = map[string]int64{"created": 0, "updated": 0, "unchanged": 0, "removed": 0}
+	counts = map[string]int64{"created": 0, "updated": 0, "unchanged": 0, "removed": 0, "skipped": in.Skipped}
 	var staged, active, gone int64
 	if err = tx.QueryRow(ctx, `SELECT (SELECT count(DISTINCT vendor_id) FROM stage_hosts),
 		(SELECT count(*) FROM asset_sources WHERE source_type = $1 AND source_id = $2 AND status = 'active'),
@@ -297,8 +300,10 @@ type OccurrenceApplyInput struct {
 	ExpireAfterDays int
 	// DeleteAfterDays deletes occurrences expired for longer (their history stays); 0 never deletes.
 	DeleteAfterDays int
-	StartedAt       time.Time
-	Now             time.Time
+	// Skipped is how many vendor items the client skipped, for the counts.
+	Skipped   int64
+	StartedAt time.Time
+	Now       time.Time
 }
 
 // ApplyOccurrences merges the staged definitions into the vulnerability catalogue and the
@@ -325,7 +330,7 @@ func (st *Staging) ApplyOccurrences(ctx context.Context, in OccurrenceApplyInput
 	if missing != "" {
 		return nil, false, fmt.Errorf("%w: %s", ErrMissingDefinition, missing)
 	}
-	counts = map[string]int64{}
+	counts = map[string]int64{"skipped": in.Skipped}
 	for _, k := range []string{"created", "updated", "unchanged", "closed", "reopened", "expired", "deleted", "assets_created", "catalog_created", "catalog_updated"} {
 		counts[k] = 0
 	}
@@ -395,7 +400,7 @@ func (st *Staging) ApplyOccurrences(ctx context.Context, in OccurrenceApplyInput
 		{sql: `WITH ins AS (
 			INSERT INTO vulnerability_occurrences (task_id, identity, asset_id, vulnerability_id, source, port, protocol, instance, status,
 				detection_type, vendor_status, evidence, probability, first_found, last_found, times_found, content_hash, created_at, updated_at)
-			SELECT $1, d.identity, ha.asset_id, v.id, $3, s.port, s.protocol, substring(d.identity from ':(ssl=.*|key=.*)$'), s.status,
+			SELECT $1, d.identity, ha.asset_id, v.id, $3, s.port, s.protocol, COALESCE(substring(d.identity from ':((?:ssl|key)=.*)$'), ''), s.status,
 				s.detection_type, s.vendor_status, s.evidence, ` + probabilitySQL + `, d.first_seen, d.last_seen, d.times_found, d.content_hash, $2, $2
 			FROM stage_diff d JOIN stage_detections s ON s.ctid = d.src
 				JOIN stage_host_assets ha ON ha.vendor_id = s.asset_vendor_id
@@ -447,7 +452,7 @@ func (st *Staging) ApplyOccurrences(ctx context.Context, in OccurrenceApplyInput
 	if in.ExpireAfterDays > 0 {
 		tag, err := tx.Exec(ctx, `WITH exp AS (
 			UPDATE vulnerability_occurrences SET status = 'expired', expired_at = $2, updated_at = $2
-			WHERE task_id = $1 AND status = 'closed' AND closed_at < $2 - make_interval(days => $3) RETURNING id)
+			WHERE task_id = $1 AND status = 'closed' AND closed_at < $2::timestamptz - make_interval(days => $3::int) RETURNING id)
 			INSERT INTO occurrence_history (occurrence_id, run_id, action, at) SELECT id, $4, 'expired', $2 FROM exp`,
 			in.TaskID, in.Now, in.ExpireAfterDays, in.RunID)
 		if err != nil {
@@ -457,7 +462,7 @@ func (st *Staging) ApplyOccurrences(ctx context.Context, in OccurrenceApplyInput
 	}
 	if in.DeleteAfterDays > 0 {
 		tag, err := tx.Exec(ctx, `WITH del AS (
-			DELETE FROM vulnerability_occurrences WHERE task_id = $1 AND status = 'expired' AND expired_at < $2 - make_interval(days => $3) RETURNING id)
+			DELETE FROM vulnerability_occurrences WHERE task_id = $1 AND status = 'expired' AND expired_at < $2::timestamptz - make_interval(days => $3::int) RETURNING id)
 			INSERT INTO occurrence_history (occurrence_id, run_id, action, at) SELECT id, $4, 'deleted', $2 FROM del`,
 			in.TaskID, in.Now, in.DeleteAfterDays, in.RunID)
 		if err != nil {
@@ -480,6 +485,20 @@ func (st *Staging) ApplyOccurrences(ctx context.Context, in OccurrenceApplyInput
 // probabilitySQL is an occurrence's probability from its staged detection type: confirmed 5,
 // potential 3, information gathered 1 (see the scanner_imports migration).
 const probabilitySQL = `CASE s.detection_type WHEN 'potential' THEN 3 WHEN 'info' THEN 1 ELSE 5 END`
+
+// ScannerImportCounts returns the counts of the import that run applied for task, if any.
+func (s *Store) ScannerImportCounts(ctx context.Context, runID, taskID uuid.UUID) (map[string]int64, bool, error) {
+	var raw []byte
+	err := s.DB.NewSelect().Table("scanner_imports").Column("counts").Where("run_id = ? AND task_id = ?", runID, taskID).Scan(ctx, &raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	counts := map[string]int64{}
+	return counts, true, json.Unmarshal(raw, &counts)
+}
 
 // ActiveOccurrences counts the task's occurrences that are not closed or expired: the guard
 // against an empty scanner answer.

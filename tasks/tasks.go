@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones for schedules, also where the host has no zoneinfo
@@ -16,7 +15,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/robfig/cron/v3"
 
-	"github.com/tributary-io/tributary/directory"
 	"github.com/tributary-io/tributary/dispatch"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
@@ -74,6 +72,9 @@ func (s *Service) Create(ctx context.Context, spec Spec) (*store.Task, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := tasktype.CheckRequiredSecrets(cfg); err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
 	t := &store.Task{ID: uuid.New(), Type: spec.Type, CreatedAt: now}
 	if err := apply(t, spec, cfg, now); err != nil {
@@ -113,6 +114,9 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, spec Spec) (*store.T
 			return fmt.Errorf("stored config of task %s: %w", t.ID, err)
 		}
 		cfg.KeepSecrets(prev)
+		if err := tasktype.CheckRequiredSecrets(cfg); err != nil {
+			return err
+		}
 		if err := apply(t, spec, cfg, s.now().UTC()); err != nil {
 			return err
 		}
@@ -341,32 +345,27 @@ func RotateSecrets(ctx context.Context, st *store.Store, keys *secrets.Keyring) 
 	return changed, err
 }
 
-// TestConnection connects to the directory of the LDAP import task with id, binds with its
-// stored credentials and checks its base DNs, within timeout. The report says what failed;
-// only a missing task or a task of another type is an error.
-func (s *Service) TestConnection(ctx context.Context, id uuid.UUID, timeout time.Duration) (directory.ProbeReport, error) {
+// TestConnection runs the connection test of the task with id (tasktype.Prober: the LDAP
+// import binds and checks its base DNs, the scanner imports make one small vendor request)
+// with its stored settings, within timeout. The report says what failed; only a missing task
+// or a type without a connection test is an error.
+func (s *Service) TestConnection(ctx context.Context, id uuid.UUID, timeout time.Duration) (any, error) {
 	t, err := s.store.Tasks.Get(ctx, id)
 	if err != nil {
-		return directory.ProbeReport{}, err
+		return nil, err
 	}
-	if t.Type != tasktype.LDAPImport {
-		return directory.ProbeReport{}, valid.Field("id", "task %s is a %s task; only %s tasks have a connection test", id, t.Type, tasktype.LDAPImport)
-	}
-	cfg, err := tasktype.StoredLDAPImport(t.Config, s.keys.Open)
+	cfg, err := tasktype.DecodeStored(t.Type, t.Config)
 	if err != nil {
-		return directory.ProbeReport{}, fmt.Errorf("task %s: %w", id, err)
+		return nil, fmt.Errorf("task %s: %w", id, err)
 	}
-	opts, err := cfg.DirectoryOptions()
-	if err != nil {
-		return directory.ProbeReport{}, valid.Field("config.ca_certificate", "%v", err)
+	p, ok := cfg.(tasktype.Prober)
+	if !ok {
+		return nil, valid.Field("id", "task %s is a %s task, which has no connection test", id, t.Type)
 	}
-	var bases []string
-	for _, k := range cfg.Kinds() {
-		if !slices.Contains(bases, k.BaseDN) {
-			bases = append(bases, k.BaseDN)
-		}
+	if err := tasktype.OpenSecrets(cfg, s.keys.Open); err != nil {
+		return nil, fmt.Errorf("task %s: the stored secrets cannot be opened: %w", id, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return directory.Probe(ctx, opts, bases), nil
+	return p.Probe(ctx)
 }

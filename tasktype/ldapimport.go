@@ -1,12 +1,14 @@
 package tasktype
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -341,6 +343,21 @@ func StoredLDAPImport(raw json.RawMessage, open func(string) (string, error)) (*
 		return nil, fmt.Errorf("the bind password cannot be opened: %w", err)
 	}
 	return cfg, nil
+}
+
+// Probe connects to the directory, binds with the stored credentials and checks each base DN.
+func (c *LDAPImportConfig) Probe(ctx context.Context) (any, error) {
+	opts, err := c.DirectoryOptions()
+	if err != nil {
+		return nil, valid.Field("config.ca_certificate", "%v", err)
+	}
+	var bases []string
+	for _, k := range c.Kinds() {
+		if !slices.Contains(bases, k.BaseDN) {
+			bases = append(bases, k.BaseDN)
+		}
+	}
+	return directory.Probe(ctx, opts, bases), nil
 }
 
 // DirectoryOptions returns the connection options of the task, with the (opened) password.

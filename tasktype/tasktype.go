@@ -3,6 +3,7 @@
 package tasktype
 
 import (
+	"context"
 	"encoding/json"
 	"sort"
 	"strings"
@@ -28,6 +29,32 @@ type Config interface {
 // decoding and before validating.
 type Defaulter interface {
 	ApplyDefaults()
+}
+
+// Prober is implemented by configs of task types that have a connection test. Probe connects
+// with the configuration (secrets opened) within ctx and returns the report the API shows;
+// an error means the configuration itself is unusable.
+type Prober interface {
+	Probe(ctx context.Context) (any, error)
+}
+
+// SecretRequirer is implemented by configs with a required secret that an update may leave
+// out (the stored one is kept): RequiredSecrets reports the secrets still missing once
+// KeepSecrets has run, with field paths relative to the config root.
+type SecretRequirer interface {
+	RequiredSecrets() []valid.FieldError
+}
+
+// CheckRequiredSecrets reports c's missing required secrets under "config", or nil.
+func CheckRequiredSecrets(c Config) error {
+	r, ok := c.(SecretRequirer)
+	if !ok {
+		return nil
+	}
+	if fs := r.RequiredSecrets(); len(fs) > 0 {
+		return valid.Prefix("config", valid.Fields(fs...))
+	}
+	return nil
 }
 
 // SealSecrets seals every secret value of c with seal.

@@ -126,28 +126,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return map[string]any{"id": id, "name": fmt.Sprintf("Site %d", id), "assets": s.opts.AssetsPerSite,
 				"links": []map[string]string{{"href": fmt.Sprintf("https://%s/api/3/sites/%d", r.Host, id), "rel": "self"}}}
 		})
+	case len(parts) == 3 && parts[2] == "assets":
+		// Every asset of the console, site after site.
+		s.page(w, r, s.opts.Sites*s.opts.AssetsPerSite, func(i int) any {
+			return s.asset(r, 1+i/s.opts.AssetsPerSite, i%s.opts.AssetsPerSite)
+		})
 	case len(parts) == 5 && parts[2] == "sites" && parts[4] == "assets":
 		site, err := strconv.Atoi(parts[3])
 		if err != nil || site < 1 || site > s.opts.Sites {
 			writeError(w, r, http.StatusNotFound, "The resource with identifier "+parts[3]+" does not exist.")
 			return
 		}
-		s.page(w, r, s.opts.AssetsPerSite, func(i int) any {
-			id := AssetID(site, i)
-			ip := fmt.Sprintf("10.%d.%d.%d", site%256, (i/250)%256, i%250+1)
-			a := map[string]any{"id": id, "hostName": fmt.Sprintf("asset-%d.example.test", id), "riskScore": 1000.5,
-				"addresses": []map[string]string{{"ip": ip, "mac": "00:50:56:00:00:01"}},
-				"os":        "Ubuntu Linux 22.04", "history": []map[string]any{
-					{"date": "2026-01-01T00:00:00.000Z", "type": "SCAN", "scanId": 1, "version": 1},
-					{"date": LastScan, "type": "SCAN", "scanId": 2, "version": 2},
-					{"date": "2026-11-21T08:00:00Z", "type": "ASSET-IMPORT", "version": 3}},
-				"links": []map[string]string{{"href": fmt.Sprintf("https://%s/api/3/assets/%d", r.Host, id), "rel": "self"}}}
-			// Like demisto's recorded assets, some have no ip, only addresses.
-			if i%3 != 1 {
-				a["ip"] = ip
-			}
-			return a
-		})
+		s.page(w, r, s.opts.AssetsPerSite, func(i int) any { return s.asset(r, site, i) })
 	case len(parts) == 5 && parts[2] == "assets" && parts[4] == "vulnerabilities":
 		asset, err := strconv.Atoi(parts[3])
 		if err != nil || (*s.vanished.Load())[asset] {
@@ -294,6 +284,27 @@ func (s *Server) AssetVulns(asset int) []Vuln {
 	}
 	out = append(out, Vuln{ID: InvulnerableID, Port: 80, Status: "invulnerable", Results: []Result{{Status: "not-vulnerable"}}})
 	return out
+}
+
+// RiskScore is the risk score of asset i (0-based) of any site: 1000.5 to 9000.5.
+func RiskScore(i int) float64 { return 1000.5 + 2000*float64(i%5) }
+
+// asset is asset i (0-based) of site as the v3 API shows it.
+func (s *Server) asset(r *http.Request, site, i int) map[string]any {
+	id := AssetID(site, i)
+	ip := fmt.Sprintf("10.%d.%d.%d", site%256, (i/250)%256, i%250+1)
+	a := map[string]any{"id": id, "hostName": fmt.Sprintf("asset-%d.example.test", id), "riskScore": RiskScore(i),
+		"addresses": []map[string]string{{"ip": ip, "mac": "00:50:56:00:00:01"}},
+		"os":        "Ubuntu Linux 22.04", "history": []map[string]any{
+			{"date": "2026-01-01T00:00:00.000Z", "type": "SCAN", "scanId": 1, "version": 1},
+			{"date": LastScan, "type": "SCAN", "scanId": 2, "version": 2},
+			{"date": "2026-11-21T08:00:00Z", "type": "ASSET-IMPORT", "version": 3}},
+		"links": []map[string]string{{"href": fmt.Sprintf("https://%s/api/3/assets/%d", r.Host, id), "rel": "self"}}}
+	// Like demisto's recorded assets, some have no ip, only addresses.
+	if i%3 != 1 {
+		a["ip"] = ip
+	}
+	return a
 }
 
 // page writes the requested page of a list of n resources made by item.

@@ -28,7 +28,7 @@ ALTER TABLE assets
     ADD CONSTRAINT assets_source_check CHECK (source IN ('ldap', 'qualys', 'nexpose', 'xml'));
 UPDATE assets SET name = CASE WHEN fqdn <> '' THEN fqdn ELSE hostname END,
                   host_address = left(CASE WHEN fqdn <> '' THEN fqdn ELSE hostname END, 100);
-CREATE INDEX assets_name_idx ON assets (lower(name), id);
+CREATE INDEX assets_name_idx ON assets (name, id);
 
 -- vulnerabilities: the catalogue, one row per vendor vulnerability of one scanner server
 -- (scope). level is Modulo's 1-5 (Qualys severity level; Nexpose score 9-10 -> 5 ... 0 -> 1),
