@@ -62,7 +62,8 @@ func (q *query) intRange(name string, lo, hi int) *int {
 	return &n
 }
 
-// listing declares a list endpoint by its parameters, how they make a filter, the store call
+// listing declares a list endpoint (fetch is called per request: the route table is also
+// built without a store, for Rules) by its parameters, how they make a filter, the store call
 // and the view of one item: unknown and repeated parameters are refused, bad values named.
 func listing[F, T, V any](a *api, params []string, filter func(c *gin.Context, q *query) (F, error),
 	fetch func(ctx context.Context, f F) ([]T, string, error), view func(*T) V) gin.HandlerFunc {
@@ -152,7 +153,9 @@ func (a *api) listAssets() gin.HandlerFunc {
 		func(_ *gin.Context, q *query) (store.AssetFilter, error) {
 			return store.AssetFilter{Status: q.enum("status", "active", "retired"), Source: q.enum("source", assetSources...),
 				MinCriticality: q.intRange("min_criticality", 0, 100), Query: q.text("q", 200), Limit: q.limit(), Cursor: q.Get("cursor")}, nil
-		}, a.Store.Directory.ListAssets, assetResponse)
+		}, func(ctx context.Context, f store.AssetFilter) ([]store.Asset, string, error) {
+			return a.Store.Directory.ListAssets(ctx, f)
+		}, assetResponse)
 }
 
 func (a *api) getAsset(c *gin.Context) (int, any, error) {
@@ -255,7 +258,9 @@ func (a *api) listOccurrences(scope func(c *gin.Context, f *store.OccurrenceFilt
 		func(c *gin.Context, q *query) (store.OccurrenceFilter, error) {
 			f := store.OccurrenceFilter{Status: q.enum("status", occurrenceStatuses...), TaskID: q.uuid("task_id"), Limit: q.limit(), Cursor: q.Get("cursor")}
 			return f, scope(c, &f)
-		}, a.Store.Directory.ListOccurrences, occurrenceResponse)
+		}, func(ctx context.Context, f store.OccurrenceFilter) ([]store.Occurrence, string, error) {
+			return a.Store.Directory.ListOccurrences(ctx, f)
+		}, occurrenceResponse)
 }
 
 // assetScope checks the :id asset exists and lists its occurrences.
@@ -319,7 +324,9 @@ func (a *api) listVulnerabilities() gin.HandlerFunc {
 		func(_ *gin.Context, q *query) (store.VulnerabilityFilter, error) {
 			return store.VulnerabilityFilter{Source: q.enum("source", "qualys", "nexpose", "xml"), Severity: q.enum("severity", severities...),
 				CVE: q.text("cve", 64), Query: q.text("q", 200), Limit: q.limit(), Cursor: q.Get("cursor")}, nil
-		}, a.Store.Directory.ListVulnerabilities, func(v *store.Vulnerability) vulnerabilityView { return vulnerabilityResponse(v, false) })
+		}, func(ctx context.Context, f store.VulnerabilityFilter) ([]store.Vulnerability, string, error) {
+			return a.Store.Directory.ListVulnerabilities(ctx, f)
+		}, func(v *store.Vulnerability) vulnerabilityView { return vulnerabilityResponse(v, false) })
 }
 
 func (a *api) getVulnerability(c *gin.Context) (int, any, error) {

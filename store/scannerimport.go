@@ -87,6 +87,9 @@ type AssetDefaults struct {
 // and fills stage_host_assets (vendor_id -> asset_id) for the statements that follow. It
 // returns how many assets it created.
 func linkHostAssets(ctx context.Context, tx pgx.Tx, sc AssetScope, d AssetDefaults, now time.Time) (int64, error) {
+	if _, err := tx.Exec(ctx, "ANALYZE stage_hosts"); err != nil {
+		return 0, err
+	}
 	typ := d.Type
 	if typ == "" {
 		typ = "technology"
@@ -103,6 +106,9 @@ func linkHostAssets(ctx context.Context, tx pgx.Tx, sc AssetScope, d AssetDefaul
 	}
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE stage_host_assets ON COMMIT DROP AS
 		SELECT DISTINCT h.vendor_id, a.id AS asset_id FROM stage_hosts h JOIN assets a ON a.identity_key = $1 || h.vendor_id`, sc.Prefix); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, "ANALYZE stage_host_assets"); err != nil {
 		return 0, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO asset_sources (asset_id, source_type, source_id, external_id, status, last_seen_at)
@@ -200,11 +206,17 @@ func (st *Staging) ApplyAssets(ctx context.Context, in AssetApplyInput) (counts 
 		}
 	}()
 	counts = map[string]int64{"created": 0, "updated": 0, "unchanged": 0, "removed": 0, "skipped": in.Skipped}
+	// The task's hosts missing from this listing, materialised once: EXCEPT is a hash set
+	// operation, where an anti-join planned on the guesses of a fresh table can be quadratic.
+	if _, err = tx.Exec(ctx, `CREATE TEMP TABLE stage_gone ON COMMIT DROP AS
+		SELECT external_id FROM asset_sources WHERE source_type = $1 AND source_id = $2 AND status = 'active'
+		EXCEPT SELECT vendor_id FROM stage_hosts`, in.Scope.SourceType, in.Scope.SourceID); err != nil {
+		return nil, false, err
+	}
 	var staged, active, gone int64
 	if err = tx.QueryRow(ctx, `SELECT (SELECT count(DISTINCT vendor_id) FROM stage_hosts),
 		(SELECT count(*) FROM asset_sources WHERE source_type = $1 AND source_id = $2 AND status = 'active'),
-		(SELECT count(*) FROM asset_sources s WHERE s.source_type = $1 AND s.source_id = $2 AND s.status = 'active'
-			AND NOT EXISTS (SELECT 1 FROM stage_hosts h WHERE h.vendor_id = s.external_id))`,
+		(SELECT count(*) FROM stage_gone)`,
 		in.Scope.SourceType, in.Scope.SourceID).Scan(&staged, &active, &gone); err != nil {
 		return nil, false, err
 	}
@@ -216,9 +228,6 @@ func (st *Staging) ApplyAssets(ctx context.Context, in AssetApplyInput) (counts 
 		return nil, false, fmt.Errorf("%w: the import would remove %d of %d assets (%.1f%%), more than max_removal_percent (%d%%): refusing "+
 			"(check the filters, or raise the limit for a planned clean-up; nothing was changed)", ErrRemovalGuard, gone, active,
 			float64(gone)*100/float64(active), in.MaxRemovalPercent)
-	}
-	if _, err = tx.Exec(ctx, "ANALYZE stage_hosts"); err != nil {
-		return nil, false, err
 	}
 	// Every field an admin may edit keeps its value when it is in edited_fields, unless the task
 	// lets the scanner overwrite local edits.
@@ -269,8 +278,7 @@ func (st *Staging) ApplyAssets(ctx context.Context, in AssetApplyInput) (counts 
 		return nil, false, err
 	}
 	tag, err := tx.Exec(ctx, `UPDATE asset_sources s SET status = 'removed', last_seen_at = $3
-		WHERE s.source_type = $1 AND s.source_id = $2 AND s.status = 'active'
-			AND NOT EXISTS (SELECT 1 FROM stage_hosts h WHERE h.vendor_id = s.external_id)`, in.Scope.SourceType, in.Scope.SourceID, in.Now)
+		FROM stage_gone g WHERE s.source_type = $1 AND s.source_id = $2 AND s.external_id = g.external_id`, in.Scope.SourceType, in.Scope.SourceID, in.Now)
 	if err != nil {
 		return nil, false, fmt.Errorf("mark missing assets: %w", err)
 	}

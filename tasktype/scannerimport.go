@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,7 +81,7 @@ type ScannerImportConfig struct {
 	IPRanges []string `json:"ip_ranges,omitempty" validate:"max=256,dive,required,max=100"`
 	// Groups narrow the import to Qualys asset group IDs or Nexpose site IDs. Optional; none
 	// means the whole inventory.
-	Groups []string `json:"groups,omitempty" validate:"max=1000,dive,required,numeric,max=20"`
+	Groups []string `json:"groups,omitempty" validate:"max=1000,dive,required,max=20"`
 	// DefaultResponsible is the responsible person of the assets the task creates. Optional.
 	DefaultResponsible string `json:"default_responsible,omitempty" validate:"max=400"`
 	// DefaultAssetType is the type of the assets the task creates. Optional; defaults to
@@ -125,6 +126,15 @@ func (c *ScannerImportConfig) Validate() []valid.FieldError {
 	for i, r := range c.IPRanges {
 		if _, err := scanner.ParseIPRange(r); err != nil {
 			fs = append(fs, valid.FieldError{Field: fmt.Sprintf("ip_ranges[%d]", i), Message: err.Error()})
+		}
+	}
+	for i, g := range c.Groups {
+		if _, err := strconv.ParseUint(g, 10, 64); err != nil {
+			what := "asset group ID"
+			if c.tool == connectortype.Nexpose {
+				what = "site ID"
+			}
+			fs = append(fs, valid.FieldError{Field: fmt.Sprintf("groups[%d]", i), Message: fmt.Sprintf("%q is not a numeric %s", g, what)})
 		}
 	}
 	if c.tool == connectortype.Nexpose && c.PageSize > 500 {

@@ -9,6 +9,9 @@
 //	tributary-bench reimport Qualys record sync through the simulator: 100,000 findings reimported
 //	                         against 100,000 (10% new, gone, changed), next to COPY of the same
 //	                         rows into an empty table; -million adds a 1,000,000-finding sync
+//	tributary-bench scanner  the scanner import tasks through the Qualys simulator: an asset
+//	                         import of 100,000 hosts, vulnerability imports of 100,000 and
+//	                         1,000,000 occurrences, each next to COPY of the same rows
 //
 // Without DATABASE_URL each starts a throwaway PostgreSQL cluster.
 package main
@@ -37,7 +40,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger|ldap|reimport [flags]")
+		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger|ldap|reimport|scanner [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -56,8 +59,12 @@ func main() {
 		err = benchReimport(ctx, os.Args[2:])
 	case "reimport-sync":
 		err = reimportSyncChild(ctx, os.Args[2:])
+	case "scanner":
+		err = benchScanner(ctx, os.Args[2:])
+	case "scanner-run":
+		err = scannerRunChild(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q: use runs, trigger, ldap or reimport", os.Args[1])
+		err = fmt.Errorf("unknown benchmark %q: use runs, trigger, ldap, reimport or scanner", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tributary-bench:", err)

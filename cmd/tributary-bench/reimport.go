@@ -251,7 +251,7 @@ func copyFloor(ctx context.Context, st *store.Store, recordID uuid.UUID) (floorR
 		pc := dc.(*stdlib.Conn).Conn()
 		cols := []string{"test_id", "record_id", "identity", "title", "severity", "vendor_severity", "vendor_id", "cves", "host", "ip", "port",
 			"protocol", "description", "solution", "evidence", "first_seen", "last_seen", "active", "content_hash", "created_at", "updated_at"}
-		rows, err := pc.Query(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM findings WHERE record_id = $1 AND active", recordID)
+		rows, err := pc.Query(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM findings WHERE record_id = $1 AND (active OR status <> 'mitigated')", recordID)
 		if err != nil {
 			return err
 		}
