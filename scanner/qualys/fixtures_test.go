@@ -186,3 +186,28 @@ func TestUnknownTypeAndStatus(t *testing.T) {
 		}
 	}
 }
+
+// The host list: names and addresses as Modulo builds them, groups, last scan, and the
+// truncation WARNING followed to the next page (here the same server answers it again, which
+// the client refuses as a loop).
+func TestHostListFixture(t *testing.T) {
+	c := fixtureClient(t, 200, fixture(t, "host_list.xml"))
+	var got []scanner.Host
+	err := c.Hosts(context.Background(), scanner.Filter{}, func(h scanner.Host) error { got = append(got, h); return nil })
+	if len(got) < 2 {
+		t.Fatalf("hosts = %+v, %v", got, err)
+	}
+	h := got[0]
+	if h.VendorID != "70001" || h.DNS != "web01.corp.example" || h.NetBIOS != "WEB01" || h.Name() != "WEB01 (192.0.2.10)" ||
+		h.Address() != "web01.corp.example" || strings.Join(h.Groups, ",") != "7,12" || h.OS != "Linux 5.4" ||
+		!h.LastScan.Equal(time.Date(2026, 11, 29, 22, 0, 5, 0, time.UTC)) {
+		t.Errorf("host = %+v", h)
+	}
+	if bare := got[1]; bare.Name() != "192.0.2.11" || bare.Address() != "192.0.2.11" {
+		t.Errorf("host without names = %+v (%s)", bare, bare.Name())
+	}
+	// The second page is the same document: its WARNING points at a page already read.
+	if scanner.KindOf(err) != scanner.KindBadResponse || !strings.Contains(err.Error(), "already read") {
+		t.Errorf("err = %v", err)
+	}
+}

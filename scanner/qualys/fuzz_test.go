@@ -82,3 +82,22 @@ func FuzzKnowledgeBase(f *testing.F) {
 		checkErr(t, err)
 	})
 }
+
+// FuzzHosts feeds any body to the host-list parser: hosts it returns have a numeric ID and
+// clean text.
+func FuzzHosts(f *testing.F) {
+	seedXML(f, "host_list.xml", "simple_return_2001.xml")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		c := fixtureClient(t, 200, body)
+		err := c.Hosts(context.Background(), scanner.Filter{}, func(h scanner.Host) error {
+			for name, v := range map[string]string{"id": h.VendorID, "ip": h.IP, "dns": h.DNS, "netbios": h.NetBIOS, "os": h.OS, "name": h.Name()} {
+				checkText(t, name, v)
+			}
+			if h.VendorID == "" {
+				t.Fatalf("host without ID: %+v", h)
+			}
+			return nil
+		})
+		checkErr(t, err)
+	})
+}
