@@ -159,10 +159,12 @@ func applyError(err error) error {
 	return vendorError(err)
 }
 
-// ImportScannerAssets lists the scanner's hosts (narrowed by the task's filter) into staging
-// and merges them into the shared assets in one transaction (store.Staging.ApplyAssets).
-func (a *ScannerImports) ImportScannerAssets(ctx context.Context, in TaskInput) (TaskOutput, error) {
-	r, err := a.open(ctx, in, "assets")
+// importRun is the shape of both scanner imports: open the task (or report the import an
+// earlier attempt applied), heartbeat, stage and apply inside one staging area, record the
+// run's details. body stages and applies, returning the counts and whether it was replayed.
+func (a *ScannerImports) importRun(ctx context.Context, in TaskInput, kind string,
+	body func(r *scannerRun, st *store.Staging, hb *heartbeater) (map[string]int64, bool, error)) (TaskOutput, error) {
+	r, err := a.open(ctx, in, kind)
 	if out, ok := replayed(err); ok {
 		return out, nil
 	}
@@ -171,11 +173,30 @@ func (a *ScannerImports) ImportScannerAssets(ctx context.Context, in TaskInput) 
 	}
 	hb := a.heartbeat(ctx)
 	defer hb.stop()
-	prog := ScannerProgress{Phase: "hosts"}
 	var counts map[string]int64
 	var again bool
 	err = a.Store.WithStaging(ctx, func(st *store.Staging) error {
 		st.Relevance = r.cfg.Relevance
+		var err error
+		counts, again, err = body(r, st, hb)
+		return err
+	})
+	if err != nil {
+		return TaskOutput{}, applyError(err)
+	}
+	return a.finish(ctx, r, counts, again)
+}
+
+// defaults are the properties of the assets a run creates.
+func (r *scannerRun) defaults() store.AssetDefaults {
+	return store.AssetDefaults{Type: r.cfg.DefaultAssetType, Responsible: r.cfg.DefaultResponsible, Criticality: r.cfg.DefaultCriticality}
+}
+
+// ImportScannerAssets lists the scanner's hosts (narrowed by the task's filter) into staging
+// and merges them into the shared assets in one transaction (store.Staging.ApplyAssets).
+func (a *ScannerImports) ImportScannerAssets(ctx context.Context, in TaskInput) (TaskOutput, error) {
+	return a.importRun(ctx, in, "assets", func(r *scannerRun, st *store.Staging, hb *heartbeater) (map[string]int64, bool, error) {
+		prog := ScannerProgress{Phase: "hosts"}
 		err := r.sc.Hosts(ctx, r.cfg.Filter(), func(h scanner.Host) error {
 			if err := st.AddHost(ctx, h); err != nil {
 				return err
@@ -187,41 +208,23 @@ func (a *ScannerImports) ImportScannerAssets(ctx context.Context, in TaskInput) 
 			return nil
 		})
 		if err != nil {
-			return vendorError(err)
+			return nil, false, vendorError(err)
 		}
 		r.lap("hosts")
 		prog.Phase, prog.Hosts = "apply", st.Hosts
 		hb.set(prog)
-		counts, again, err = st.ApplyAssets(ctx, store.AssetApplyInput{RunID: r.runID, TaskID: r.task.ID, Scope: r.scope,
-			Defaults:  store.AssetDefaults{Type: r.cfg.DefaultAssetType, Responsible: r.cfg.DefaultResponsible, Criticality: r.cfg.DefaultCriticality},
+		defer r.lap("apply")
+		return st.ApplyAssets(ctx, store.AssetApplyInput{RunID: r.runID, TaskID: r.task.ID, Scope: r.scope, Defaults: r.defaults(),
 			Overwrite: r.cfg.OverwriteLocalEdits, MaxRemovalPercent: r.cfg.MaxRemovalPercent, Skipped: int64(r.notes.Total), Now: time.Now().UTC()})
-		r.lap("apply")
-		return err
 	})
-	if err != nil {
-		return TaskOutput{}, applyError(err)
-	}
-	return a.finish(ctx, r, counts, again)
 }
 
 // ImportScannerVulnerabilities streams the scanner's detections of the filtered hosts into
 // staging, fetches the definitions they refer to, and merges both into the vulnerability
 // catalogue and the task's occurrences in one transaction (store.Staging.ApplyOccurrences).
 func (a *ScannerImports) ImportScannerVulnerabilities(ctx context.Context, in TaskInput) (TaskOutput, error) {
-	r, err := a.open(ctx, in, "vulnerabilities")
-	if out, ok := replayed(err); ok {
-		return out, nil
-	}
-	if err != nil {
-		return TaskOutput{}, err
-	}
-	hb := a.heartbeat(ctx)
-	defer hb.stop()
-	prog := ScannerProgress{Phase: "detections"}
-	var counts map[string]int64
-	var again bool
-	err = a.Store.WithStaging(ctx, func(st *store.Staging) error {
-		st.Relevance = r.cfg.Relevance
+	return a.importRun(ctx, in, "vulnerabilities", func(r *scannerRun, st *store.Staging, hb *heartbeater) (map[string]int64, bool, error) {
+		prog := ScannerProgress{Phase: "detections"}
 		err := r.sc.FilteredDetections(ctx, r.cfg.Filter(), func(d scanner.Detection) error {
 			if err := st.AddDetection(ctx, d); err != nil {
 				return err
@@ -233,17 +236,17 @@ func (a *ScannerImports) ImportScannerVulnerabilities(ctx context.Context, in Ta
 			return nil
 		}, &r.notes)
 		if err != nil {
-			return vendorError(err)
+			return nil, false, vendorError(err)
 		}
 		prog.Phase, prog.Detections, prog.Hosts = "definitions", st.Detections, st.Hosts
 		hb.set(prog)
 		if st.Detections == 0 && !r.cfg.AllowEmptyResults {
 			open, err := a.Store.ActiveOccurrences(ctx, r.task.ID)
 			if err != nil {
-				return err
+				return nil, false, err
 			}
 			if open > 0 {
-				return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				return nil, false, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 					"%s returned no detections while %d occurrences of this task are open; nothing was changed "+
 						"(set config.allow_empty_results to let an empty scan close them)", r.sc.Vendor(), open), ErrTypeRemovalGuard, nil)
 			}
@@ -251,7 +254,7 @@ func (a *ScannerImports) ImportScannerVulnerabilities(ctx context.Context, in Ta
 		ids, err := st.MissingDefinitions(ctx)
 		r.lap("detections")
 		if err != nil {
-			return err
+			return nil, false, err
 		}
 		sort.Strings(ids)
 		got := map[string]bool{}
@@ -264,21 +267,14 @@ func (a *ScannerImports) ImportScannerVulnerabilities(ctx context.Context, in Ta
 			return st.AddDefinition(ctx, d)
 		}, &r.notes)
 		if err != nil {
-			return vendorError(err)
+			return nil, false, vendorError(err)
 		}
 		r.lap("definitions")
 		prog.Phase = "apply"
 		hb.set(prog)
-		now := time.Now().UTC()
-		counts, again, err = st.ApplyOccurrences(ctx, store.OccurrenceApplyInput{RunID: r.runID, TaskID: r.task.ID, Scope: r.scope,
-			Defaults:     store.AssetDefaults{Type: r.cfg.DefaultAssetType, Responsible: r.cfg.DefaultResponsible, Criticality: r.cfg.DefaultCriticality},
+		defer r.lap("apply")
+		return st.ApplyOccurrences(ctx, store.OccurrenceApplyInput{RunID: r.runID, TaskID: r.task.ID, Scope: r.scope, Defaults: r.defaults(),
 			CatalogScope: r.det.Server, ExpireAfterDays: r.cfg.ExpireAfterDays, DeleteAfterDays: r.cfg.DeleteAfterDays,
-			Skipped: int64(r.notes.Total), StartedAt: r.started.UTC(), Now: now})
-		r.lap("apply")
-		return err
+			Skipped: int64(r.notes.Total), StartedAt: r.started.UTC(), Now: time.Now().UTC()})
 	})
-	if err != nil {
-		return TaskOutput{}, applyError(err)
-	}
-	return a.finish(ctx, r, counts, again)
 }

@@ -211,16 +211,22 @@ func (st *Staging) waitCopy() error {
 }
 
 func (st *Staging) flushDefinitions(ctx context.Context) error {
+	return st.copyBuffered(ctx, "stage_definitions", stageDefinitionCols, &st.defs)
+}
+
+// copyBuffered copies the buffered rows into a staging table (after a background COPY of
+// detections has ended: the connection does one thing at a time) and empties the buffer.
+func (st *Staging) copyBuffered(ctx context.Context, table string, cols []string, buf *[][]any) error {
 	if err := st.waitCopy(); err != nil {
 		return err
 	}
-	if len(st.defs) == 0 {
+	if len(*buf) == 0 {
 		return nil
 	}
-	_, err := st.conn.CopyFrom(ctx, pgx.Identifier{"stage_definitions"}, stageDefinitionCols, pgx.CopyFromRows(st.defs))
-	st.defs = st.defs[:0]
+	_, err := st.conn.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(*buf))
+	*buf = (*buf)[:0]
 	if err != nil {
-		return fmt.Errorf("copy definitions into staging: %w", err)
+		return fmt.Errorf("copy into %s: %w", table, err)
 	}
 	return nil
 }

@@ -45,18 +45,7 @@ func truncate(s string, n int) string {
 }
 
 func (st *Staging) flushHosts(ctx context.Context) error {
-	if err := st.waitCopy(); err != nil {
-		return err
-	}
-	if len(st.hosts) == 0 {
-		return nil
-	}
-	_, err := st.conn.CopyFrom(ctx, pgx.Identifier{"stage_hosts"}, stageHostCols, pgx.CopyFromRows(st.hosts))
-	st.hosts = st.hosts[:0]
-	if err != nil {
-		return fmt.Errorf("copy hosts into staging: %w", err)
-	}
-	return nil
+	return st.copyBuffered(ctx, "stage_hosts", stageHostCols, &st.hosts)
 }
 
 // AssetScope says which shared assets a scanner's hosts are: identity_key is Prefix followed by
@@ -118,6 +107,24 @@ func linkHostAssets(ctx context.Context, tx pgx.Tx, sc AssetScope, d AssetDefaul
 		return 0, fmt.Errorf("link assets to their source: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// countUpserts reads the rows of an upsert RETURNING (xmax = 0): true for an inserted row,
+// false for an updated one.
+func countUpserts(rows pgx.Rows) (created, updated int64, err error) {
+	defer rows.Close()
+	for rows.Next() {
+		var ins bool
+		if err := rows.Scan(&ins); err != nil {
+			return 0, 0, err
+		}
+		if ins {
+			created++
+		} else {
+			updated++
+		}
+	}
+	return created, updated, rows.Err()
 }
 
 // ErrRemovalGuard is returned when an import would remove too much; nothing was changed.
@@ -257,20 +264,7 @@ func (st *Staging) ApplyAssets(ctx context.Context, in AssetApplyInput) (counts 
 	if err != nil {
 		return nil, false, fmt.Errorf("upsert assets: %w", err)
 	}
-	for rows.Next() {
-		var created bool
-		if err = rows.Scan(&created); err != nil {
-			rows.Close()
-			return nil, false, err
-		}
-		if created {
-			counts["created"]++
-		} else {
-			counts["updated"]++
-		}
-	}
-	rows.Close()
-	if err = rows.Err(); err != nil {
+	if counts["created"], counts["updated"], err = countUpserts(rows); err != nil {
 		return nil, false, fmt.Errorf("upsert assets: %w", err)
 	}
 	counts["unchanged"] = staged - counts["created"] - counts["updated"]
@@ -359,21 +353,8 @@ func (st *Staging) ApplyOccurrences(ctx context.Context, in OccurrenceApplyInput
 	if err != nil {
 		return nil, false, fmt.Errorf("update the vulnerability catalogue: %w", err)
 	}
-	for rows.Next() {
-		var created bool
-		if err = rows.Scan(&created); err != nil {
-			rows.Close()
-			return nil, false, err
-		}
-		if created {
-			counts["catalog_created"]++
-		} else {
-			counts["catalog_updated"]++
-		}
-	}
-	rows.Close()
-	if err = rows.Err(); err != nil {
-		return nil, false, err
+	if counts["catalog_created"], counts["catalog_updated"], err = countUpserts(rows); err != nil {
+		return nil, false, fmt.Errorf("update the vulnerability catalogue: %w", err)
 	}
 	if counts["assets_created"], err = linkHostAssets(ctx, tx, in.Scope, in.Defaults, in.Now); err != nil {
 		return nil, false, err

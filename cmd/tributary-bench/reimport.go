@@ -192,17 +192,11 @@ func reimportSyncChild(ctx context.Context, args []string) error {
 	if len(args) != 3 {
 		return errors.New("usage: tributary-bench reimport-sync CONNECTOR_ID RECORD_ID OUT.json")
 	}
-	db, err := store.Open(ctx, os.Getenv("DATABASE_URL"), store.OpenOptions{MaxOpenConns: 4})
+	st, keys, closeDB, err := childStore(ctx)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	spec := os.Getenv("TRIBUTARY_SECRET_KEYS")
-	keys, err := secrets.ParseKeyring(spec, strings.SplitN(spec, ":", 2)[0])
-	if err != nil {
-		return err
-	}
-	st := store.New(db)
+	defer closeDB()
 	cid, err := uuid.Parse(args[0])
 	if err != nil {
 		return err
@@ -231,6 +225,22 @@ func reimportSyncChild(ctx context.Context, args []string) error {
 	}
 	b, _ := json.Marshal(childResult{Counts: out.Counts, PhaseMS: out.PhaseMS, ActivityNS: elapsed.Nanoseconds(), PeakHeap: int64(peakHeap)})
 	return os.WriteFile(args[2], b, 0o600)
+}
+
+// childStore opens the database and keyring a benchmark child process is given through
+// DATABASE_URL and TRIBUTARY_SECRET_KEYS.
+func childStore(ctx context.Context) (*store.Store, *secrets.Keyring, func(), error) {
+	db, err := store.Open(ctx, os.Getenv("DATABASE_URL"), store.OpenOptions{MaxOpenConns: 4})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	spec := os.Getenv("TRIBUTARY_SECRET_KEYS")
+	keys, err := secrets.ParseKeyring(spec, strings.SplitN(spec, ":", 2)[0])
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return store.New(db), keys, func() { db.Close() }, nil
 }
 
 type floorResult struct {

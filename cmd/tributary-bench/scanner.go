@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -120,17 +119,11 @@ func scannerRunChild(ctx context.Context, args []string) error {
 	if len(args) != 2 {
 		return errors.New("usage: tributary-bench scanner-run TASK_ID OUT.json")
 	}
-	db, err := store.Open(ctx, os.Getenv("DATABASE_URL"), store.OpenOptions{MaxOpenConns: 4})
+	st, keys, closeDB, err := childStore(ctx)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	spec := os.Getenv("TRIBUTARY_SECRET_KEYS")
-	keys, err := secrets.ParseKeyring(spec, strings.SplitN(spec, ":", 2)[0])
-	if err != nil {
-		return err
-	}
-	st := store.New(db)
+	defer closeDB()
 	tid, err := uuid.Parse(args[0])
 	if err != nil {
 		return err

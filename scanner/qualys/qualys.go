@@ -251,8 +251,13 @@ func (c *Client) Hosts(ctx context.Context, f scanner.Filter, fn func(scanner.Ho
 	if err := filterParams(q, f); err != nil {
 		return err
 	}
-	op := "host list"
-	return c.pages(ctx, op, c.endpoint(PathHosts, q), "HOST", func(d *xml.Decoder, se xml.StartElement, page int) error {
+	return c.hostPages(ctx, "host list", c.endpoint(PathHosts, q), func(h *scanner.Host, _ *xmlHost, _ int) error { return fn(*h) })
+}
+
+// hostPages reads every page of a HOST list (host list, host list detection), calling fn with
+// each host checked and converted, and its element for the parts only some lists have.
+func (c *Client) hostPages(ctx context.Context, op, first string, fn func(h *scanner.Host, x *xmlHost, page int) error) error {
+	return c.pages(ctx, op, first, "HOST", func(d *xml.Decoder, se xml.StartElement, page int) error {
 		var x xmlHost
 		if err := d.DecodeElement(&x, &se); err != nil {
 			return err
@@ -261,7 +266,7 @@ func (c *Client) Hosts(ctx context.Context, f scanner.Filter, fn func(scanner.Ho
 		if err != nil {
 			return err
 		}
-		return fn(*h)
+		return fn(h, &x, page)
 	})
 }
 
@@ -346,15 +351,7 @@ func (c *Client) detections(ctx context.Context, op string, f scanner.Filter, fn
 	if c.types[scanner.TypeInfo] {
 		q.Set("show_igs", "1")
 	}
-	return c.pages(ctx, op, c.endpoint(PathDetections, q), "HOST", func(d *xml.Decoder, se xml.StartElement, page int) error {
-		var x xmlHost
-		if err := d.DecodeElement(&x, &se); err != nil {
-			return err
-		}
-		h, err := c.host(op, page, &x)
-		if err != nil {
-			return err
-		}
+	return c.hostPages(ctx, op, c.endpoint(PathDetections, q), func(h *scanner.Host, x *xmlHost, page int) error {
 		host := h.DNS
 		if host == "" {
 			host = h.NetBIOS
