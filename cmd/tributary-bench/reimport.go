@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/tributary-io/tributary/activities"
@@ -248,38 +246,10 @@ type floorResult struct {
 	wall time.Duration
 }
 
-// copyFloor COPYs the record's active findings (the rows the reimport produced) into a new,
-// empty table with the same columns and no index, and times the COPY alone.
+// copyFloor COPYs the record's findings the reimport produced (all but those it found gone)
+// into a new, empty table with the same columns and no index, and times the COPY alone.
 func copyFloor(ctx context.Context, st *store.Store, recordID uuid.UUID) (floorResult, error) {
-	var res floorResult
-	conn, err := st.DB.Conn(ctx)
-	if err != nil {
-		return res, err
-	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		pc := dc.(*stdlib.Conn).Conn()
-		cols := []string{"test_id", "record_id", "identity", "title", "severity", "vendor_severity", "vendor_id", "cves", "host", "ip", "port",
-			"protocol", "description", "solution", "evidence", "first_seen", "last_seen", "active", "content_hash", "created_at", "updated_at"}
-		rows, err := pc.Query(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM findings WHERE record_id = $1 AND (active OR status <> 'mitigated')", recordID)
-		if err != nil {
-			return err
-		}
-		data, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
-		if err != nil {
-			return err
-		}
-		res.rows = len(data)
-		if _, err := pc.Exec(ctx, "DROP TABLE IF EXISTS bench_copy_floor; CREATE TABLE bench_copy_floor AS SELECT "+strings.Join(cols, ", ")+" FROM findings WITH NO DATA"); err != nil {
-			return err
-		}
-		start := time.Now()
-		if _, err := pc.CopyFrom(ctx, pgx.Identifier{"bench_copy_floor"}, cols, pgx.CopyFromRows(data)); err != nil {
-			return err
-		}
-		res.wall = time.Since(start)
-		_, err = pc.Exec(ctx, "DROP TABLE bench_copy_floor")
-		return err
-	})
-	return res, err
+	cols := []string{"test_id", "record_id", "identity", "title", "severity", "vendor_severity", "vendor_id", "cves", "host", "ip", "port",
+		"protocol", "description", "solution", "evidence", "first_seen", "last_seen", "active", "content_hash", "created_at", "updated_at"}
+	return copySelected(ctx, st, strings.Join(cols, ", "), "findings", "record_id = $1 AND (active OR status <> 'mitigated')", recordID)
 }

@@ -165,11 +165,17 @@ func scannerRunChild(ctx context.Context, args []string) error {
 // copyRows COPYs the rows the import wrote (the task's assets or occurrences) into a new, empty
 // table of the same columns without indexes, and times the COPY alone.
 func copyRows(ctx context.Context, st *store.Store, table string, taskID uuid.UUID) (floorResult, error) {
-	var res floorResult
 	where := "task_id = $1"
 	if table == "assets" {
 		where = "id IN (SELECT asset_id FROM asset_sources WHERE source_id = $1)"
 	}
+	return copySelected(ctx, st, "*", table, where, taskID)
+}
+
+// copySelected reads the rows `SELECT cols FROM table WHERE where`, then times the COPY of them
+// alone into a new, empty table of those columns without indexes: the floor of an import.
+func copySelected(ctx context.Context, st *store.Store, cols, table, where string, args ...any) (floorResult, error) {
+	var res floorResult
 	conn, err := st.DB.Conn(ctx)
 	if err != nil {
 		return res, err
@@ -177,24 +183,24 @@ func copyRows(ctx context.Context, st *store.Store, table string, taskID uuid.UU
 	defer conn.Close()
 	err = conn.Raw(func(dc any) error {
 		pc := dc.(*stdlib.Conn).Conn()
-		rows, err := pc.Query(ctx, "SELECT * FROM "+table+" WHERE "+where, taskID)
+		rows, err := pc.Query(ctx, "SELECT "+cols+" FROM "+table+" WHERE "+where, args...)
 		if err != nil {
 			return err
 		}
-		var cols []string
+		var names []string
 		for _, f := range rows.FieldDescriptions() {
-			cols = append(cols, f.Name)
+			names = append(names, f.Name)
 		}
 		data, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
 		if err != nil {
 			return err
 		}
 		res.rows = len(data)
-		if _, err := pc.Exec(ctx, "DROP TABLE IF EXISTS bench_copy_floor; CREATE TABLE bench_copy_floor AS SELECT * FROM "+table+" WITH NO DATA"); err != nil {
+		if _, err := pc.Exec(ctx, "DROP TABLE IF EXISTS bench_copy_floor; CREATE TABLE bench_copy_floor AS SELECT "+cols+" FROM "+table+" WITH NO DATA"); err != nil {
 			return err
 		}
 		start := time.Now()
-		if _, err := pc.CopyFrom(ctx, pgx.Identifier{"bench_copy_floor"}, cols, pgx.CopyFromRows(data)); err != nil {
+		if _, err := pc.CopyFrom(ctx, pgx.Identifier{"bench_copy_floor"}, names, pgx.CopyFromRows(data)); err != nil {
 			return err
 		}
 		res.wall = time.Since(start)
