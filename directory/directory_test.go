@@ -173,6 +173,7 @@ func TestMapEntrySkipsBadEntries(t *testing.T) {
 		want  string
 	}{
 		"no identity":   {map[string][]string{"uid": {"a"}}, "has no entryUUID"},
+		"NUL identity":  {map[string][]string{"entryUUID": {"a\x00"}}, "is not a usable identity"},
 		"huge value":    {map[string][]string{"entryUUID": {"0d5a2c4e-1f0e-4b8a-9c3d-2e6f1a7b8c9d"}, "cn": {strings.Repeat("x", 5000)}}, "5000 bytes long"},
 		"bad timestamp": {map[string][]string{"entryUUID": {"0d5a2c4e-1f0e-4b8a-9c3d-2e6f1a7b8c9d"}, "modifyTimestamp": {"yesterday"}}, "not a GeneralizedTime"},
 	} {

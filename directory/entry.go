@@ -224,7 +224,8 @@ func identity(e *ldap.Entry, attr string) (string, error) {
 	if v == "" {
 		return "", fmt.Errorf("the entry has no %s", attr)
 	}
-	if len(v) > 256 || !utf8.ValidString(v) {
+	// A NUL cannot be stored in Postgres text, and an identity cannot be cleaned like a name.
+	if len(v) > 256 || !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
 		return "", fmt.Errorf("%s is not a usable identity (%d bytes)", attr, len(v))
 	}
 	if u, err := uuid.Parse(v); err == nil {
