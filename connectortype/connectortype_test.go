@@ -68,3 +68,15 @@ func fmtJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// Qualys detection types are validated with their path; none means confirmed and potential.
+func TestDetectionTypes(t *testing.T) {
+	_, err := connectortype.Decode("qualys", "https://q.example", json.RawMessage(`{"username":"u","password":"p","detection_types":["confirmed","bogus"]}`), true)
+	if err == nil || !strings.Contains(err.Error(), "config.detection_types[1]: must be one of: confirmed, potential, info") {
+		t.Fatalf("bad type: %v", err)
+	}
+	cfg, err := connectortype.Decode("qualys", "https://q.example", json.RawMessage(`{"username":"u","password":"p","detection_types":["info"]}`), true)
+	if err != nil || len(cfg.DetectionTypes) != 1 {
+		t.Fatalf("info: %+v %v", cfg, err)
+	}
+}
