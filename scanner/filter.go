@@ -69,7 +69,11 @@ func (r IPRange) String() string {
 
 // Contains says whether ip is in the range.
 func (r IPRange) Contains(ip netip.Addr) bool {
-	ip = ip.Unmap()
+	// An IPv4-mapped address (::ffff:10.0.0.1) is the IPv4 address for an IPv4 range; an IPv6
+	// range (::/80 ends in ::ffff:255.255.255.255) compares it as IPv6.
+	if r.From.Is4() {
+		ip = ip.Unmap()
+	}
 	return ip.Is4() == r.From.Is4() && !ip.Less(r.From) && !r.To.Less(ip)
 }
 
