@@ -223,7 +223,7 @@ func (s *Directory) ListOccurrences(ctx context.Context, f OccurrenceFilter) ([]
 	if f.Status != "" {
 		q = q.Where("o.status = ?", f.Status)
 	}
-	return pageByID(ctx, q, &out, "o.id", f.Cursor, f.Limit, func(o Occurrence) int64 { return o.ID })
+	return pageByID(ctx, q, &out, "o.id", "occurrence", f.Cursor, f.Limit, func(o Occurrence) int64 { return o.ID })
 }
 
 // Vulnerability is one entry of the vulnerability catalogue.
@@ -287,31 +287,11 @@ func (s *Directory) ListVulnerabilities(ctx context.Context, f VulnerabilityFilt
 			return q.Where("v.title ILIKE ?", like).WhereOr("v.vendor_id ILIKE ?", like)
 		})
 	}
-	return pageByID(ctx, q, &out, "v.id", f.Cursor, f.Limit, func(v Vulnerability) int64 { return v.ID })
+	return pageByID(ctx, q, &out, "v.id", "vulnerability", f.Cursor, f.Limit, func(v Vulnerability) int64 { return v.ID })
 }
 
 // GetVulnerability returns one catalogue entry.
 func (s *Directory) GetVulnerability(ctx context.Context, id int64) (*Vulnerability, error) {
 	v := new(Vulnerability)
 	return v, mapError(vulnerabilityColumns(s.db.NewSelect().Model(v)).Where("v.id = ?", id).Scan(ctx))
-}
-
-// pageByID pages a query by a bigint ID column.
-func pageByID[T any](ctx context.Context, q *bun.SelectQuery, out *[]T, idCol, cursor string, limit int, key func(T) int64) ([]T, string, error) {
-	if cursor != "" {
-		var c idCursor
-		if err := decodeCursor(cursor, &c, func() bool { return c.ID > 0 }, "listing"); err != nil {
-			return nil, "", err
-		}
-		q = q.Where("? > ?", bun.Ident(idCol), c.ID)
-	}
-	if err := q.OrderExpr("?", bun.Ident(idCol)).Limit(int64(limit + 1)).Scan(ctx); err != nil {
-		return nil, "", mapError(err)
-	}
-	page := *out
-	if len(page) <= limit {
-		return page, "", nil
-	}
-	page = page[:limit]
-	return page, encodeCursor(idCursor{ID: key(page[len(page)-1])}), nil
 }

@@ -487,10 +487,6 @@ type FindingFilter struct {
 	Limit   int
 }
 
-type idCursor struct {
-	ID int64 `json:"i"`
-}
-
 // ListFindings returns one page of findings ordered by ID, and the next page's cursor.
 func (s *Connectors) ListFindings(ctx context.Context, f FindingFilter) ([]Finding, string, error) {
 	if f.Limit <= 0 {
@@ -520,21 +516,7 @@ func (s *Connectors) ListFindings(ctx context.Context, f FindingFilter) ([]Findi
 	if f.AssetID != nil {
 		q = q.Where("f.asset_id = ?", *f.AssetID)
 	}
-	if f.Cursor != "" {
-		var c idCursor
-		if err := decodeCursor(f.Cursor, &c, func() bool { return c.ID > 0 }, "finding"); err != nil {
-			return nil, "", err
-		}
-		q = q.Where("f.id > ?", c.ID)
-	}
-	if err := q.OrderExpr("f.id").Limit(int64(f.Limit + 1)).Scan(ctx); err != nil {
-		return nil, "", mapError(err)
-	}
-	if len(out) <= f.Limit {
-		return out, "", nil
-	}
-	out = out[:f.Limit]
-	return out, encodeCursor(idCursor{ID: out[len(out)-1].ID}), nil
+	return pageByID(ctx, q, &out, "f.id", "finding", f.Cursor, f.Limit, func(x Finding) int64 { return x.ID })
 }
 
 // GetFinding returns one finding.

@@ -1,11 +1,14 @@
 package store
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/uptrace/bun"
 )
 
 // ErrInvalidCursor is returned for a pagination cursor that this server did not produce.
@@ -30,4 +33,29 @@ func decodeCursor(s string, key any, ok func() bool, what string) error {
 		return fmt.Errorf("%w: not a %s cursor", ErrInvalidCursor, what)
 	}
 	return nil
+}
+
+type idCursor struct {
+	ID int64 `json:"i"`
+}
+
+// pageByID returns one page of q ordered by the bigint column idCol, after the cursor (a
+// cursor of the listing named what), and the next page's cursor.
+func pageByID[T any](ctx context.Context, q *bun.SelectQuery, out *[]T, idCol, what, cursor string, limit int, key func(T) int64) ([]T, string, error) {
+	if cursor != "" {
+		var c idCursor
+		if err := decodeCursor(cursor, &c, func() bool { return c.ID > 0 }, what); err != nil {
+			return nil, "", err
+		}
+		q = q.Where("? > ?", bun.Ident(idCol), c.ID)
+	}
+	if err := q.OrderExpr("?", bun.Ident(idCol)).Limit(int64(limit + 1)).Scan(ctx); err != nil {
+		return nil, "", mapError(err)
+	}
+	page := *out
+	if len(page) <= limit {
+		return page, "", nil
+	}
+	page = page[:limit]
+	return page, encodeCursor(idCursor{ID: key(page[len(page)-1])}), nil
 }

@@ -1,6 +1,7 @@
-// Package nexpose is a client of the Rapid7 Nexpose / InsightVM API v3 for connectors: sites
-// (Discover), site assets with their vulnerability findings, and vulnerability definitions
-// with their solutions (Sync).
+// Package nexpose is a client of the Rapid7 Nexpose / InsightVM API v3 for connectors and the
+// scanner import tasks: sites (Discover), the assets of sites or of the console, their
+// vulnerability findings with each finding's asset-specific solution, and vulnerability
+// definitions (Sync, imports).
 //
 // Lists are read page by page (0-based page, size at most 500) up to page.totalPages; a 404
 // past the first page ends a list, IDs seen twice (the list shifting while it is read) are
