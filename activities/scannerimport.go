@@ -106,7 +106,7 @@ func (a *ScannerImports) open(ctx context.Context, in TaskInput, kind string) (*
 	now := time.Now()
 	return &scannerRun{runID: runID, task: task, cfg: cfg, sc: sc, started: now, mark: now,
 		scope: store.AssetScope{Prefix: scanner.AssetKeyPrefix(cfg.Tool(), cfg.BaseURL), Source: cfg.Tool(), SourceType: cfg.Tool(), SourceID: task.ID},
-		det: ScannerImportDetails{Vendor: sc.Vendor(), Server: serverOf(cfg.BaseURL), IPRanges: cfg.IPRanges, Groups: cfg.Groups,
+		det: ScannerImportDetails{Vendor: sc.Vendor(), Server: scanner.Server(cfg.BaseURL), IPRanges: cfg.IPRanges, Groups: cfg.Groups,
 			PhaseMS: map[string]int64{}, Attempt: activity.GetInfo(ctx).Attempt}}, nil
 }
 
@@ -122,11 +122,6 @@ func replayed(err error) (TaskOutput, bool) {
 		return TaskOutput{Counts: r.counts}, true
 	}
 	return TaskOutput{}, false
-}
-
-func serverOf(base string) string {
-	p := scanner.AssetKeyPrefix("", base)
-	return p[1 : len(p)-1]
 }
 
 func (a *ScannerImports) finish(ctx context.Context, r *scannerRun, counts map[string]int64, replayed bool) (TaskOutput, error) {

@@ -11,11 +11,17 @@ import (
 // and the server's host (and port), "qualys:qualysapi.qualys.com:". A host's asset is this
 // prefix followed by the vendor's host ID, shared by every task and connector of the server.
 func AssetKeyPrefix(toolType, baseURL string) string {
+	return strings.ToLower(toolType) + ":" + Server(baseURL) + ":"
+}
+
+// Server is the host (and port) of a scanner's base URL, lower-cased: what names the server in
+// asset keys, catalogue scopes and run details.
+func Server(baseURL string) string {
 	host := baseURL
 	if u, err := url.Parse(strings.TrimSpace(baseURL)); err == nil && u.Host != "" {
 		host = u.Host
 	}
-	return strings.ToLower(toolType) + ":" + strings.ToLower(host) + ":"
+	return strings.ToLower(host)
 }
 
 // Filter narrows a scanner import to some assets: IP ranges and the vendor's asset groups
