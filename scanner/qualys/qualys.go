@@ -11,7 +11,6 @@ package qualys
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"html"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tributary-io/tributary/scanner"
+	"github.com/tributary-io/tributary/xmlstream"
 )
 
 // Vendor names Qualys in errors.
@@ -150,12 +150,9 @@ func (c *Client) endpoint(path string, q url.Values) string {
 func (c *Client) AssetGroups(ctx context.Context, fn func(scanner.Product) error) error {
 	q := url.Values{"action": {"list"}, "truncation_limit": {"1000"}}
 	op := "list asset groups"
-	return c.pages(ctx, op, c.endpoint(PathAssetGroups, q), "ASSET_GROUP", func(d *xml.Decoder, se xml.StartElement, page int) error {
-		var g struct {
-			ID    string `xml:"ID"`
-			Title string `xml:"TITLE"`
-		}
-		if err := d.DecodeElement(&g, &se); err != nil {
+	return c.pages(ctx, op, c.endpoint(PathAssetGroups, q), "ASSET_GROUP", func(r *xmlstream.Reader, page int) error {
+		var g xmlAssetGroup
+		if err := g.read(r); err != nil {
 			return err
 		}
 		g.ID = strings.TrimSpace(g.ID)
@@ -185,6 +182,27 @@ func (c *Client) Probe(ctx context.Context) error {
 	return nil
 }
 
+// The xml tags of the element types below are encoding/xml's reading of each element; the
+// read methods are the stream reader's, and the equivalence test holds the two to the same
+// fields on every fixture and on fuzzed documents.
+
+type xmlAssetGroup struct {
+	ID    string `xml:"ID"`
+	Title string `xml:"TITLE"`
+}
+
+func (g *xmlAssetGroup) read(r *xmlstream.Reader) error {
+	return r.Children(func(name []byte) (err error) {
+		switch string(name) {
+		case "ID":
+			g.ID, err = r.ReadText()
+		case "TITLE":
+			g.Title, err = r.ReadText()
+		}
+		return err
+	})
+}
+
 type xmlHost struct {
 	ID         string         `xml:"ID"`
 	IP         string         `xml:"IP"`
@@ -196,6 +214,40 @@ type xmlHost struct {
 	LastScan2  string         `xml:"LAST_SCAN_DATETIME"`
 	Groups     string         `xml:"ASSET_GROUP_IDS"`
 	Detections []xmlDetection `xml:"DETECTION_LIST>DETECTION"`
+}
+
+func (h *xmlHost) read(r *xmlstream.Reader) error {
+	return r.Children(func(name []byte) (err error) {
+		switch string(name) {
+		case "ID":
+			h.ID, err = r.ReadText()
+		case "IP":
+			h.IP, err = r.ReadText()
+		case "IPV6":
+			h.IPv6, err = r.ReadText()
+		case "DNS":
+			h.DNS, err = r.ReadText()
+		case "NETBIOS":
+			h.NetBIOS, err = r.ReadText()
+		case "OS":
+			h.OS, err = r.ReadText()
+		case "LAST_VULN_SCAN_DATETIME":
+			h.LastScan, err = r.ReadText()
+		case "LAST_SCAN_DATETIME":
+			h.LastScan2, err = r.ReadText()
+		case "ASSET_GROUP_IDS":
+			h.Groups, err = r.ReadText()
+		case "DETECTION_LIST":
+			err = r.Children(func(name []byte) error {
+				if string(name) != "DETECTION" {
+					return nil
+				}
+				h.Detections = append(h.Detections, xmlDetection{})
+				return h.Detections[len(h.Detections)-1].read(r)
+			})
+		}
+		return err
+	})
 }
 
 // host checks and converts the host part of a HOST element.
@@ -257,9 +309,9 @@ func (c *Client) Hosts(ctx context.Context, f scanner.Filter, fn func(scanner.Ho
 // hostPages reads every page of a HOST list (host list, host list detection), calling fn with
 // each host checked and converted, and its element for the parts only some lists have.
 func (c *Client) hostPages(ctx context.Context, op, first string, fn func(h *scanner.Host, x *xmlHost, page int) error) error {
-	return c.pages(ctx, op, first, "HOST", func(d *xml.Decoder, se xml.StartElement, page int) error {
+	return c.pages(ctx, op, first, "HOST", func(r *xmlstream.Reader, page int) error {
 		var x xmlHost
-		if err := d.DecodeElement(&x, &se); err != nil {
+		if err := x.read(r); err != nil {
 			return err
 		}
 		h, err := c.host(op, page, &x)
@@ -287,6 +339,46 @@ type xmlDetection struct {
 	QDS        string `xml:"QDS"`
 	IsIgnored  string `xml:"IS_IGNORED"`
 	IsDisabled string `xml:"IS_DISABLED"`
+}
+
+func (d *xmlDetection) read(r *xmlstream.Reader) error {
+	return r.Children(func(name []byte) (err error) {
+		switch string(name) {
+		case "UNIQUE_VULN_ID":
+			d.UniqueID, err = r.ReadText()
+		case "QID":
+			d.QID, err = r.ReadText()
+		case "TYPE":
+			d.Type, err = r.ReadText()
+		case "SEVERITY":
+			d.Severity, err = r.ReadText()
+		case "PORT":
+			d.Port, err = r.ReadText()
+		case "PROTOCOL":
+			d.Protocol, err = r.ReadText()
+		case "SSL":
+			d.SSL, err = r.ReadText()
+		case "RESULTS":
+			d.Results, err = r.ReadText()
+		case "STATUS":
+			d.Status, err = r.ReadText()
+		case "FIRST_FOUND_DATETIME":
+			d.FirstFound, err = r.ReadText()
+		case "LAST_FOUND_DATETIME":
+			d.LastFound, err = r.ReadText()
+		case "LAST_FIXED_DATETIME":
+			d.LastFixed, err = r.ReadText()
+		case "TIMES_FOUND":
+			d.TimesFound, err = r.ReadText()
+		case "QDS":
+			d.QDS, err = r.ReadText()
+		case "IS_IGNORED":
+			d.IsIgnored, err = r.ReadText()
+		case "IS_DISABLED":
+			d.IsDisabled, err = r.ReadText()
+		}
+		return err
+	})
 }
 
 // Severity maps a Qualys severity level (1-5) to the normalised scale.
@@ -474,6 +566,40 @@ type xmlVuln struct {
 	Solution    string   `xml:"SOLUTION"`
 }
 
+func (v *xmlVuln) read(r *xmlstream.Reader) error {
+	return r.Children(func(name []byte) (err error) {
+		switch string(name) {
+		case "QID":
+			v.QID, err = r.ReadText()
+		case "SEVERITY_LEVEL":
+			v.Severity, err = r.ReadText()
+		case "TITLE":
+			v.Title, err = r.ReadText()
+		case "DIAGNOSIS":
+			v.Diagnosis, err = r.ReadText()
+		case "CONSEQUENCE":
+			v.Consequence, err = r.ReadText()
+		case "SOLUTION":
+			v.Solution, err = r.ReadText()
+		case "CVE_LIST":
+			err = r.Children(func(name []byte) error {
+				if string(name) != "CVE" {
+					return nil
+				}
+				return r.Children(func(name []byte) error {
+					if string(name) != "ID" {
+						return nil
+					}
+					id, err := r.ReadText()
+					v.CVEs = append(v.CVEs, id)
+					return err
+				})
+			})
+		}
+		return err
+	})
+}
+
 // KnowledgeBase fetches the knowledge-base entries of qids, KBChunk at a time, calling fn for
 // each. An entry with an empty TITLE is titled "QID n", and one with an unknown SEVERITY_LEVEL
 // has no severity of its own (its detections carry theirs); both are stored and listed in
@@ -483,9 +609,9 @@ func (c *Client) KnowledgeBase(ctx context.Context, qids []string, fn func(scann
 		chunk := qids[start:min(start+KBChunk, len(qids))]
 		q := url.Values{"action": {"list"}, "details": {"All"}, "ids": {strings.Join(chunk, ",")}}
 		op := fmt.Sprintf("knowledge base (QIDs %s to %s)", chunk[0], chunk[len(chunk)-1])
-		err := c.pages(ctx, op, c.endpoint(PathKnowledgeBase, q), "VULN", func(d *xml.Decoder, se xml.StartElement, page int) error {
+		err := c.pages(ctx, op, c.endpoint(PathKnowledgeBase, q), "VULN", func(r *xmlstream.Reader, page int) error {
 			var v xmlVuln
-			if err := d.DecodeElement(&v, &se); err != nil {
+			if err := v.read(r); err != nil {
 				return err
 			}
 			def, err := c.definition(op, page, &v, notes)
@@ -545,9 +671,55 @@ type xmlWarning struct {
 	URL  string `xml:"URL"`
 }
 
+func (w *xmlWarning) read(r *xmlstream.Reader) error {
+	return r.Children(func(name []byte) (err error) {
+		switch string(name) {
+		case "CODE":
+			w.Code, err = r.ReadText()
+		case "TEXT":
+			w.Text, err = r.ReadText()
+		case "URL":
+			w.URL, err = r.ReadText()
+		}
+		return err
+	})
+}
+
+// listPage is what a page of a list says besides its items.
+type listPage struct {
+	// Root is the document's root element.
+	Root string
+	// Warning is the RESPONSE/WARNING of a truncated (or refused) list.
+	Warning *xmlWarning
+	// Code and Text are a SIMPLE_RETURN's.
+	Code, Text string
+}
+
+// parseList streams one page of a list, calling item for each element named itemName (none
+// when itemName is ""); item reads the element with r.
+func parseList(body io.Reader, maxElement int64, itemName string, item func(r *xmlstream.Reader) error) (listPage, error) {
+	var p listPage
+	r := xmlstream.NewReader(body, xmlstream.Options{MaxElementBytes: maxElement})
+	handlers := map[string]func() error{
+		"WARNING": func() error {
+			p.Warning = &xmlWarning{}
+			return p.Warning.read(r)
+		},
+		// Lists consume their items whole, so a CODE or TEXT seen here is a SIMPLE_RETURN's.
+		"CODE": func() (err error) { p.Code, err = r.ReadText(); return err },
+		"TEXT": func() (err error) { p.Text, err = r.ReadText(); return err },
+	}
+	if itemName != "" {
+		handlers[itemName] = func() error { return item(r) }
+	}
+	var err error
+	p.Root, err = r.Walk(handlers)
+	return p, err
+}
+
 // pages fetches first and every page its WARNING/URL points to, calling item for each
 // element named itemName; item must consume the element.
-func (c *Client) pages(ctx context.Context, op, first, itemName string, item func(*xml.Decoder, xml.StartElement, int) error) error {
+func (c *Client) pages(ctx context.Context, op, first, itemName string, item func(*xmlstream.Reader, int) error) error {
 	next, seen := first, map[string]bool{}
 	for page := 1; next != ""; page++ {
 		if seen[next] {
@@ -567,28 +739,14 @@ func (c *Client) pages(ctx context.Context, op, first, itemName string, item fun
 // is ""). It returns the document's root element and the next page's URL ("" when the list
 // is complete). A SIMPLE_RETURN, even with HTTP 200, is a classified error with Qualys's code
 // and text.
-func (c *Client) page(ctx context.Context, op string, page int, target, itemName string, item func(*xml.Decoder, xml.StartElement, int) error) (root, next string, err error) {
+func (c *Client) page(ctx context.Context, op string, page int, target, itemName string, item func(*xmlstream.Reader, int) error) (root, next string, err error) {
 	body, err := c.get(ctx, op, page, target)
 	if err != nil {
 		return "", "", err
 	}
 	defer body.Close()
-	var warning *xmlWarning
-	var code, text string
-	w := scanner.NewXMLWalker(body, c.opts.MaxElementBytes)
-	handlers := map[string]func(xml.StartElement) error{
-		"WARNING": func(se xml.StartElement) error {
-			warning = &xmlWarning{}
-			return w.Dec.DecodeElement(warning, &se)
-		},
-		// Lists consume their items whole, so a CODE or TEXT seen here is a SIMPLE_RETURN's.
-		"CODE": func(se xml.StartElement) error { return w.Dec.DecodeElement(&code, &se) },
-		"TEXT": func(se xml.StartElement) error { return w.Dec.DecodeElement(&text, &se) },
-	}
-	if itemName != "" {
-		handlers[itemName] = func(se xml.StartElement) error { return item(w.Dec, se, page) }
-	}
-	root, err = w.Walk(handlers)
+	p, err := parseList(body, c.opts.MaxElementBytes, itemName, func(r *xmlstream.Reader) error { return item(r, page) })
+	root, warning, code, text := p.Root, p.Warning, p.Code, p.Text
 	if err != nil {
 		var se *scanner.Error
 		if errors.As(err, &se) {
@@ -659,12 +817,63 @@ func (c *Client) sameServer(raw string) (string, error) {
 }
 
 type simpleReturn struct {
-	Code  string `xml:"RESPONSE>CODE"`
-	Text  string `xml:"RESPONSE>TEXT"`
-	Items []struct {
-		Key   string `xml:"KEY"`
-		Value string `xml:"VALUE"`
-	} `xml:"RESPONSE>ITEM_LIST>ITEM"`
+	Code  string       `xml:"RESPONSE>CODE"`
+	Text  string       `xml:"RESPONSE>TEXT"`
+	Items []simpleItem `xml:"RESPONSE>ITEM_LIST>ITEM"`
+}
+
+type simpleItem struct {
+	Key   string `xml:"KEY"`
+	Value string `xml:"VALUE"`
+}
+
+// readSimpleReturn reads what it can of an error body; a malformed body leaves the fields
+// read before the fault (the status code is the answer then).
+func readSimpleReturn(body io.Reader) simpleReturn {
+	var sr simpleReturn
+	r := xmlstream.NewReader(body, xmlstream.Options{})
+	for {
+		k, err := r.Next()
+		if err != nil || k == xmlstream.EOF {
+			return sr
+		}
+		if k == xmlstream.StartElement {
+			break
+		}
+	}
+	_ = r.Children(func(name []byte) error {
+		if string(name) != "RESPONSE" {
+			return nil
+		}
+		return r.Children(func(name []byte) (err error) {
+			switch string(name) {
+			case "CODE":
+				sr.Code, err = r.ReadText()
+			case "TEXT":
+				sr.Text, err = r.ReadText()
+			case "ITEM_LIST":
+				err = r.Children(func(name []byte) error {
+					if string(name) != "ITEM" {
+						return nil
+					}
+					var it simpleItem
+					err := r.Children(func(name []byte) (err error) {
+						switch string(name) {
+						case "KEY":
+							it.Key, err = r.ReadText()
+						case "VALUE":
+							it.Value, err = r.ReadText()
+						}
+						return err
+					})
+					sr.Items = append(sr.Items, it)
+					return err
+				})
+			}
+			return err
+		})
+	})
+	return sr
 }
 
 func (s *simpleReturn) item(key string) string {
@@ -716,10 +925,8 @@ func (c *Client) get(ctx context.Context, op string, page int, target string) (i
 		if resp.StatusCode == http.StatusOK {
 			return resp.Body, nil
 		}
-		var sr simpleReturn
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		sr := readSimpleReturn(io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
-		_ = xml.Unmarshal(raw, &sr)
 		code, text := strings.TrimSpace(scanner.Clean(sr.Code)), strings.TrimSpace(scanner.Clean(sr.Text))
 		if text == "" {
 			text = http.StatusText(resp.StatusCode)
