@@ -26,7 +26,7 @@ func CharsetReader(label string, r io.Reader) (io.Reader, error) {
 	return nil, fmt.Errorf("the document declares encoding %q; supported are UTF-8, ISO-8859-1 and Windows-1252", label)
 }
 
-func normLabel(label string) string { return strings.ToLower(strings.TrimSpace(label)) }
+func normLabel(label string) string { return strings.ToLower(label) }
 
 func isUTF8Label(label string) bool {
 	switch normLabel(label) {
