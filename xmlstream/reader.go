@@ -171,9 +171,6 @@ func (r *Reader) start() error {
 	return nil
 }
 
-// Kind is the current token's kind.
-func (r *Reader) Kind() Kind { return r.kind }
-
 // Name is the current element's qualified name (StartElement, EndElement).
 func (r *Reader) Name() []byte { return r.name }
 
@@ -196,15 +193,6 @@ func (r *Reader) Attr(name string) ([]byte, bool) {
 
 // Text is the current character data (Text).
 func (r *Reader) Text() []byte { return r.text }
-
-// Depth is how many elements are open: 1 after the root's start, 0 after its end.
-func (r *Reader) Depth() int { return r.depth }
-
-// Line is the line (1-based) where the current token starts.
-func (r *Reader) Line() int { return r.line }
-
-// Offset is how many bytes (of UTF-8) have been read up to the end of the current token.
-func (r *Reader) Offset() int64 { return r.offset }
 
 func local(name []byte) []byte {
 	if i := bytes.IndexByte(name, ':'); i > 0 && i < len(name)-1 {
@@ -278,19 +266,9 @@ func (r *Reader) Next() (Kind, error) {
 			return r.startElement(b)
 		case gosax.EventEnd:
 			return r.endElement(b)
-		case gosax.EventComment:
+		case gosax.EventComment, gosax.EventProcessingInstruction, gosax.EventDocType:
 			r.nextLn += bytes.Count(b, []byte{'\n'})
-			if err := r.comment(b); err != nil {
-				return EOF, err
-			}
-		case gosax.EventProcessingInstruction:
-			r.nextLn += bytes.Count(b, []byte{'\n'})
-			if err := r.procInst(b); err != nil {
-				return EOF, err
-			}
-		case gosax.EventDocType:
-			r.nextLn += bytes.Count(b, []byte{'\n'})
-			if err := r.directive(b); err != nil {
+			if err := r.markup(ev.Type(), b); err != nil {
 				return EOF, err
 			}
 		case gosax.EventEOF:
@@ -453,7 +431,7 @@ func (r *Reader) endElement(b []byte) (Kind, error) {
 }
 
 func (r *Reader) charData(b []byte) (Kind, error) {
-	lines, plain, err := r.scanText(b)
+	lines, plain, err := r.scanText(b, true)
 	if err != nil {
 		return EOF, err
 	}
@@ -485,9 +463,10 @@ var textClass = func() (t [256]uint8) {
 	return t
 }()
 
-// scanText checks text in one pass: no ]]>, valid characters. It returns the newlines it
-// holds and whether it needs no decoding (no entity, no carriage return).
-func (r *Reader) scanText(b []byte) (lines int, plain bool, err error) {
+// scanText checks text in one pass: valid characters and, when raw is true (text as it
+// stands in the document), no ]]>. It returns the newlines it holds and whether it needs no
+// decoding (no entity, no carriage return).
+func (r *Reader) scanText(b []byte, raw bool) (lines int, plain bool, err error) {
 	const ones, hi = 0x0101010101010101, 0x8080808080808080
 	plain = true
 	i := 0
@@ -511,7 +490,7 @@ func (r *Reader) scanText(b []byte) (lines int, plain bool, err error) {
 			plain = false
 			i++
 		case 2:
-			if i+2 < len(b) && b[i+1] == ']' && b[i+2] == '>' {
+			if raw && i+2 < len(b) && b[i+1] == ']' && b[i+2] == '>' {
 				return lines, plain, r.fail(Malformed, "unescaped ]]> not in CDATA section")
 			}
 			i++
@@ -534,23 +513,47 @@ func (r *Reader) scanText(b []byte) (lines int, plain bool, err error) {
 	return lines, plain, nil
 }
 
+// checkChars requires b (decoded text or a CDATA section) to be UTF-8 of characters in the
+// XML range, and returns the newlines it holds.
+func (r *Reader) checkChars(b []byte) (int, error) {
+	lines, _, err := r.scanText(b, false)
+	return lines, err
+}
+
 func (r *Reader) cdata(b []byte) (Kind, error) {
 	const open, end = "<![CDATA[", "]]>"
 	if len(b) < len(open)+len(end) || string(b[:len(open)]) != open {
 		return EOF, r.fail(Malformed, "invalid <![ sequence")
 	}
 	b = b[len(open) : len(b)-len(end)]
-	r.nextLn += bytes.Count(b, []byte{'\n'})
-	if bytes.IndexByte(b, '\r') >= 0 {
+	cr := bytes.IndexByte(b, '\r') >= 0
+	if cr {
+		// Lines are counted in the document, before a lone \r becomes a \n.
+		r.nextLn += bytes.Count(b, []byte{'\n'})
 		r.buf = appendNewlines(r.buf[:0], b)
 		b = r.buf
 	}
-	if err := r.checkChars(b); err != nil {
+	lines, err := r.checkChars(b)
+	if err != nil {
 		return EOF, err
+	}
+	if !cr {
+		r.nextLn += lines
 	}
 	r.text = b
 	r.kind = Text
 	return Text, nil
+}
+
+// markup checks a comment, a processing instruction or a DOCTYPE, which are skipped.
+func (r *Reader) markup(typ uint8, b []byte) error {
+	switch typ {
+	case gosax.EventComment:
+		return r.comment(b)
+	case gosax.EventProcessingInstruction:
+		return r.procInst(b)
+	}
+	return r.directive(b)
 }
 
 func (r *Reader) comment(b []byte) error {
@@ -664,7 +667,8 @@ func (r *Reader) decode(dst, raw []byte) ([]byte, error) {
 			return dst, err
 		}
 	}
-	return dst, r.checkChars(dst[from:])
+	_, err := r.checkChars(dst[from:])
+	return dst, err
 }
 
 var predefined = map[string]byte{"lt": '<', "gt": '>', "amp": '&', "apos": '\'', "quot": '"'}
@@ -711,45 +715,6 @@ func (r *Reader) badEntity(ent []byte) error {
 	return r.fail(Malformed, "invalid character entity %s (only &lt; &gt; &amp; &apos; &quot; and character references are read)", s)
 }
 
-// checkChars requires b to be UTF-8 of characters in the XML range.
-func (r *Reader) checkChars(b []byte) error {
-	i := 0
-	for i < len(b) {
-		// Eight plain ASCII bytes (0x20-0x7F) at a time.
-		for ; i+8 <= len(b); i += 8 {
-			const hi, lo20 = 0x8080808080808080, 0x2020202020202020
-			v := binary.LittleEndian.Uint64(b[i:])
-			if v&hi != 0 || ((v|hi)-lo20)&hi != hi {
-				break
-			}
-		}
-		if i >= len(b) {
-			break
-		}
-		c := b[i]
-		if c >= 0x20 && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			if c == '\t' || c == '\n' || c == '\r' {
-				i++
-				continue
-			}
-			return r.fail(Malformed, "illegal character code %U", rune(c))
-		}
-		ru, size := utf8.DecodeRune(b[i:])
-		if ru == utf8.RuneError && size == 1 {
-			return r.fail(Malformed, "invalid UTF-8")
-		}
-		if !isInCharacterRange(ru) {
-			return r.fail(Malformed, "illegal character code %U", ru)
-		}
-		i += size
-	}
-	return nil
-}
-
 func isInCharacterRange(r rune) bool {
 	return r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
@@ -784,6 +749,15 @@ func nameLen(b []byte) int {
 		}
 	}
 	return len(b)
+}
+
+func ascii(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // nameClass marks ASCII name bytes: 1 for any name byte, 2 for one that may start a name.
@@ -845,18 +819,12 @@ func (r *Reader) checkName(name []byte, missing string) error {
 // isName reports whether name is an XML name. ASCII names are checked here; a name with
 // other characters is checked by encoding/xml itself (its Unicode tables), once per name.
 func (r *Reader) isName(name []byte) bool {
-	ascii := true
-	for i, c := range name {
-		if c >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-		if i == 0 && !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '_' || c == ':') {
-			return false
-		}
+	if len(name) == 0 {
+		return false
 	}
-	if ascii {
-		return len(name) > 0
+	if ascii(name) {
+		// nameLen delimited the name, so every byte is a name byte.
+		return nameClass[name[0]]&2 != 0
 	}
 	if ok, seen := r.names[string(name)]; seen {
 		return ok

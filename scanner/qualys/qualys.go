@@ -746,31 +746,30 @@ func (c *Client) page(ctx context.Context, op string, page int, target, itemName
 	}
 	defer body.Close()
 	p, err := parseList(body, c.opts.MaxElementBytes, itemName, func(r *xmlstream.Reader) error { return item(r, page) })
-	root, warning, code, text := p.Root, p.Warning, p.Code, p.Text
 	if err != nil {
 		var se *scanner.Error
 		if errors.As(err, &se) {
-			return root, "", err
+			return p.Root, "", err
 		}
-		return root, "", &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: root, Message: err.Error()}
+		return p.Root, "", &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: p.Root, Message: err.Error()}
 	}
-	if root == "SIMPLE_RETURN" {
-		code, text = strings.TrimSpace(scanner.Clean(code)), strings.TrimSpace(scanner.Clean(text))
+	if p.Root == "SIMPLE_RETURN" {
+		code, text := strings.TrimSpace(scanner.Clean(p.Code)), strings.TrimSpace(scanner.Clean(p.Text))
 		kind, msg := classify(http.StatusOK, code, text)
-		return root, "", &scanner.Error{Vendor: Vendor, Kind: kind, Op: op, Page: page, Status: http.StatusOK, Code: code, Message: msg}
+		return p.Root, "", &scanner.Error{Vendor: Vendor, Kind: kind, Op: op, Page: page, Status: http.StatusOK, Code: code, Message: msg}
 	}
-	if warning == nil {
-		return root, "", nil
+	if p.Warning == nil {
+		return p.Root, "", nil
 	}
-	if wc := strings.TrimSpace(warning.Code); wc != CodeTruncated {
-		return root, "", &scanner.Error{Vendor: Vendor, Kind: scanner.KindRejected, Op: op, Page: page, Code: scanner.Clean(wc),
-			Message: strings.TrimSpace(scanner.Clean(warning.Text))}
+	if wc := strings.TrimSpace(p.Warning.Code); wc != CodeTruncated {
+		return p.Root, "", &scanner.Error{Vendor: Vendor, Kind: scanner.KindRejected, Op: op, Page: page, Code: scanner.Clean(wc),
+			Message: strings.TrimSpace(scanner.Clean(p.Warning.Text))}
 	}
-	u, err := c.sameServer(strings.TrimSpace(warning.URL))
+	u, err := c.sameServer(strings.TrimSpace(p.Warning.URL))
 	if err != nil {
-		return root, "", &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: "WARNING/URL", Message: err.Error()}
+		return p.Root, "", &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: "WARNING/URL", Message: err.Error()}
 	}
-	return root, u, nil
+	return p.Root, u, nil
 }
 
 // Account and login codes: Qualys answers them for a user that cannot use the API at all.
