@@ -52,7 +52,13 @@ func classify(err error) (int, apiError) {
 	var tooBig *http.MaxBytesError
 	var svcUnavailable *serviceerror.Unavailable
 	var invalidArg *serviceerror.InvalidArgument
+	var badRef *store.BadRefError
 	switch {
+	case errors.As(err, &badRef):
+		return http.StatusBadRequest, apiError{Code: "invalid_request", Message: badRef.Error(),
+			Fields: []valid.FieldError{{Field: badRef.Field, Message: badRef.Message}}}
+	case errors.Is(err, store.ErrConflict):
+		return http.StatusConflict, apiError{Code: "conflict", Message: err.Error()}
 	case errors.As(err, &ve):
 		return http.StatusBadRequest, apiError{Code: "invalid_request", Message: ve.Error(), Fields: ve.Fields}
 	case errors.As(err, &tooBig):

@@ -2,6 +2,7 @@
 package server
 
 import (
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -112,6 +113,21 @@ func (a *api) routes() []route {
 		r("GET", "/api/v1/vulnerabilities", auth.Viewer, a.listVulnerabilities()),
 		r("GET", "/api/v1/vulnerabilities/:id", auth.Viewer, a.handle(a.getVulnerability)),
 		r("GET", "/api/v1/vulnerabilities/:id/occurrences", auth.Viewer, a.listOccurrences(a.vulnerabilityScope)),
+
+		r("GET", "/api/v1/events", auth.Viewer, a.listEvents()),
+		r("POST", "/api/v1/events", auth.Operator, a.handle(a.createEvents)),
+		r("GET", "/api/v1/events/:id", auth.Viewer, a.handle(a.getEvent)),
+		r("PATCH", "/api/v1/events/:id", auth.Operator, a.handle(a.updateEvent)),
+		r("POST", "/api/v1/events/:id/close", auth.Operator, a.setEventStatus(store.ActionClose)),
+		r("POST", "/api/v1/events/:id/cancel", auth.Operator, a.setEventStatus(store.ActionCancel)),
+		r("POST", "/api/v1/events/:id/reopen", auth.Operator, a.setEventStatus(store.ActionReopen)),
+		r("GET", "/api/v1/events/:id/progress", auth.Viewer, eventPages(a, func(ctx context.Context, id int64, cursor string, limit int) ([]store.EventProgress, string, error) {
+			return a.Store.Events.ListProgress(ctx, id, cursor, limit)
+		}, progressResponse)),
+		r("POST", "/api/v1/events/:id/progress", auth.Operator, a.handle(a.addProgress)),
+		r("GET", "/api/v1/events/:id/history", auth.Viewer, eventPages(a, func(ctx context.Context, id int64, cursor string, limit int) ([]store.EventChange, string, error) {
+			return a.Store.Events.ListHistory(ctx, id, cursor, limit)
+		}, eventChangeResponse)),
 
 		r("GET", "/api/v1/connector-types", auth.Viewer, a.listConnectorTypes),
 		r("GET", "/api/v1/connectors", auth.Viewer, a.listConnectors),

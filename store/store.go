@@ -79,6 +79,8 @@ type Store struct {
 	Directory *Directory
 	// Connectors holds connectors, their records, and the product hierarchy they sync into.
 	Connectors *Connectors
+	// Events holds the Workflow module's events.
+	Events *Events
 }
 
 // New returns a Store over db.
@@ -95,7 +97,7 @@ func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, tx *St
 
 func bind(db *bun.DB, q bun.IDB) *Store {
 	return &Store{DB: db, Tasks: &Tasks{db: q}, Runs: &Runs{db: q}, Tokens: &Tokens{db: q}, Audit: &Audit{db: q},
-		SecretChecks: &SecretChecks{db: q}, Directory: &Directory{db: q}, Connectors: &Connectors{db: q}}
+		SecretChecks: &SecretChecks{db: q}, Directory: &Directory{db: q}, Connectors: &Connectors{db: q}, Events: &Events{db: q}}
 }
 
 // mapError turns driver errors that callers act on into the package's sentinel errors.

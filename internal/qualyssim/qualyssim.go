@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,9 @@ type Options struct {
 	// Username and Password are the accepted credentials. Optional; default "sim" / "sim-password".
 	Username string
 	Password string
+	// TicketPageSize is how many remediation tickets one answer holds. Optional; defaults to
+	// 1000, Qualys's own limit.
+	TicketPageSize int
 }
 
 // Server is a running simulator.
@@ -47,6 +51,10 @@ type Server struct {
 	renamed atomic.Pointer[map[int]string]
 	removed atomic.Pointer[map[int]bool]
 	kb      atomic.Pointer[map[int]KBEntry]
+	// genAt is when each generation was first set; tickets changed by it are dated then.
+	genMu   sync.Mutex
+	genAt   map[int]time.Time
+	started time.Time
 	// RequestedWith counts requests that carried X-Requested-With.
 	RequestedWith atomic.Int64
 }
@@ -68,7 +76,10 @@ func New(opts Options) *Server {
 	if opts.Username == "" {
 		opts.Username, opts.Password = "sim", "sim-password"
 	}
-	s := &Server{opts: opts}
+	if opts.TicketPageSize <= 0 {
+		opts.TicketPageSize = 1000
+	}
+	s := &Server{opts: opts, started: time.Now().UTC().Truncate(time.Second), genAt: map[int]time.Time{}}
 	s.renamed.Store(&map[int]string{})
 	s.removed.Store(&map[int]bool{})
 	s.kb.Store(&map[int]KBEntry{})
@@ -78,7 +89,23 @@ func New(opts Options) *Server {
 
 // SetGeneration selects the scan data: even generations serve the base detections, odd ones
 // drop 10%, change 10% and add 10% new ones.
-func (s *Server) SetGeneration(g int) { s.gen.Store(int64(g)) }
+// Remediation tickets move through their states generation by generation (see TicketState),
+// dated when the generation is first set.
+func (s *Server) SetGeneration(g int) { s.SetGenerationAt(g, time.Now()) }
+
+// SetGenerationAt selects generation g, dating the ticket changes it makes at (when it is
+// first set).
+func (s *Server) SetGenerationAt(g int, at time.Time) {
+	s.genMu.Lock()
+	if _, ok := s.genAt[g]; !ok && g > 0 {
+		s.genAt[g] = at.UTC().Truncate(time.Second)
+	}
+	s.genMu.Unlock()
+	s.gen.Store(int64(g))
+}
+
+// Started is when the simulator started: the date of generation 0's tickets.
+func (s *Server) Started() time.Time { return s.started }
 
 // Rename gives asset group id a new title.
 func (s *Server) Rename(id int, title string) {
@@ -114,6 +141,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-RateLimit-ToWait-Sec", "0")
 	h.Set("X-Concurrency-Limit-Limit", "2")
 	h.Set("X-Concurrency-Limit-Running", "1")
+	if r.URL.Path == ticketPath {
+		// API v1: Basic authentication only, errors as <ERROR number="…">.
+		if u, p, ok := r.BasicAuth(); !ok || u != s.opts.Username || p != s.opts.Password {
+			v1Error(w, http.StatusUnauthorized, "2000", "Bad Login/Password")
+			return
+		}
+		if w, ok := s.Faults.Serve(w, r, v1); ok {
+			s.tickets(w, r)
+		}
+		return
+	}
 	if u, p, ok := r.BasicAuth(); !ok || u != s.opts.Username || p != s.opts.Password {
 		simpleReturn(w, http.StatusUnauthorized, "2000", "Bad Login/Password", 0)
 		return
@@ -255,11 +293,8 @@ func (s *Server) HostDetections(hostID int) []Detection {
 	gen := int(s.gen.Load())
 	var out []Detection
 	for j := 0; j < s.opts.DetectionsPerHost; j++ {
-		d := Detection{QID: QID(j), Severity: 1 + int(simfault.Hash(s.opts.Seed, 5, int64(hostID), int64(j))), Port: 443,
-			Type: "Confirmed", Status: "Active"}
-		if j%3 == 2 {
-			d.Port = 0
-		}
+		d := s.baseDetection(hostID, j)
+		d.Type, d.Status = "Confirmed", "Active"
 		if j%4 == 1 {
 			d.Type = "Potential"
 		}

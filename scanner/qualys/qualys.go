@@ -826,8 +826,8 @@ type simpleItem struct {
 	Value string `xml:"VALUE"`
 }
 
-// readSimpleReturn reads what it can of an error body; a malformed body leaves the fields
-// read before the fault (the status code is the answer then).
+// readSimpleReturn reads what it can of an error body (a v2 SIMPLE_RETURN or a v1 ERROR);
+// a malformed body leaves the fields read before the fault (the status code is the answer then).
 func readSimpleReturn(body io.Reader) simpleReturn {
 	var sr simpleReturn
 	r := xmlstream.NewReader(body, xmlstream.Options{})
@@ -839,6 +839,13 @@ func readSimpleReturn(body io.Reader) simpleReturn {
 		if k == xmlstream.StartElement {
 			break
 		}
+	}
+	// API v1 (the ticket list) answers <ERROR number="…">text</ERROR>.
+	if string(r.Local()) == "ERROR" {
+		v, _ := r.Attr("number")
+		sr.Code = string(v)
+		sr.Text, _ = r.ReadText()
+		return sr
 	}
 	_ = r.Children(func(name []byte) error {
 		if string(name) != "RESPONSE" {
