@@ -198,7 +198,7 @@ type ConnectionReport struct {
 
 // Probe makes sc's one small request within timeout and reports the outcome; server names the
 // vendor's address in a time-out message.
-func Probe(ctx context.Context, sc Scanner, server string, timeout time.Duration) ConnectionReport {
+func Probe(ctx context.Context, sc interface{ Probe(context.Context) error }, server string, timeout time.Duration) ConnectionReport {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()

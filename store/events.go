@@ -546,7 +546,9 @@ type EventProgress struct {
 	RunID      *uuid.UUID `bun:"run_id"`
 	Body       string     `bun:"body"`
 	Progress   *int       `bun:"progress"`
-	CreatedAt  time.Time  `bun:"created_at"`
+	// SourceKey names what a task copied the entry from (a ticket's comment or state).
+	SourceKey *string   `bun:"source_key"`
+	CreatedAt time.Time `bun:"created_at"`
 }
 
 func insertProgress(ctx context.Context, tx bun.IDB, id int64, a Actor, body string, progress *int, at, now time.Time, sourceKey string) (int64, error) {

@@ -29,6 +29,8 @@ type Staging struct {
 	dets  [][]any
 	defs  [][]any
 	hosts [][]any
+	// tickets and comments are remediation tickets and their history comments (remediation.go).
+	tickets, comments [][]any
 	// lastHost is the host of the previous detection: a host's detections share it, so it is
 	// staged once.
 	lastHost *scanner.Host
@@ -42,6 +44,7 @@ type Staging struct {
 	Detections  int64
 	Definitions int64
 	Hosts       int64
+	Tickets     int64
 }
 
 var (
@@ -80,14 +83,19 @@ func (s *Store) WithStaging(ctx context.Context, fn func(*Staging) error) error 
 				vendor_id text NOT NULL, ip text NOT NULL, dns text NOT NULL, netbios text NOT NULL, os text NOT NULL,
 				name text NOT NULL, address text NOT NULL, groups text[] NOT NULL, relevance smallint NOT NULL,
 				last_scan timestamptz, host_hash text NOT NULL);
-			TRUNCATE stage_detections, stage_definitions, stage_hosts`); err != nil {
+			CREATE TEMP TABLE IF NOT EXISTS stage_tickets (
+				number bigint NOT NULL, state text NOT NULL, status text NOT NULL, ip text NOT NULL, dns text NOT NULL,
+				netbios text NOT NULL, port integer, service text NOT NULL, qid text NOT NULL, title text NOT NULL, modified timestamptz);
+			CREATE TEMP TABLE IF NOT EXISTS stage_ticket_comments (
+				number bigint NOT NULL, at timestamptz NOT NULL, actor text NOT NULL, body text NOT NULL, key text NOT NULL);
+			TRUNCATE stage_detections, stage_definitions, stage_hosts, stage_tickets, stage_ticket_comments`); err != nil {
 			return fmt.Errorf("create staging tables: %w", err)
 		}
 		defer func() {
 			// A pooled connection keeps its temporary tables: empty them for the next user.
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
-			_, _ = st.conn.Exec(cctx, "DROP TABLE IF EXISTS stage_detections, stage_definitions, stage_hosts")
+			_, _ = st.conn.Exec(cctx, "DROP TABLE IF EXISTS stage_detections, stage_definitions, stage_hosts, stage_tickets, stage_ticket_comments")
 		}()
 		err := fn(st)
 		// The connection is free for the cleanup only once a background COPY has ended.
@@ -240,6 +248,9 @@ func (st *Staging) Flush(ctx context.Context) error {
 		return err
 	}
 	if err := st.flushHosts(ctx); err != nil {
+		return err
+	}
+	if err := st.flushTickets(ctx); err != nil {
 		return err
 	}
 	return st.flushDefinitions(ctx)

@@ -162,11 +162,18 @@ func (c *ScannerImportConfig) Redacted() any {
 // KeepSecrets keeps the stored password when none is given, unless the username or the
 // server changes (the password would go to another account or host).
 func (c *ScannerImportConfig) KeepSecrets(prev Config) {
-	p, ok := prev.(*ScannerImportConfig)
-	if !ok || c.Password != "" || p.Username != c.Username || serverOf(p.BaseURL) != serverOf(c.BaseURL) {
-		return
+	if p, ok := prev.(*ScannerImportConfig); ok {
+		c.Password = keptPassword(c.Password, c.Username, c.BaseURL, p.Password, p.Username, p.BaseURL)
 	}
-	c.Password = p.Password
+}
+
+// keptPassword is the password an update stores: the one given, else the stored one while
+// the username and the server stay (a password never goes to another account or host).
+func keptPassword(password, username, baseURL, prevPassword, prevUsername, prevBaseURL string) string {
+	if password != "" || prevUsername != username || serverOf(prevBaseURL) != serverOf(baseURL) {
+		return password
+	}
+	return prevPassword
 }
 
 func serverOf(raw string) string {

@@ -51,6 +51,7 @@ func Register(r sdkworker.Registry, opts Options) {
 	r.RegisterWorkflowWithOptions(workflows.ScheduledConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledConnectorOperationName})
 	r.RegisterActivity(&activities.Connectors{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport})
 	r.RegisterActivity(&activities.ScannerImports{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport})
+	r.RegisterActivity(&activities.Remediation{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport})
 }
 
 // New returns a worker with everything registered; start it with Run or Start.
