@@ -20,8 +20,8 @@ import (
 
 type remediationFixture struct {
 	*scanFixture
-	sim  *qualyssim.Server
-	acts *activities.Remediation
+	sim   *qualyssim.Server
+	acts  *activities.Remediation
 	rtask *store.Task
 	// occ maps a ticket number to the occurrence it describes.
 	occ map[int64]int64

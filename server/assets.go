@@ -240,14 +240,19 @@ type occurrenceView struct {
 	ClosedAt        *time.Time `json:"closed_at"`
 	ExpiredAt       *time.Time `json:"expired_at"`
 	UpdatedAt       time.Time  `json:"updated_at"`
+	Tickets         []int64    `json:"tickets"`
 }
 
 func occurrenceResponse(o *store.Occurrence) occurrenceView {
-	return occurrenceView{ID: o.ID, TaskID: o.TaskID, Identity: o.Identity, AssetID: o.AssetID, AssetName: o.AssetName,
+	out := occurrenceView{ID: o.ID, TaskID: o.TaskID, Identity: o.Identity, AssetID: o.AssetID, AssetName: o.AssetName,
 		VulnerabilityID: o.VulnerabilityID, VendorID: o.VendorID, Title: o.Title, Level: o.Level, Source: o.Source, Port: o.Port,
 		Protocol: o.Protocol, Instance: o.Instance, Status: o.Status, DetectionType: o.DetectionType, VendorStatus: o.VendorStatus,
 		Evidence: o.Evidence, Probability: o.Probability, RiskScore: o.RiskScore, FirstFound: o.FirstFound, LastFound: o.LastFound,
-		TimesFound: o.TimesFound, ClosedAt: o.ClosedAt, ExpiredAt: o.ExpiredAt, UpdatedAt: o.UpdatedAt}
+		TimesFound: o.TimesFound, ClosedAt: o.ClosedAt, ExpiredAt: o.ExpiredAt, UpdatedAt: o.UpdatedAt, Tickets: o.Tickets}
+	if out.Tickets == nil {
+		out.Tickets = []int64{}
+	}
+	return out
 }
 
 var occurrenceStatuses = []string{"open", "risk_accepted", "not_vulnerable", "closed", "expired"}

@@ -190,6 +190,8 @@ type Occurrence struct {
 	Title     string `bun:"title,scanonly"`
 	Level     *int   `bun:"level,scanonly"`
 	RiskScore int64  `bun:"risk_score,scanonly"`
+	// Tickets are the numbers of the Qualys remediation tickets of the occurrence.
+	Tickets []int64 `bun:"tickets,array,scanonly"`
 }
 
 // OccurrenceFilter narrows an occurrence listing.
@@ -210,6 +212,7 @@ func (s *Directory) ListOccurrences(ctx context.Context, f OccurrenceFilter) ([]
 	out := make([]Occurrence, 0, f.Limit+1)
 	q := s.db.NewSelect().Model(&out).ColumnExpr("o.*").ColumnExpr("a.name AS asset_name, v.vendor_id, v.title, v.level").
 		ColumnExpr("CASE WHEN o.status = 'open' THEN o.probability * COALESCE(v.level, 1) * a.relevance ELSE 0 END AS risk_score").
+		ColumnExpr("ARRAY(SELECT t.number FROM remediation_tickets t WHERE t.occurrence_ids @> ARRAY[o.id] ORDER BY t.number) AS tickets").
 		Join("JOIN assets a ON a.id = o.asset_id").Join("JOIN vulnerabilities v ON v.id = o.vulnerability_id")
 	if f.AssetID != nil {
 		q = q.Where("o.asset_id = ?", *f.AssetID)
