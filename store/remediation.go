@@ -124,14 +124,19 @@ func (st *Staging) ApplyRemediation(ctx context.Context, in RemediationApplyInpu
 			UNION ALL SELECT 'netbios', upper(netbios), id FROM assets WHERE starts_with(identity_key, $1) AND netbios <> ''`, []any{in.AssetPrefix}},
 		{"analyze", "ANALYZE stage_asset_keys", nil},
 		{"link tickets", `CREATE TEMP TABLE stage_ticket_occ ON COMMIT DROP AS
-			SELECT DISTINCT t.number, o.id AS occurrence_id
-			FROM stage_tickets t
-				JOIN stage_asset_keys k ON (t.ip <> '' AND k.kind = 'ip' AND k.key = t.ip)
-					OR (t.ip = '' AND t.dns <> '' AND k.kind = 'dns' AND k.key = t.dns)
-					OR (t.ip = '' AND t.dns = '' AND t.netbios <> '' AND k.kind = 'netbios' AND k.key = upper(t.netbios))
-				JOIN vulnerabilities v ON v.source = 'qualys' AND v.scope = $1 AND v.vendor_id = t.qid
-				JOIN vulnerability_occurrences o ON o.asset_id = k.asset_id AND o.vulnerability_id = v.id
-			WHERE t.port IS NULL OR o.port IS NULL OR o.port = t.port`, []any{in.CatalogScope}},
+			WITH ta AS (
+				SELECT t.number, t.qid, t.port, k.asset_id FROM stage_tickets t JOIN stage_asset_keys k ON k.kind = 'ip' AND k.key = t.ip
+				WHERE t.ip <> ''
+				UNION ALL
+				SELECT t.number, t.qid, t.port, k.asset_id FROM stage_tickets t JOIN stage_asset_keys k ON k.kind = 'dns' AND k.key = t.dns
+				WHERE t.ip = '' AND t.dns <> ''
+				UNION ALL
+				SELECT t.number, t.qid, t.port, k.asset_id FROM stage_tickets t JOIN stage_asset_keys k ON k.kind = 'netbios' AND k.key = upper(t.netbios)
+				WHERE t.ip = '' AND t.dns = '' AND t.netbios <> '')
+			SELECT DISTINCT ta.number, o.id AS occurrence_id
+			FROM ta JOIN vulnerabilities v ON v.source = 'qualys' AND v.scope = $1 AND v.vendor_id = ta.qid
+				JOIN vulnerability_occurrences o ON o.asset_id = ta.asset_id AND o.vulnerability_id = v.id
+			WHERE ta.port IS NULL OR o.port IS NULL OR o.port = ta.port`, []any{in.CatalogScope}},
 		{"analyze", "ANALYZE stage_ticket_occ", nil},
 		{"keep tickets", `INSERT INTO remediation_tickets AS r (task_id, number, state, status, ip, dns, netbios, port, service, qid, title,
 				modified_at, occurrence_ids, applied_state, seen_run_id, updated_at)

@@ -12,6 +12,9 @@
 //	tributary-bench scanner  the scanner import tasks through the Qualys simulator: an asset
 //	                         import of 100,000 hosts, vulnerability imports of 100,000 and
 //	                         1,000,000 occurrences, each next to COPY of the same rows
+//	tributary-bench remediation  Synchronize Qualys Scanner Remediation: 100,000 tickets against
+//	                         100,000 occurrences and 20,000 events, next to reading the same
+//	                         tickets with the client alone
 //
 // Without DATABASE_URL each starts a throwaway PostgreSQL cluster.
 package main
@@ -40,7 +43,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger|ldap|reimport|scanner [flags]")
+		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger|ldap|reimport|scanner|remediation [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -63,8 +66,14 @@ func main() {
 		err = benchScanner(ctx, os.Args[2:])
 	case "scanner-run":
 		err = scannerRunChild(ctx, os.Args[2:])
+	case "remediation":
+		err = benchRemediation(ctx, os.Args[2:])
+	case "remediation-run":
+		err = remediationRunChild(ctx, os.Args[2:])
+	case "tickets-read":
+		err = ticketsReadChild(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q: use runs, trigger, ldap, reimport or scanner", os.Args[1])
+		err = fmt.Errorf("unknown benchmark %q: use runs, trigger, ldap, reimport, scanner or remediation", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tributary-bench:", err)

@@ -60,7 +60,7 @@ func benchScanner(ctx context.Context, args []string) error {
 			sim.Close()
 			return err
 		}
-		res, wall, rss, err := runScannerChild(ctx, dbURL, keySpec, task.ID)
+		res, wall, rss, err := runChild(ctx, "scanner-run", dbURL, keySpec, task.ID.String())
 		sim.Close()
 		if err != nil {
 			return err
@@ -95,16 +95,18 @@ func benchTask(ctx context.Context, st *store.Store, keys *secrets.Keyring, typ,
 	return t, st.Tasks.Insert(ctx, t)
 }
 
-func runScannerChild(ctx context.Context, dbURL, keySpec string, taskID uuid.UUID) (childResult, time.Duration, int64, error) {
+// runChild runs `tributary-bench sub ARG OUT.json` as a child process (wall time, peak RSS)
+// and reads the childResult it writes.
+func runChild(ctx context.Context, sub, dbURL, keySpec, arg string) (childResult, time.Duration, int64, error) {
 	var res childResult
 	self, err := os.Executable()
 	if err != nil {
 		return res, 0, 0, err
 	}
-	out := filepath.Join(os.TempDir(), "tributary-bench-scanner-"+taskID.String()+".json")
-	wall, rss, err := timed(ctx, self, []string{"scanner-run", taskID.String(), out}, []string{"DATABASE_URL=" + dbURL, "TRIBUTARY_SECRET_KEYS=" + keySpec})
+	out := filepath.Join(os.TempDir(), "tributary-bench-"+sub+"-"+uuid.NewString()+".json")
+	wall, rss, err := timed(ctx, self, []string{sub, arg, out}, []string{"DATABASE_URL=" + dbURL, "TRIBUTARY_SECRET_KEYS=" + keySpec})
 	if err != nil {
-		return res, 0, 0, fmt.Errorf("import: %w", err)
+		return res, 0, 0, fmt.Errorf("%s: %w", sub, err)
 	}
 	b, err := os.ReadFile(out)
 	os.Remove(out)

@@ -276,5 +276,6 @@ func ensureDemoConnectors(ctx context.Context, cfg config.Config, db *bun.DB, c 
 		}
 		lines = append(lines, fmt.Sprintf("%s at %s (connector %s: map its records, then POST …/connectors/%s/sync)", demo.name, demo.url, conn.ID, conn.ID))
 	}
+	lines = append(lines, fmt.Sprintf("move the Qualys simulator's tickets and scans: curl -u sim:sim-password -X POST '%s%s?generation=1'", qualysURL, qualyssim.ControlPath))
 	return strings.Join(lines, "\n                "), nil
 }

@@ -141,6 +141,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-RateLimit-ToWait-Sec", "0")
 	h.Set("X-Concurrency-Limit-Limit", "2")
 	h.Set("X-Concurrency-Limit-Running", "1")
+	if r.URL.Path == ControlPath {
+		s.control(w, r)
+		return
+	}
 	if r.URL.Path == ticketPath {
 		// API v1: Basic authentication only, errors as <ERROR number="…">.
 		if u, p, ok := r.BasicAuth(); !ok || u != s.opts.Username || p != s.opts.Password {

@@ -70,7 +70,7 @@ func (s *Server) TicketState(n int64, gen int) (state string, reopened bool) {
 }
 
 func (s *Server) nextState(n int64, g int, prev string) string {
-	h := simfault.Hash(s.opts.Seed, 20, n, int64(g))
+	h := mixed(s.opts.Seed, 20, n, int64(g))
 	switch prev {
 	case "OPEN":
 		switch {
@@ -138,7 +138,7 @@ func (s *Server) ticket(n int64, gen int) simTicket {
 	for g := 1; g <= gen; g++ {
 		next := s.nextState(n, g, t.state)
 		comment := s.TicketComment(n, g)
-		if next == t.state && (comment == "" || simfault.Hash(s.opts.Seed, 3, n, int64(g)) != 0) {
+		if next == t.state && (comment == "" || mixed(s.opts.Seed, 3, n, int64(g)) != 0) {
 			continue
 		}
 		at := s.genTime(g)
@@ -323,4 +323,37 @@ func (s *Server) baseDetection(id, j int) Detection {
 		d.Port = 0
 	}
 	return d
+}
+
+// ControlPath is the simulator's own control endpoint (no Qualys API has it): POST
+// ?generation=N (with the simulator's credentials) selects generation N, so that a person
+// trying the dev stack can move tickets through their states and scan data between runs.
+const ControlPath = "/sim/generation"
+
+func (s *Server) control(w http.ResponseWriter, r *http.Request) {
+	if u, p, ok := r.BasicAuth(); !ok || u != s.opts.Username || p != s.opts.Password {
+		http.Error(w, "use the simulator's username and password", http.StatusUnauthorized)
+		return
+	}
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST ?generation=N", http.StatusMethodNotAllowed)
+		return
+	}
+	g, err := strconv.Atoi(r.URL.Query().Get("generation"))
+	if err != nil || g < 0 || g > 1000 {
+		http.Error(w, "generation must be a number from 0 to 1000", http.StatusBadRequest)
+		return
+	}
+	s.SetGeneration(g)
+	fmt.Fprintf(w, "generation %d\n", g)
+}
+
+// mixed is simfault.Hash with its bits mixed (the splitmix64 finaliser): FNV's low bits move
+// little between neighbouring parts, so one ticket's choices in consecutive generations would
+// be correlated (no CLOSED ticket would ever reopen).
+func mixed(seed int64, n uint64, parts ...int64) uint64 {
+	z := simfault.Hash(seed, 1<<63, parts...)
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return (z ^ (z >> 31)) % n
 }
