@@ -72,9 +72,6 @@ func (a *HTTPCalls) ExecuteHTTPCall(ctx context.Context, in TaskInput) (TaskOutp
 	if err != nil {
 		return TaskOutput{}, err
 	}
-	if err := a.Store.Runs.SetAttempt(ctx, runID, int(info.Attempt)); err != nil {
-		return TaskOutput{}, fmt.Errorf("record attempt: %w", err)
-	}
 	raw, err := tasktype.DecodeStored(task.Type, task.Config)
 	cfg, ok := raw.(*tasktype.HTTPCallConfig)
 	if err != nil || !ok {
@@ -159,7 +156,8 @@ func readBody(r io.Reader, excerpt *boundedBuffer, progress *heartbeater) (int64
 	}
 }
 
-// loadTask parses the input and loads the task; a deleted task fails the run without retries.
+// loadTask parses the input, loads the task and records the activity's attempt on the run;
+// a deleted task fails the run without retries.
 func loadTask(ctx context.Context, s *store.Store, in TaskInput) (uuid.UUID, *store.Task, error) {
 	runID, err := uuid.Parse(in.RunID)
 	if err != nil {
@@ -175,6 +173,9 @@ func loadTask(ctx context.Context, s *store.Store, in TaskInput) (uuid.UUID, *st
 	}
 	if err != nil {
 		return uuid.Nil, nil, fmt.Errorf("load task %s: %w", taskID, err)
+	}
+	if err := s.Runs.SetAttempt(ctx, runID, int(activity.GetInfo(ctx).Attempt)); err != nil {
+		return uuid.Nil, nil, fmt.Errorf("record attempt: %w", err)
 	}
 	return runID, task, nil
 }

@@ -199,9 +199,6 @@ func (a *DirectoryImports) ImportDirectory(ctx context.Context, in TaskInput) (T
 	if err != nil {
 		return TaskOutput{}, err
 	}
-	if err := a.Store.Runs.SetAttempt(ctx, runID, int(info.Attempt)); err != nil {
-		return TaskOutput{}, fmt.Errorf("record attempt: %w", err)
-	}
 	cfg, err := a.config(task)
 	if err != nil {
 		return TaskOutput{}, err

@@ -68,10 +68,6 @@ func (a *Remediation) SyncQualysRemediation(ctx context.Context, in TaskInput) (
 	if err != nil {
 		return TaskOutput{}, err
 	}
-	attempt := activity.GetInfo(ctx).Attempt
-	if err := a.Store.Runs.SetAttempt(ctx, runID, int(attempt)); err != nil {
-		return TaskOutput{}, fmt.Errorf("record attempt: %w", err)
-	}
 	cfg, err := tasktype.StoredRemediation(task.Config, a.Keyring.Open)
 	if err != nil {
 		return TaskOutput{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s: %v", task.ID, err), ErrTypeInvalidConfig, nil)
@@ -81,7 +77,7 @@ func (a *Remediation) SyncQualysRemediation(ctx context.Context, in TaskInput) (
 		return TaskOutput{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s: %v", task.Name, err), ErrTypeInvalidConfig, nil)
 	}
 	server := scanner.Server(cfg.BaseURL)
-	det := RemediationDetails{Server: server, CloseOn: cfg.CloseOn, PhaseMS: map[string]int64{}, Attempt: attempt}
+	det := RemediationDetails{Server: server, CloseOn: cfg.CloseOn, PhaseMS: map[string]int64{}, Attempt: activity.GetInfo(ctx).Attempt}
 	prefix := scanner.AssetKeyPrefix("qualys", cfg.BaseURL)
 	finish := func(counts map[string]int64, replayed bool) (TaskOutput, error) {
 		det.Replayed = replayed

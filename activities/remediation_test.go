@@ -13,6 +13,7 @@ import (
 	"github.com/tributary-io/tributary/activities"
 	"github.com/tributary-io/tributary/internal/qualyssim"
 	"github.com/tributary-io/tributary/internal/simfault"
+	"github.com/tributary-io/tributary/internal/testenv"
 	"github.com/tributary-io/tributary/scanner/qualys"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasktype"
@@ -348,5 +349,81 @@ func TestRemediationLateEvent(t *testing.T) {
 	}
 	if e := f.event(id); e.Status != store.EventClosed || len(e.OccurrenceList[0].Tickets) != 1 || e.OccurrenceList[0].Tickets[0] != closedTicket {
 		t.Fatalf("late event %+v", e)
+	}
+}
+
+// A person changing an event while the task applies: the task waits for the person's
+// transaction and then works from what the person left (a cancelled event is not closed),
+// so neither change is lost.
+func TestRemediationWaitsForAPersonsEdit(t *testing.T) {
+	opts := qualyssim.Options{Seed: 6, AssetGroups: 1, HostsPerGroup: 6, DetectionsPerHost: 3}
+	f := newRemediationFixture(t, opts, map[string]any{"overlap_seconds": 0})
+	ids := map[int64]int64{}
+	for n := int64(1); n <= 15; n++ {
+		ids[n] = f.create(false, n)[0]
+	}
+	f.mustSync()
+	f.sim.SetGenerationAt(1, f.sim.Started().Add(time.Hour))
+	var target int64
+	for n := int64(1); n <= 15 && target == 0; n++ {
+		if s, _ := f.sim.TicketState(n, 1); s == qualys.TicketClosed {
+			target = ids[n]
+		}
+	}
+	if target == 0 {
+		t.Fatal("generation 1 closes none of the tickets")
+	}
+	ctx := context.Background()
+	tx, err := f.st.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT 1 FROM events WHERE id = ? FOR UPDATE", target); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		counts map[string]int64
+		err    error
+	}
+	done := make(chan result, 1)
+	run := f.newRun(f.rtask)
+	go func() {
+		counts, _, err := f.sync(run)
+		done <- result{counts, err}
+	}()
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var waiting int
+		if err := f.st.DB.NewRaw("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'").Scan(ctx, &waiting); err != nil || waiting == 0 {
+			return fmt.Errorf("the sync is not waiting for the event yet")
+		}
+		return nil
+	})
+	if _, err := tx.ExecContext(ctx, "UPDATE events SET status = 'cancelled', closed_at = now(), version = version + 1 WHERE id = ?", target); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	e := f.event(target)
+	if e.Status != store.EventCancelled || e.Resolved != 1 {
+		t.Fatalf("the person's cancel was lost: %+v", e.Event)
+	}
+	entries := f.entries(target)
+	if last := entries[len(entries)-1]; last.AuthorKind != "task" || !strings.Contains(last.Body, "is CLOSED") {
+		t.Fatalf("entries %+v", entries)
+	}
+	closed := 0
+	for _, id := range ids {
+		if f.event(id).Status == store.EventClosed {
+			closed++
+		}
+	}
+	if int64(closed) != res.counts["events_closed"] || closed == 0 {
+		t.Fatalf("%d events closed, counts %v", closed, res.counts)
 	}
 }

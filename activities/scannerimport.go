@@ -84,9 +84,6 @@ func (a *ScannerImports) open(ctx context.Context, in TaskInput, kind string) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Store.Runs.SetAttempt(ctx, runID, int(activity.GetInfo(ctx).Attempt)); err != nil {
-		return nil, fmt.Errorf("record attempt: %w", err)
-	}
 	cfg, err := tasktype.StoredScannerImport(task.Type, task.Config, a.Keyring.Open)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s: %v", task.ID, err), ErrTypeInvalidConfig, nil)

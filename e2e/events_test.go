@@ -164,7 +164,7 @@ func TestEventsAndRemediationThroughAPI(t *testing.T) {
 	if len(page.Items) != 3 || len(rest.Items) != 4 || rest.Items[0].ID == page.Items[2].ID {
 		t.Fatalf("pages %+v / %+v", page.Items, rest.Items)
 	}
-	s.must(http.StatusOK, fmt.Sprint("GET"), fmt.Sprintf("/api/v1/events?occurrence_id=%d", occs[7]), nil, &page)
+	s.must(http.StatusOK, "GET", fmt.Sprintf("/api/v1/events?occurrence_id=%d", occs[7]), nil, &page)
 	if len(page.Items) != 1 || page.Items[0].ID != consolidated.ID {
 		t.Fatalf("by occurrence: %+v", page.Items)
 	}

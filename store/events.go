@@ -613,15 +613,21 @@ func (s *Events) exists(ctx context.Context, id int64) error {
 
 // ListProgress returns one page of an event's progress entries, oldest first.
 func (s *Events) ListProgress(ctx context.Context, id int64, cursor string, limit int) ([]EventProgress, string, error) {
+	return eventRows(ctx, s, id, "event_progress", "progress", cursor, limit, func(p EventProgress) int64 { return p.ID })
+}
+
+// eventRows returns one page of the rows of table that belong to event id (ErrNotFound for
+// an event that does not exist), in ID order.
+func eventRows[T any](ctx context.Context, s *Events, id int64, table, what, cursor string, limit int, key func(T) int64) ([]T, string, error) {
 	if err := s.exists(ctx, id); err != nil {
 		return nil, "", err
 	}
 	if limit <= 0 {
 		limit = 50
 	}
-	out := make([]EventProgress, 0, limit+1)
-	q := s.db.NewSelect().Model(&out).ModelTableExpr("event_progress AS p").ColumnExpr("p.*").Where("p.event_id = ?", id)
-	return pageByID(ctx, q, &out, "p.id", "progress", cursor, limit, func(p EventProgress) int64 { return p.ID })
+	out := make([]T, 0, limit+1)
+	q := s.db.NewSelect().Model(&out).ModelTableExpr(table+" AS r").ColumnExpr("r.*").Where("r.event_id = ?", id)
+	return pageByID(ctx, q, &out, "r.id", what, cursor, limit, key)
 }
 
 // EventChange is one entry of an event's history.
@@ -638,13 +644,5 @@ type EventChange struct {
 
 // ListHistory returns one page of an event's history, oldest first.
 func (s *Events) ListHistory(ctx context.Context, id int64, cursor string, limit int) ([]EventChange, string, error) {
-	if err := s.exists(ctx, id); err != nil {
-		return nil, "", err
-	}
-	if limit <= 0 {
-		limit = 50
-	}
-	out := make([]EventChange, 0, limit+1)
-	q := s.db.NewSelect().Model(&out).ModelTableExpr("event_history AS h").ColumnExpr("h.*").Where("h.event_id = ?", id)
-	return pageByID(ctx, q, &out, "h.id", "history", cursor, limit, func(c EventChange) int64 { return c.ID })
+	return eventRows(ctx, s, id, "event_history", "history", cursor, limit, func(c EventChange) int64 { return c.ID })
 }
