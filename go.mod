@@ -3,6 +3,7 @@ module github.com/tributary-io/tributary
 go 1.26.8
 
 require (
+	github.com/antchfx/xpath v1.3.9
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/gin-gonic/gin v1.12.0

@@ -194,6 +194,9 @@ func (r *Reader) Attr(name string) ([]byte, bool) {
 // Text is the current character data (Text).
 func (r *Reader) Text() []byte { return r.text }
 
+// Line is the line on which the current token starts (1 for the first).
+func (r *Reader) Line() int { return r.line }
+
 func local(name []byte) []byte {
 	if i := bytes.IndexByte(name, ':'); i > 0 && i < len(name)-1 {
 		return name[i+1:]

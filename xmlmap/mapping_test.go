@@ -1,0 +1,271 @@
+package xmlmap_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/text/encoding/charmap"
+
+	"github.com/tributary-io/tributary/valid"
+	"github.com/tributary-io/tributary/xmlmap"
+)
+
+// assetTargets are the asset fields of the domain model with their limits.
+var assetTargets = []xmlmap.Target{
+	{Name: "id", Type: xmlmap.TypeString, Required: true, MaxLength: 400},
+	{Name: "name", Type: xmlmap.TypeString, Required: true, MaxLength: 400},
+	{Name: "host_address", Type: xmlmap.TypeString, MaxLength: 100},
+	{Name: "os", Type: xmlmap.TypeString},
+	{Name: "relevance", Type: xmlmap.TypeInteger, HasRange: true, Min: 1, Max: 5},
+	{Name: "criticality", Type: xmlmap.TypeInteger, HasRange: true, Min: 0, Max: 100},
+	{Name: "risk", Type: xmlmap.TypeDecimal},
+	{Name: "alive", Type: xmlmap.TypeBoolean},
+	{Name: "last_scan", Type: xmlmap.TypeDateTime},
+}
+
+func str(s string) *string { return &s }
+
+func nexposeMapping() xmlmap.Mapping {
+	return xmlmap.Mapping{Record: "/NexposeReport/nodes/node", Fields: []xmlmap.Field{
+		{Target: "id", XPath: "@device-id"},
+		{Target: "name", XPath: "names/name[1]", Default: str("(unnamed)")},
+		{Target: "host_address", XPath: "concat(@address, substring('', 1, 0))"},
+		{Target: "os", XPath: "normalize-space(concat(fingerprints/os/@product, ' ', fingerprints/os/@version))"},
+		{Target: "relevance", XPath: "@risk-score div 1000", Ranges: []xmlmap.Range{{Min: 0, Max: 2, Value: 1}, {Min: 2.0001, Max: 4, Value: 2},
+			{Min: 4.0001, Max: 6, Value: 3}, {Min: 6.0001, Max: 8, Value: 4}, {Min: 8.0001, Max: 1e9, Value: 5}}},
+		{Target: "criticality", XPath: "@site-importance", ValueMap: map[string]string{"Normal": "50", "High": "80"}, Default: str("10")},
+		{Target: "risk", XPath: "@risk-score"},
+		{Target: "alive", XPath: "@status = 'alive'"},
+		{Target: "last_scan", XPath: "tests/test[1]/@vulnerable-since", Layout: "20060102T150405000"},
+	}}
+}
+
+func readAll(t *testing.T, body []byte, c *xmlmap.Compiled) ([]xmlmap.Values, [][]xmlmap.FieldError, error) {
+	t.Helper()
+	var vals []xmlmap.Values
+	var errs [][]xmlmap.FieldError
+	_, err := xmlmap.Records(bytes.NewReader(body), c.Path(), xmlmap.ReadOptions{}, func(r *xmlmap.Record) error {
+		v, e := c.Evaluate(r)
+		vals, errs = append(vals, v), append(errs, e)
+		return nil
+	})
+	return vals, errs, err
+}
+
+// A NeXpose export's nodes mapped to asset fields: attributes, the first of several names,
+// functions, a value map with a default, range rules on a computed number, a boolean
+// expression and a date-time layout; only the records at the path are read.
+func TestMapNexposeNodes(t *testing.T) {
+	body, err := os.ReadFile("testdata/nexpose_export.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := xmlmap.Compile(nexposeMapping(), assetTargets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, errs, err := readAll(t, body, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vals) != 2 || len(errs[0]) != 0 || len(errs[1]) != 0 {
+		t.Fatalf("values %v, errors %v", vals, errs)
+	}
+	a := vals[0]
+	want := xmlmap.Values{"id": "31", "name": "web01.corp.example", "host_address": "10.0.0.5", "os": "Ubuntu Linux 22.04",
+		"relevance": int64(5), "criticality": int64(50), "risk": 8123.5, "alive": true,
+		"last_scan": time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)}
+	for k, v := range want {
+		if a[k] != v {
+			t.Errorf("%s = %#v, want %#v", k, a[k], v)
+		}
+	}
+	b := vals[1]
+	if b["name"] != "(unnamed)" || b["relevance"] != int64(1) || b["criticality"] != int64(10) || b["os"] != nil {
+		t.Fatalf("second node %v", b)
+	}
+}
+
+// Mapping errors name the path in the mapping, and nothing compiles.
+func TestCompileErrors(t *testing.T) {
+	m := xmlmap.Mapping{Record: "//node[@x]", Fields: []xmlmap.Field{
+		{Target: "colour", XPath: "@c"},
+		{Target: "name", XPath: "names/name["},
+		{Target: "relevance", XPath: "@r", Type: xmlmap.TypeBoolean},
+		{Target: "criticality", XPath: "@c", Ranges: []xmlmap.Range{{Min: 1, Max: 5, Value: 1}, {Min: 4, Max: 9, Value: 2}, {Min: 9, Max: 3}}},
+		{Target: "criticality", XPath: "@c2"},
+		{Target: "last_scan", XPath: "@t", Default: str("yesterday")},
+		{Target: "os", XPath: "@o", Layout: "2006"},
+	}}
+	_, err := xmlmap.Compile(m, assetTargets)
+	var ve *valid.Error
+	if !errors.As(err, &ve) {
+		t.Fatalf("error %v", err)
+	}
+	got := map[string]string{}
+	for _, f := range ve.Fields {
+		got[f.Field] = f.Message
+	}
+	for field, words := range map[string]string{
+		"record": "absolute path", "fields[0].target": "unknown target", "fields[1].xpath": "does not compile",
+		"fields[2].type": "cannot fill relevance", "fields[3].ranges[1]": "overlaps ranges[0]", "fields[3].ranges[2]": "above max",
+		"fields[4].target": "mapped twice", "fields[5].default": "not a date-time", "fields[6].layout": "datetime fields only",
+		"fields": "id is required",
+	} {
+		if !strings.Contains(got[field], words) {
+			t.Errorf("%s: %q, want %q (all: %v)", field, got[field], words, got)
+		}
+	}
+	if _, err := xmlmap.Compile(xmlmap.Mapping{Record: "/a"}, assetTargets); err == nil || !strings.Contains(err.Error(), "fields") {
+		t.Fatalf("no fields: %v", err)
+	}
+}
+
+// Values that cannot be used fail their record with the field and the reason; strings over
+// the limit are cut or refused as the field says.
+func TestRecordErrors(t *testing.T) {
+	m := xmlmap.Mapping{Record: "/r/h", Fields: []xmlmap.Field{
+		{Target: "id", XPath: "@id"},
+		{Target: "name", XPath: "@name", MaxLength: 5},
+		{Target: "host_address", XPath: "@addr", MaxLength: 4, Overflow: "reject"},
+		{Target: "criticality", XPath: "@crit"},
+		{Target: "relevance", XPath: "@rel", Ranges: []xmlmap.Range{{Min: 1, Max: 10, Value: 3}}},
+		{Target: "alive", XPath: "@alive"},
+	}}
+	c, err := xmlmap.Compile(m, assetTargets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `<r><h id="1" name="ÄÖÜäöüß" addr="1.2.3.4" crit="101" rel="11" alive="maybe"/><h name="x" crit="7.5"/><h id="3" name="ok" crit="0"/></r>`
+	vals, errs, err := readAll(t, []byte(body), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := func(i int) string {
+		var s []string
+		for _, e := range errs[i] {
+			s = append(s, e.Target+": "+e.Message)
+		}
+		return strings.Join(s, "; ")
+	}
+	for _, w := range []string{"host_address: is 7 characters long, more than 4", "criticality: 101 is out of range (0 to 100)",
+		"relevance: 11 is in none of the ranges", `alive: "maybe" is not a boolean`} {
+		if !strings.Contains(msgs(0), w) {
+			t.Errorf("record 1: %s; want %s", msgs(0), w)
+		}
+	}
+	if vals[0]["name"] != "ÄÖÜäö" {
+		t.Errorf("truncated name %q", vals[0]["name"])
+	}
+	if m := msgs(1); !strings.Contains(m, "id: is required") || !strings.Contains(m, `criticality: "7.5" is not a whole number`) {
+		t.Errorf("record 2: %s", m)
+	}
+	if len(errs[2]) != 0 || vals[2]["criticality"] != int64(0) {
+		t.Errorf("record 3: %v %v", vals[2], errs[2])
+	}
+}
+
+// File problems stop the reading with the record and line; a declared ISO-8859-1 encoding
+// is converted; records over the caps are refused.
+func TestFileErrors(t *testing.T) {
+	c, err := xmlmap.Compile(xmlmap.Mapping{Record: "/r/h", Fields: []xmlmap.Field{{Target: "id", XPath: "@id"}, {Target: "name", XPath: "."}}}, assetTargets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct{ body, want string }{
+		"truncated":   {"<r>\n<h id='1'>a</h>\n<h id='2'>b", "line"},
+		"second root": {"<r><h id='1'>a</h></r><r/>", "second root"},
+		"entity":      {`<!DOCTYPE r [<!ENTITY x "boom">]><r><h id="1">&x;</h></r>`, "entity"},
+		"empty":       {"", "empty"},
+		"not xml":     {"id,name\n1,a\n", ""},
+	} {
+		_, _, err := readAll(t, []byte(tc.body), c)
+		var fe *xmlmap.Error
+		if !errors.As(err, &fe) || !strings.Contains(strings.ToLower(err.Error()), tc.want) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	_, err = xmlmap.Records(strings.NewReader("<r><h>"+strings.Repeat("<x a='1'/>", 200)+"</h></r>"), c.Path(), xmlmap.ReadOptions{MaxRecordNodes: 100},
+		func(*xmlmap.Record) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "record 1") || !strings.Contains(err.Error(), "larger than the limit") {
+		t.Fatalf("record cap: %v", err)
+	}
+	latin, err := charmap.ISO8859_1.NewEncoder().String(`<?xml version="1.0" encoding="ISO-8859-1"?><r><h id="1">Müller</h></r>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, errs, err := readAll(t, []byte(latin), c)
+	if err != nil || len(errs[0]) != 0 || vals[0]["name"] != "Müller" {
+		t.Fatalf("ISO-8859-1: %v %v %v", vals, errs, err)
+	}
+}
+
+// FuzzRecords feeds any file to the reader and the NeXpose mapping: a classified error or
+// records whose values are of their target's type and within its limits; never a panic.
+func FuzzRecords(f *testing.F) {
+	body, err := os.ReadFile("testdata/nexpose_export.xml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(body)
+	f.Add([]byte(`<NexposeReport><nodes><node device-id="1" risk-score="NaN" status="alive"><names><name>x</name></names></node></nodes></NexposeReport>`))
+	f.Add([]byte(`<NexposeReport><nodes><node device-id="1"><tests><test vulnerable-since="2026"/></tests></node><node/></nodes>`))
+	c, err := xmlmap.Compile(nexposeMapping(), assetTargets)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		// A hang on one input fails with that input instead of stalling the fuzzer.
+		timer := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("no answer within 10s on %q", body)) })
+		defer timer.Stop()
+		_, err := xmlmap.Records(bytes.NewReader(body), c.Path(), xmlmap.ReadOptions{MaxRecordNodes: 5000}, func(r *xmlmap.Record) error {
+			vals, _ := c.Evaluate(r)
+			if s, ok := vals["name"].(string); ok && (len([]rune(s)) > 400 || strings.IndexByte(s, 0) >= 0) {
+				t.Fatalf("name %q", s)
+			}
+			if n, ok := vals["relevance"].(int64); ok && (n < 1 || n > 5) {
+				t.Fatalf("relevance %d", n)
+			}
+			if _, ok := vals["id"]; !ok {
+				if _, errs := c.Evaluate(r); len(errs) == 0 {
+					t.Fatal("a record without the required id has no error")
+				}
+			}
+			return nil
+		})
+		var fe *xmlmap.Error
+		if err != nil && !errors.As(err, &fe) {
+			t.Fatalf("unclassified error %T %v", err, err)
+		}
+	})
+}
+
+// FuzzCompile compiles any expression, record path and layout: an error naming the field, or
+// a mapping that evaluates without a panic.
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{"@a", "names/name[1]", "concat(@a, '-', b)", "substring-before(x, ' ')", "names/name[", "count(//*) div 0",
+		"//node()[last()]", "string(number('x'))", "ancestor-or-self::*", "../..", "(((", "'unterminated", "sum(@*)"} {
+		f.Add(s, "/r/h")
+	}
+	f.Fuzz(func(t *testing.T, expr, path string) {
+		c, err := xmlmap.Compile(xmlmap.Mapping{Record: path, Fields: []xmlmap.Field{{Target: "id", XPath: "'1'"}, {Target: "name", XPath: expr}}}, assetTargets)
+		if err != nil {
+			var ve *valid.Error
+			if !errors.As(err, &ve) {
+				t.Fatalf("unclassified error %T %v", err, err)
+			}
+			return
+		}
+		doc := "<r><h a='1' b='x y'><names><name>n</name></names>t</h></r>"
+		if len(c.Path()) == 2 && c.Path()[0] == "r" && c.Path()[1] == "h" {
+			if _, _, err := readAll(t, []byte(doc), c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
