@@ -49,6 +49,20 @@ func (q *query) text(name string, max int) string {
 	return v
 }
 
+// id reads an optional positive integer ID.
+func (q *query) id(name string) *int64 {
+	v := q.Get(name)
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		q.fs = append(q.fs, valid.FieldError{Field: name, Message: "must be a positive integer ID"})
+		return nil
+	}
+	return &n
+}
+
 func (q *query) intRange(name string, lo, hi int) *int {
 	v := q.Get(name)
 	if v == "" {

@@ -93,17 +93,8 @@ var eventStatuses = []string{store.EventOpen, store.EventClosed, store.EventCanc
 func (a *api) listEvents() gin.HandlerFunc {
 	return listing(a, []string{"status", "type", "asset_id", "occurrence_id", "responsible"},
 		func(_ *gin.Context, q *query) (store.EventFilter, error) {
-			f := store.EventFilter{Status: q.enum("status", eventStatuses...), Type: q.text("type", 100), AssetID: q.uuid("asset_id"),
-				Responsible: q.text("responsible", 400), Limit: q.limit(), Cursor: q.Get("cursor")}
-			if v := q.Get("occurrence_id"); v != "" {
-				id, err := strconv.ParseInt(v, 10, 64)
-				if err != nil || id <= 0 {
-					q.fs = append(q.fs, valid.FieldError{Field: "occurrence_id", Message: "must be a positive integer"})
-				} else {
-					f.OccurrenceID = &id
-				}
-			}
-			return f, nil
+			return store.EventFilter{Status: q.enum("status", eventStatuses...), Type: q.text("type", 100), AssetID: q.uuid("asset_id"),
+				OccurrenceID: q.id("occurrence_id"), Responsible: q.text("responsible", 400), Limit: q.limit(), Cursor: q.Get("cursor")}, nil
 		}, func(ctx context.Context, f store.EventFilter) ([]store.Event, string, error) {
 			return a.Store.Events.List(ctx, f)
 		}, eventResponse)
