@@ -52,7 +52,7 @@ func BenchmarkMapNexposeExport(b *testing.B) {
 		b.SetBytes(int64(len(doc)))
 		for i := 0; i < b.N; i++ {
 			n, err := xmlmap.Records(bytes.NewReader(doc), c.Path(), xmlmap.ReadOptions{}, func(r *xmlmap.Record) error {
-				if _, errs := c.Evaluate(r); len(errs) > 0 {
+				if _, errs := c.Evaluate(r, nil); len(errs) > 0 {
 					return fmt.Errorf("record %d: %v", r.Number, errs)
 				}
 				return nil

@@ -2,6 +2,7 @@ package xmlmap
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -27,8 +28,25 @@ type Mapping struct {
 	// Record is the absolute path of the element that is one record, such as
 	// /NexposeReport/nodes/node. Required.
 	Record string `json:"record" validate:"required,max=1000"`
+	// Lookups are tables of values from elsewhere in the file (a glossary of vulnerability
+	// definitions after the hosts, a report header), read in a first pass. Optional.
+	Lookups []Lookup `json:"lookups,omitempty" validate:"max=20,dive"`
 	// Fields map values to targets. Required; at most one per target.
 	Fields []Field `json:"fields" validate:"required,min=1,max=200,dive"`
+}
+
+// Lookup is a table from key to value over the elements at an absolute path: a field that
+// names the lookup gets the value whose key its expression gives.
+type Lookup struct {
+	// Name is what fields call the lookup. Required.
+	Name string `json:"name" validate:"required,max=100"`
+	// Record is the absolute path of the elements holding the entries, such as
+	// /NexposeReport/VulnerabilityDefinitions/vulnerability. Required.
+	Record string `json:"record" validate:"required,max=1000"`
+	// Key and Value are XPath expressions relative to each element ("@id", "@title"); the
+	// first entry of a key wins. Required.
+	Key   string `json:"key" validate:"required,max=2000"`
+	Value string `json:"value" validate:"required,max=2000"`
 }
 
 // Field maps one XPath expression to a target field.
@@ -57,6 +75,9 @@ type Field struct {
 	// ValueMap replaces whole values ("Severe" -> "4") before conversion; values it does
 	// not name pass unchanged. Optional.
 	ValueMap map[string]string `json:"value_map,omitempty" validate:"max=1000"`
+	// Lookup names a lookup: the expression gives the key, the field gets the lookup's value
+	// for it (empty when the key has none). Optional.
+	Lookup string `json:"lookup,omitempty" validate:"max=100"`
 	// Ranges map a number to the value of the range holding it (inclusive bounds), such as a
 	// 1-10 scale to 1-5: {min 1, max 2, value 1}, {min 3, max 4, value 2}, …. A number in no
 	// range fails the record. Optional.
@@ -86,8 +107,15 @@ type Target struct {
 
 // Compiled is a mapping ready to evaluate.
 type Compiled struct {
-	path   []string
-	fields []compiledField
+	path    []string
+	lookups []compiledLookup
+	fields  []compiledField
+}
+
+type compiledLookup struct {
+	name       string
+	path       []string
+	key, value *xpath.Expr
 }
 
 type compiledField struct {
@@ -116,6 +144,26 @@ func Compile(m Mapping, targets []Target) (c *Compiled, err error) {
 	if c.path, err = ParseRecordPath(m.Record); err != nil {
 		bad("record", "%v", err)
 	}
+	lookups := map[string]bool{}
+	for i, l := range m.Lookups {
+		at := fmt.Sprintf("lookups[%d]", i)
+		if lookups[l.Name] {
+			bad(at+".name", "%q is defined twice", l.Name)
+		}
+		lookups[l.Name] = true
+		cl := compiledLookup{name: l.Name}
+		var err error
+		if cl.path, err = ParseRecordPath(l.Record); err != nil {
+			bad(at+".record", "%v", err)
+		}
+		if cl.key, err = compileXPath(l.Key); err != nil {
+			bad(at+".key", "%v", err)
+		}
+		if cl.value, err = compileXPath(l.Value); err != nil {
+			bad(at+".value", "%v", err)
+		}
+		c.lookups = append(c.lookups, cl)
+	}
 	seen := map[string]bool{}
 	for i, f := range m.Fields {
 		at := fmt.Sprintf("fields[%d]", i)
@@ -133,6 +181,9 @@ func Compile(m Mapping, targets []Target) (c *Compiled, err error) {
 		}
 		if !convertible(f.Type, t.Type) {
 			bad(at+".type", "a %s value cannot fill %s, a %s", f.Type, f.Target, t.Type)
+		}
+		if f.Lookup != "" && !lookups[f.Lookup] {
+			bad(at+".lookup", "there is no lookup %q", f.Lookup)
 		}
 		if f.Layout != "" && f.Type != TypeDateTime {
 			bad(at+".layout", "applies to datetime fields only")
@@ -214,9 +265,65 @@ type FieldError struct {
 // time.Time. Targets without a value are absent.
 type Values map[string]any
 
-// Evaluate maps one record. The errors say which fields failed and why; a record with
-// errors must not be stored.
-func (c *Compiled) Evaluate(rec *Record) (Values, []FieldError) {
+// Tables are the lookups' entries: name -> key -> value.
+type Tables map[string]map[string]string
+
+// LookupOptions bounds the lookup tables.
+type LookupOptions struct {
+	ReadOptions
+	// MaxEntries caps the entries of all tables. Optional; defaults to 1,000,000.
+	MaxEntries int
+	// MaxBytes caps the keys and values of all tables. Optional; defaults to 64 MiB.
+	MaxBytes int
+}
+
+// HasLookups says whether the mapping needs a first pass over the file (ReadLookups).
+func (c *Compiled) HasLookups() bool { return len(c.lookups) > 0 }
+
+// ReadLookups reads the lookup tables in one pass over the file.
+func (c *Compiled) ReadLookups(r io.Reader, opts LookupOptions) (Tables, error) {
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = 1_000_000
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 64 << 20
+	}
+	t := Tables{}
+	paths := make([][]string, len(c.lookups))
+	for i, l := range c.lookups {
+		paths[i] = l.path
+		t[l.name] = map[string]string{}
+	}
+	entries, size := 0, 0
+	_, err := RecordsAt(r, paths, opts.ReadOptions, func(i int, rec *Record) error {
+		l := &c.lookups[i]
+		nav := &navigator{root: rec.doc, cur: rec.elem, attr: -1}
+		key, err := evaluate(l.key, nav)
+		if err != nil {
+			return &Error{Record: rec.Number, Line: rec.Line, Msg: fmt.Sprintf("lookup %s: key %v", l.name, err)}
+		}
+		key = strings.TrimSpace(key)
+		if _, dup := t[l.name][key]; dup || key == "" {
+			return nil
+		}
+		value, err := evaluate(l.value, &navigator{root: rec.doc, cur: rec.elem, attr: -1})
+		if err != nil {
+			return &Error{Record: rec.Number, Line: rec.Line, Msg: fmt.Sprintf("lookup %s: value %v", l.name, err)}
+		}
+		entries, size = entries+1, size+len(key)+len(value)
+		if entries > opts.MaxEntries || size > opts.MaxBytes {
+			return &Error{Record: rec.Number, Line: rec.Line,
+				Msg: fmt.Sprintf("the lookups hold more than %d entries or %d bytes", opts.MaxEntries, opts.MaxBytes)}
+		}
+		t[l.name][key] = value
+		return nil
+	})
+	return t, err
+}
+
+// Evaluate maps one record, with the lookup tables when the mapping has lookups. The errors
+// say which fields failed and why; a record with errors must not be stored.
+func (c *Compiled) Evaluate(rec *Record, tables Tables) (Values, []FieldError) {
 	out := Values{}
 	var errs []FieldError
 	for i := range c.fields {
@@ -227,6 +334,9 @@ func (c *Compiled) Evaluate(rec *Record) (Values, []FieldError) {
 			continue
 		}
 		raw = strings.TrimSpace(raw)
+		if f.Lookup != "" {
+			raw = strings.TrimSpace(tables[f.Lookup][raw])
+		}
 		if mapped, ok := f.ValueMap[raw]; ok {
 			raw = mapped
 		}

@@ -50,7 +50,7 @@ func readAll(t *testing.T, body []byte, c *xmlmap.Compiled) ([]xmlmap.Values, []
 	var vals []xmlmap.Values
 	var errs [][]xmlmap.FieldError
 	_, err := xmlmap.Records(bytes.NewReader(body), c.Path(), xmlmap.ReadOptions{}, func(r *xmlmap.Record) error {
-		v, e := c.Evaluate(r)
+		v, e := c.Evaluate(r, nil)
 		vals, errs = append(vals, v), append(errs, e)
 		return nil
 	})
@@ -219,12 +219,16 @@ func FuzzRecords(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	occ, err := xmlmap.Compile(occurrenceMapping(), occurrenceTargets)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		// A hang on one input fails with that input instead of stalling the fuzzer.
 		timer := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("no answer within 10s on %q", body)) })
 		defer timer.Stop()
 		_, err := xmlmap.Records(bytes.NewReader(body), c.Path(), xmlmap.ReadOptions{MaxRecordNodes: 5000}, func(r *xmlmap.Record) error {
-			vals, _ := c.Evaluate(r)
+			vals, _ := c.Evaluate(r, nil)
 			if s, ok := vals["name"].(string); ok && (len([]rune(s)) > 400 || strings.IndexByte(s, 0) >= 0) {
 				t.Fatalf("name %q", s)
 			}
@@ -232,7 +236,7 @@ func FuzzRecords(f *testing.F) {
 				t.Fatalf("relevance %d", n)
 			}
 			if _, ok := vals["id"]; !ok {
-				if _, errs := c.Evaluate(r); len(errs) == 0 {
+				if _, errs := c.Evaluate(r, nil); len(errs) == 0 {
 					t.Fatal("a record without the required id has no error")
 				}
 			}
@@ -242,7 +246,25 @@ func FuzzRecords(f *testing.F) {
 		if err != nil && !errors.As(err, &fe) {
 			t.Fatalf("unclassified error %T %v", err, err)
 		}
+		// The lookups' first pass over the same bytes.
+		tables, err := occ.ReadLookups(bytes.NewReader(body), xmlmap.LookupOptions{MaxEntries: 1000, ReadOptions: xmlmap.ReadOptions{MaxRecordNodes: 5000}})
+		if err != nil && !errors.As(err, &fe) {
+			t.Fatalf("unclassified lookup error %T %v", err, err)
+		}
+		for name, tab := range tables {
+			if len(tab) > 1000 {
+				t.Fatalf("lookup %s holds %d entries", name, len(tab))
+			}
+		}
 	})
+}
+
+// occurrenceMapping maps a NeXpose export's tests with lookups into the definitions.
+func occurrenceMapping() xmlmap.Mapping {
+	return xmlmap.Mapping{Record: "/NexposeReport/nodes/node/tests/test",
+		Lookups: []xmlmap.Lookup{{Name: "title", Record: "/NexposeReport/VulnerabilityDefinitions/vulnerability", Key: "@id", Value: "@title"}},
+		Fields: []xmlmap.Field{{Target: "host", XPath: "../../@address"}, {Target: "vulnerability_id", XPath: "@id"},
+			{Target: "title", XPath: "@id", Lookup: "title"}}}
 }
 
 // FuzzCompile compiles any expression, record path and layout: an error naming the field, or
@@ -268,4 +290,85 @@ func FuzzCompile(f *testing.F) {
 			}
 		}
 	})
+}
+
+var occurrenceTargets = []xmlmap.Target{
+	{Name: "host", Type: xmlmap.TypeString, Required: true, MaxLength: 100},
+	{Name: "vulnerability_id", Type: xmlmap.TypeString, Required: true},
+	{Name: "title", Type: xmlmap.TypeString, Required: true, MaxLength: 2500},
+	{Name: "level", Type: xmlmap.TypeInteger, HasRange: true, Min: 1, Max: 5},
+	{Name: "status", Type: xmlmap.TypeString},
+	{Name: "scanned", Type: xmlmap.TypeDateTime},
+}
+
+// Occurrences nested in their host: the host comes from an ancestor's attribute, the title
+// and level from the vulnerability definitions after the hosts (a lookup read in a first
+// pass), the scan time from the report's scans (another lookup).
+func TestLookupsAndAncestors(t *testing.T) {
+	body, err := os.ReadFile("testdata/nexpose_export.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := xmlmap.Mapping{Record: "/NexposeReport/nodes/node/tests/test",
+		Lookups: []xmlmap.Lookup{
+			{Name: "title", Record: "/NexposeReport/VulnerabilityDefinitions/vulnerability", Key: "@id", Value: "@title"},
+			{Name: "severity", Record: "/NexposeReport/VulnerabilityDefinitions/vulnerability", Key: "@id", Value: "@severity"},
+			{Name: "scan", Record: "/NexposeReport/scans/scan", Key: "@id", Value: "@startTime"},
+		},
+		Fields: []xmlmap.Field{
+			{Target: "host", XPath: "../../@address"},
+			{Target: "vulnerability_id", XPath: "@id"},
+			{Target: "title", XPath: "@id", Lookup: "title"},
+			{Target: "level", XPath: "@id", Lookup: "severity", Ranges: []xmlmap.Range{{Min: 0, Max: 2, Value: 1}, {Min: 3, Max: 4, Value: 2},
+				{Min: 5, Max: 6, Value: 3}, {Min: 7, Max: 8, Value: 4}, {Min: 9, Max: 10, Value: 5}}},
+			{Target: "status", XPath: "@status"},
+			{Target: "scanned", XPath: "@scan-id", Lookup: "scan", Layout: "20060102T150405000"},
+		}}
+	c, err := xmlmap.Compile(m, occurrenceTargets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.HasLookups() {
+		t.Fatal("no lookups")
+	}
+	tables, err := c.ReadLookups(bytes.NewReader(body), xmlmap.LookupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []xmlmap.Values
+	_, err = xmlmap.Records(bytes.NewReader(body), c.Path(), xmlmap.ReadOptions{}, func(r *xmlmap.Record) error {
+		v, errs := c.Evaluate(r, tables)
+		if len(errs) > 0 {
+			return fmt.Errorf("record %d: %v", r.Number, errs)
+		}
+		got = append(got, v)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := xmlmap.Values{"host": "10.0.0.5", "vulnerability_id": "ssl-cve-2011-3389-beast", "title": "TLS/SSL Server is enabling the BEAST attack",
+		"level": int64(2), "status": "vulnerable-version", "scanned": time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
+	if len(got) != 1 || fmt.Sprint(got[0]) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	// A key the lookup lacks leaves the field empty: a required target fails the record.
+	_, err = xmlmap.Records(strings.NewReader(strings.Replace(string(body), `test id="ssl-cve-2011-3389-beast"`, `test id="unknown"`, 1)), c.Path(),
+		xmlmap.ReadOptions{}, func(r *xmlmap.Record) error {
+			if _, errs := c.Evaluate(r, tables); len(errs) != 1 || errs[0].Target != "title" {
+				t.Fatalf("errors %v", errs)
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Lookups over the caps are refused; an unknown lookup does not compile.
+	if _, err := c.ReadLookups(bytes.NewReader(body), xmlmap.LookupOptions{MaxEntries: 1}); err == nil || !strings.Contains(err.Error(), "more than 1 entries") {
+		t.Fatalf("cap: %v", err)
+	}
+	m.Fields[2].Lookup = "glossary"
+	if _, err := xmlmap.Compile(m, occurrenceTargets); err == nil || !strings.Contains(err.Error(), `fields[2].lookup`) {
+		t.Fatalf("unknown lookup: %v", err)
+	}
 }

@@ -136,6 +136,7 @@ func (n *navigator) MoveTo(other xpath.NodeNavigator) bool {
 }
 
 // Record is one record of a file: its tree, where it starts, and its number (1 for the first).
+// It is valid during the callback it is passed to: the reading goes on in the same tree.
 type Record struct {
 	Number int
 	Line   int
@@ -204,6 +205,16 @@ func (e *Error) Unwrap() error { return e.Err }
 // Records streams the file, calling fn for each element at path (local names from the root).
 // It returns how many records it read. An error from fn stops the reading and is returned.
 func Records(r io.Reader, path []string, opts ReadOptions, fn func(*Record) error) (int, error) {
+	counts, err := RecordsAt(r, [][]string{path}, opts, func(_ int, rec *Record) error { return fn(rec) })
+	return counts[0], err
+}
+
+// RecordsAt streams the file once, calling fn with the index of the path and the record for
+// each element at one of paths (records of one path are numbered on their own). It returns
+// how many records of each path it read. A record's tree holds the record element whole and
+// its ancestors with their attributes only, so expressions such as ../../@address and
+// /Report/@version reach outside the record.
+func RecordsAt(r io.Reader, paths [][]string, opts ReadOptions, fn func(int, *Record) error) ([]int, error) {
 	if opts.MaxRecordBytes <= 0 {
 		opts.MaxRecordBytes = 8 << 20
 	}
@@ -211,48 +222,73 @@ func Records(r io.Reader, path []string, opts ReadOptions, fn func(*Record) erro
 		opts.MaxRecordNodes = 100_000
 	}
 	x := xmlstream.NewReader(r, xmlstream.Options{MaxDepth: opts.MaxDepth})
-	var open []string // local names of the open elements outside records
-	count, root := 0, ""
+	doc := &node{typ: xpath.RootNode}
+	// open are the elements open outside records (attributes only), names their local names.
+	var open []*node
+	var names []string
+	counts, root := make([]int, len(paths)), ""
 	for {
 		k, err := x.Next()
 		if err != nil {
-			return count, &Error{Line: x.Line(), Err: err}
+			return counts, &Error{Line: x.Line(), Err: err}
 		}
 		switch k {
 		case xmlstream.EOF:
 			if root == "" {
-				return count, &Error{Err: &xmlstream.Error{Kind: xmlstream.Empty}}
+				return counts, &Error{Err: &xmlstream.Error{Kind: xmlstream.Empty}}
 			}
-			return count, nil
+			return counts, nil
 		case xmlstream.Text:
 			if len(open) == 0 && len(bytes.TrimSpace(x.Text())) > 0 {
-				return count, &Error{Line: x.Line(), Err: &xmlstream.Error{Kind: xmlstream.Malformed, Line: x.Line(), Msg: "text outside the root element: not an XML document"}}
+				return counts, &Error{Line: x.Line(), Err: &xmlstream.Error{Kind: xmlstream.Malformed, Line: x.Line(), Msg: "text outside the root element: not an XML document"}}
 			}
 		case xmlstream.EndElement:
-			open = open[:len(open)-1]
+			open, names = open[:len(open)-1], names[:len(names)-1]
 		case xmlstream.StartElement:
+			parent := doc
 			if len(open) == 0 {
 				if root != "" {
-					return count, &Error{Line: x.Line(), Err: &xmlstream.Error{Kind: xmlstream.Malformed, Line: x.Line(),
+					return counts, &Error{Line: x.Line(), Err: &xmlstream.Error{Kind: xmlstream.Malformed, Line: x.Line(),
 						Msg: fmt.Sprintf("a second root element <%s> follows </%s>", x.Local(), root)}}
 				}
 				root = string(x.Local())
+			} else {
+				parent = open[len(open)-1]
 			}
-			open = append(open, string(x.Local()))
-			if !samePath(open, path) {
+			names = append(names, string(x.Local()))
+			at := pathIndexes(names, paths)
+			names = names[:len(names)-1]
+			// The ancestor chain keeps only the element being read below each ancestor.
+			parent.children = parent.children[:0]
+			if len(at) == 0 {
+				n, _ := element(x, parent)
+				open, names = append(open, n), append(names, n.local)
 				continue
 			}
-			count++
-			rec := &Record{Number: count, Line: x.Line()}
-			if err := readRecord(x, rec, opts); err != nil {
-				return count, err
+			rec := &Record{Number: counts[at[0]] + 1, Line: x.Line(), doc: doc}
+			if err := readRecord(x, rec, parent, opts); err != nil {
+				return counts, err
 			}
-			open = open[:len(open)-1]
-			if err := fn(rec); err != nil {
-				return count, err
+			for _, i := range at {
+				counts[i]++
+				rec.Number = counts[i]
+				if err := fn(i, rec); err != nil {
+					return counts, err
+				}
 			}
 		}
 	}
+}
+
+// pathIndexes are the indexes of the paths the open elements are at.
+func pathIndexes(open []string, paths [][]string) []int {
+	var at []int
+	for i, p := range paths {
+		if samePath(open, p) {
+			at = append(at, i)
+		}
+	}
+	return at
 }
 
 func samePath(open, path []string) bool {
@@ -267,27 +303,27 @@ func samePath(open, path []string) bool {
 	return true
 }
 
-// readRecord reads the element just started into rec's tree.
-func readRecord(x *xmlstream.Reader, rec *Record, opts ReadOptions) error {
-	rec.doc = &node{typ: xpath.RootNode}
-	size, nodes := 0, 0
-	start := func(parent *node) (*node, error) {
-		prefix, local := splitName(string(x.Name()))
-		n := &node{typ: xpath.ElementNode, prefix: prefix, local: local, parent: parent}
-		for _, a := range x.Attrs() {
-			ap, al := splitName(string(a.Name))
-			if ap == "xmlns" || (ap == "" && al == "xmlns") {
-				continue
-			}
-			n.attrs = append(n.attrs, &node{typ: xpath.AttributeNode, prefix: ap, local: al, text: string(a.Value), parent: n})
-			size += len(a.Value)
+// element makes the start element just read a child of parent; size is its attributes' bytes.
+func element(x *xmlstream.Reader, parent *node) (n *node, size int) {
+	prefix, local := splitName(string(x.Name()))
+	n = &node{typ: xpath.ElementNode, prefix: prefix, local: local, parent: parent}
+	for _, a := range x.Attrs() {
+		ap, al := splitName(string(a.Name))
+		if ap == "xmlns" || (ap == "" && al == "xmlns") {
+			continue
 		}
-		nodes += 1 + len(n.attrs)
-		n.pos = len(parent.children)
-		parent.children = append(parent.children, n)
-		return n, nil
+		n.attrs = append(n.attrs, &node{typ: xpath.AttributeNode, prefix: ap, local: al, text: string(a.Value), parent: n})
+		size += len(a.Value)
 	}
-	cur, _ := start(rec.doc)
+	n.pos = len(parent.children)
+	parent.children = append(parent.children, n)
+	return n, size
+}
+
+// readRecord reads the element just started, a child of parent, into rec's tree.
+func readRecord(x *xmlstream.Reader, rec *Record, parent *node, opts ReadOptions) error {
+	cur, size := element(x, parent)
+	nodes := 1 + len(cur.attrs)
 	rec.elem = cur
 	for {
 		if size > opts.MaxRecordBytes || nodes > opts.MaxRecordNodes {
@@ -302,7 +338,8 @@ func readRecord(x *xmlstream.Reader, rec *Record, opts ReadOptions) error {
 		case xmlstream.EOF:
 			return &Error{Record: rec.Number, Line: x.Line(), Msg: "the file ends inside the record"}
 		case xmlstream.StartElement:
-			cur, _ = start(cur)
+			n, sz := element(x, cur)
+			cur, size, nodes = n, size+sz, nodes+1+len(n.attrs)
 		case xmlstream.EndElement:
 			if cur == rec.elem {
 				return nil
