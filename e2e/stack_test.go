@@ -85,6 +85,8 @@ type stackOptions struct {
 	register func(*stack, sdkworker.Registry)
 	// failedAuthPerMinute for the API; defaults to 1000 so that tests of refusals are not rate limited.
 	failedAuthPerMinute int
+	// maxUploadBytes caps file uploads; the API's default when 0.
+	maxUploadBytes int64
 }
 
 func newStack(t *testing.T, opts stackOptions) *stack {
@@ -114,7 +116,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	router, err := server.NewRouter(server.Options{
 		Store: s.store, Dispatcher: d, Temporal: c, Namespace: ts.GetDefaultNamespace(),
 		TemporalUIURL: "http://temporal-ui.test", Logger: slog.New(slog.NewTextHandler(s.apiLog, nil)),
-		FailedAuthPerMinute: opts.failedAuthPerMinute, Keyring: keys,
+		FailedAuthPerMinute: opts.failedAuthPerMinute, Keyring: keys, MaxUploadBytes: opts.maxUploadBytes,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -191,12 +193,23 @@ func (s *stack) doAs(token, method, path string, body any) response {
 		}
 		rd = bytes.NewReader(raw)
 	}
+	ct := ""
+	if rd != nil {
+		ct = "application/json"
+	}
+	return s.send(token, method, path, ct, rd)
+}
+
+// send performs a request with a body of the given content type and checks the answer against
+// the API document.
+func (s *stack) send(token, method, path, contentType string, rd io.Reader) response {
+	s.t.Helper()
 	req, err := http.NewRequest(method, s.api.URL+path, rd)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

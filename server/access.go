@@ -107,7 +107,11 @@ func (a *api) audit() gin.HandlerFunc {
 
 func (a *api) timeout() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), a.RequestTimeout)
+		limit := a.RequestTimeout
+		if isUpload(c) {
+			limit = a.UploadTimeout
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), limit)
 		defer cancel()
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()

@@ -32,9 +32,10 @@ type errorBody struct {
 }
 
 var (
-	errRouteNotFound    = errors.New("no such route")
-	errMethodNotAllowed = errors.New("method not allowed")
-	errUnsupportedMedia = errors.New("unsupported media type")
+	errRouteNotFound     = errors.New("no such route")
+	errMethodNotAllowed  = errors.New("method not allowed")
+	errUnsupportedMedia  = errors.New("unsupported media type")
+	errUnsupportedUpload = errors.New("unsupported file type")
 )
 
 // renderError is the one place where errors become HTTP statuses and JSON bodies.
@@ -64,6 +65,10 @@ func classify(err error) (int, apiError) {
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, apiError{Code: "body_too_large",
 			Message: "the request body is larger than the limit of " + strconv.FormatInt(tooBig.Limit, 10) + " bytes"}
+	case errors.Is(err, store.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, apiError{Code: "body_too_large", Message: err.Error() + "; nothing was stored"}
+	case errors.Is(err, errUnsupportedUpload):
+		return http.StatusUnsupportedMediaType, apiError{Code: "unsupported_media_type", Message: "send the file as application/xml, text/xml or application/octet-stream"}
 	case errors.Is(err, errUnsupportedMedia):
 		return http.StatusUnsupportedMediaType, apiError{Code: "unsupported_media_type", Message: "send the body as application/json"}
 	case errors.Is(err, store.ErrInvalidCursor):

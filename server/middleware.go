@@ -48,7 +48,11 @@ func securityHeaders() gin.HandlerFunc {
 func (a *api) limitBody() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.Body != nil {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, a.MaxBodyBytes)
+			limit := a.MaxBodyBytes
+			if isUpload(c) {
+				limit = a.MaxUploadBytes + 1 // the store says what is over its limit
+			}
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 		}
 		c.Next()
 	}

@@ -43,6 +43,11 @@ type Options struct {
 	Keyring *secrets.Keyring
 	// RequestTimeout bounds the work of one request. Optional; defaults to 30s.
 	RequestTimeout time.Duration
+	// MaxUploadBytes caps a file uploaded for the XML imports (POST /api/v1/files). Optional;
+	// defaults to 1 GiB.
+	MaxUploadBytes int64
+	// UploadTimeout bounds the reading of one upload. Optional; defaults to 1 hour.
+	UploadTimeout time.Duration
 	// TrustedProxies are the addresses (IPs or CIDRs) of reverse proxies whose
 	// X-Forwarded-For header names the client. Optional; by default no proxy is trusted, so
 	// clients cannot choose the address that rate limiting and the audit trail see.
@@ -129,6 +134,12 @@ func (a *api) routes() []route {
 			return a.Store.Events.ListHistory(ctx, id, cursor, limit)
 		}, eventChangeResponse)),
 
+		r("GET", "/api/v1/files", auth.Viewer, a.handle(a.listFiles)),
+		r("POST", filesPath, auth.Operator, a.handle(a.uploadFile)),
+		r("GET", "/api/v1/files/:id", auth.Viewer, a.handle(a.getFile)),
+		r("GET", "/api/v1/files/:id/content", auth.Viewer, a.fileContent),
+		r("DELETE", "/api/v1/files/:id", auth.Operator, a.deleteFile),
+
 		r("GET", "/api/v1/connector-types", auth.Viewer, a.listConnectorTypes),
 		r("GET", "/api/v1/connectors", auth.Viewer, a.listConnectors),
 		r("POST", "/api/v1/connectors", auth.Admin, a.createConnector),
@@ -188,6 +199,12 @@ func NewRouter(opts Options) (*gin.Engine, error) {
 	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = 1 << 30
+	}
+	if opts.UploadTimeout <= 0 {
+		opts.UploadTimeout = time.Hour
 	}
 	if opts.FailedAuthPerMinute <= 0 {
 		opts.FailedAuthPerMinute = 10

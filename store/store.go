@@ -81,6 +81,8 @@ type Store struct {
 	Connectors *Connectors
 	// Events holds the Workflow module's events.
 	Events *Events
+	// Files holds the files uploaded for the XML file imports.
+	Files *Files
 }
 
 // New returns a Store over db.
@@ -97,7 +99,7 @@ func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, tx *St
 
 func bind(db *bun.DB, q bun.IDB) *Store {
 	return &Store{DB: db, Tasks: &Tasks{db: q}, Runs: &Runs{db: q}, Tokens: &Tokens{db: q}, Audit: &Audit{db: q},
-		SecretChecks: &SecretChecks{db: q}, Directory: &Directory{db: q}, Connectors: &Connectors{db: q}, Events: &Events{db: q}}
+		SecretChecks: &SecretChecks{db: q}, Directory: &Directory{db: q}, Connectors: &Connectors{db: q}, Events: &Events{db: q}, Files: &Files{db: q}}
 }
 
 // mapError turns driver errors that callers act on into the package's sentinel errors.
