@@ -49,8 +49,8 @@ func TestFileUploads(t *testing.T) {
 	}
 	for _, bad := range []struct {
 		path, ct string
-		body []byte
-		want int
+		body     []byte
+		want     int
 	}{
 		{"/api/v1/files?name=big.xml", "application/xml", bytes.Repeat([]byte("x"), 3<<20+1), http.StatusRequestEntityTooLarge},
 		{"/api/v1/files?name=a.json", "application/json", []byte(`{}`), http.StatusUnsupportedMediaType},
