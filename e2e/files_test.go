@@ -81,3 +81,57 @@ func TestFileUploads(t *testing.T) {
 		t.Fatalf("chunks left: %d %v", chunks, err)
 	}
 }
+
+// The preview maps the first records of an uploaded file with a mapping and stores nothing:
+// values and per-record errors, mapping errors named under "mapping", a file problem reported
+// with the records read before it.
+func TestXMLPreview(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	doc := `<?xml version="1.0" encoding="ISO-8859-1"?><NexposeReport version="2.0"><nodes>` +
+		`<node address="10.0.0.5" device-id="31" risk-score="8123.5"><names><name>web01</name></names></node>` +
+		`<node address="10.0.0.6" risk-score="12"><names><name>M` + "\xfc" + `ller-PC</name></names></node>` +
+		`<node address="10.0.0.7" device-id="33" risk-score="900"/></nodes></NexposeReport>`
+	var f fileView
+	r := s.send(s.token, "POST", "/api/v1/files?name=export.xml", "application/xml", strings.NewReader(doc))
+	r.decode(t, &f)
+	mapping := map[string]any{"record": "/NexposeReport/nodes/node", "fields": []map[string]any{
+		{"target": "id", "xpath": "@device-id"},
+		{"target": "name", "xpath": "names/name[1]", "default": "(unnamed)"},
+		{"target": "host_address", "xpath": "@address"},
+		{"target": "relevance", "xpath": "@risk-score div 1000", "ranges": []map[string]any{{"min": 0, "max": 5, "value": 2}, {"min": 5.0001, "max": 100, "value": 5}}},
+	}}
+	var out struct {
+		Records []struct {
+			Number int            `json:"number"`
+			Values map[string]any `json:"values"`
+			Errors []struct {
+				Target  string `json:"target"`
+				Message string `json:"message"`
+			} `json:"errors"`
+		} `json:"records"`
+		Targets   []string `json:"targets"`
+		FileError *struct {
+			Message string `json:"message"`
+		} `json:"file_error"`
+	}
+	s.must(http.StatusOK, "POST", "/api/v1/xml-imports/preview", map[string]any{"file_id": f.ID, "kind": "assets", "mapping": mapping, "limit": 2}, &out)
+	if len(out.Records) != 2 || out.Records[0].Values["name"] != "web01" || out.Records[0].Values["relevance"] != float64(5) ||
+		len(out.Records[1].Errors) != 1 || out.Records[1].Errors[0].Target != "id" || out.Records[1].Values["name"] != "Müller-PC" || out.FileError != nil {
+		t.Fatalf("preview %+v", out)
+	}
+	bad := map[string]any{"record": "/NexposeReport/nodes/node", "fields": []map[string]any{{"target": "id", "xpath": "@device-id["}}}
+	r = s.do("POST", "/api/v1/xml-imports/preview", map[string]any{"file_id": f.ID, "kind": "assets", "mapping": bad})
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "mapping.fields[0].xpath") || !strings.Contains(string(r.body), "name is required") {
+		t.Fatalf("bad mapping: %d %s", r.status, r.body)
+	}
+	r = s.do("POST", "/api/v1/xml-imports/preview", map[string]any{"file_id": "4b7e1f9c-6f0e-4f4e-9a57-0a9d8f4b2c11", "kind": "assets", "mapping": mapping})
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "file_id") {
+		t.Fatalf("unknown file: %d %s", r.status, r.body)
+	}
+	var cut fileView
+	s.send(s.token, "POST", "/api/v1/files?name=cut.xml", "application/xml", strings.NewReader(doc[:len(doc)-60])).decode(t, &cut)
+	s.must(http.StatusOK, "POST", "/api/v1/xml-imports/preview", map[string]any{"file_id": cut.ID, "kind": "assets", "mapping": mapping}, &out)
+	if len(out.Records) != 2 || out.FileError == nil || !strings.Contains(out.FileError.Message, "truncated") {
+		t.Fatalf("cut file: %+v", out)
+	}
+}
