@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,12 @@ type Config struct {
 	TrustedProxies []string
 	// LogLevel is debug, info, warn or error (LOG_LEVEL). Defaults to info.
 	LogLevel slog.Level
+	// MaxUploadBytes caps a file uploaded for the XML imports (MAX_UPLOAD_BYTES). Defaults to
+	// 1 GiB.
+	MaxUploadBytes int64
+	// UploadTimeout bounds the reading of one upload (UPLOAD_TIMEOUT, a Go duration). Defaults
+	// to 1h.
+	UploadTimeout time.Duration
 }
 
 // FromEnv reads the configuration from the environment.
@@ -57,6 +64,12 @@ func FromEnv() (Config, error) {
 		return c, fmt.Errorf("ACTIVITY_HEARTBEAT_TIMEOUT must be a duration of at least 1s, such as 30s")
 	}
 	c.HeartbeatTimeout = hb
+	if c.MaxUploadBytes, err = strconv.ParseInt(env("MAX_UPLOAD_BYTES", "1073741824"), 10, 64); err != nil || c.MaxUploadBytes < 1<<20 {
+		return c, fmt.Errorf("MAX_UPLOAD_BYTES must be a number of bytes of at least 1048576 (1 MiB)")
+	}
+	if c.UploadTimeout, err = time.ParseDuration(env("UPLOAD_TIMEOUT", "1h")); err != nil || c.UploadTimeout < time.Minute {
+		return c, fmt.Errorf("UPLOAD_TIMEOUT must be a duration of at least 1m, such as 1h")
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error")
 	}

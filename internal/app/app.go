@@ -54,7 +54,7 @@ func ServeAPI(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun.
 	}
 	router, err := server.NewRouter(server.Options{
 		Store: s, Dispatcher: d, Temporal: c, Namespace: cfg.TemporalNamespace, TemporalUIURL: cfg.TemporalUIURL, Logger: log,
-		Keyring: cfg.Keyring, TrustedProxies: cfg.TrustedProxies,
+		Keyring: cfg.Keyring, TrustedProxies: cfg.TrustedProxies, MaxUploadBytes: cfg.MaxUploadBytes, UploadTimeout: cfg.UploadTimeout,
 	})
 	if err != nil {
 		return err
