@@ -90,7 +90,7 @@ func (a *api) previewXML(c *gin.Context) (int, any, error) {
 		return 0, nil, fileRef(err)
 	}
 	defer r.Close()
-	_, err = xmlmap.Records(r, m.Path(), xmlmap.ReadOptions{}, func(rec *xmlmap.Record) error {
+	_, err = m.Records(r, xmlmap.ReadOptions{}, func(rec *xmlmap.Record) error {
 		vals, errs := m.Evaluate(rec, tables)
 		if errs == nil {
 			errs = []xmlmap.FieldError{}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,11 @@ type Mapping struct {
 	// Record is the absolute path of the element that is one record, such as
 	// /NexposeReport/nodes/node. Required.
 	Record string `json:"record" validate:"required,max=1000"`
+	// MoreRecords are further record paths mapped by the same fields, for files that keep
+	// records of one kind in several places (NeXpose tests on the node and on its services;
+	// Qualys scan VULNs and PRACTICEs). Records are numbered in file order across all paths.
+	// Optional.
+	MoreRecords []string `json:"more_records,omitempty" validate:"max=10,dive,required,max=1000"`
 	// Lookups are tables of values from elsewhere in the file (a glossary of vulnerability
 	// definitions after the hosts, a report header), read in a first pass. Optional.
 	Lookups []Lookup `json:"lookups,omitempty" validate:"max=20,dive"`
@@ -47,6 +53,9 @@ type Lookup struct {
 	// first entry of a key wins. Required.
 	Key   string `json:"key" validate:"required,max=2000"`
 	Value string `json:"value" validate:"required,max=2000"`
+	// Join, when set, makes a value that selects several nodes their string-values joined by
+	// it (every CVE of a definition); otherwise the first node's. Optional.
+	Join *string `json:"join,omitempty" validate:"omitempty,max=20"`
 }
 
 // Field maps one XPath expression to a target field.
@@ -57,6 +66,10 @@ type Field struct {
 	// "names/name[1]", "normalize-space(description)", "concat(@a, ' ', @b)". A node-set
 	// gives the string-value of its first node. Required.
 	XPath string `json:"xpath" validate:"required,max=2000"`
+	// Join, when set, makes an expression that selects several nodes give their
+	// string-values joined by it ("CVE_ID_LIST/CVE_ID/ID" with ","); otherwise the first
+	// node's. Optional.
+	Join *string `json:"join,omitempty" validate:"omitempty,max=20"`
 	// Type is string, integer, decimal, boolean or datetime. Optional; defaults to the
 	// target's type.
 	Type string `json:"type,omitempty" validate:"omitempty,oneof=string integer decimal boolean datetime"`
@@ -103,16 +116,20 @@ type Target struct {
 	// Min and Max bound numbers, when HasRange.
 	HasRange bool
 	Min, Max float64
+	// OneOf lists the values a string target accepts (after value maps), when not empty.
+	OneOf []string
 }
 
 // Compiled is a mapping ready to evaluate.
 type Compiled struct {
 	path    []string
+	paths   [][]string
 	lookups []compiledLookup
 	fields  []compiledField
 }
 
 type compiledLookup struct {
+	join       *string
 	name       string
 	path       []string
 	key, value *xpath.Expr
@@ -144,6 +161,20 @@ func Compile(m Mapping, targets []Target) (c *Compiled, err error) {
 	if c.path, err = ParseRecordPath(m.Record); err != nil {
 		bad("record", "%v", err)
 	}
+	c.paths = [][]string{c.path}
+	for i, p := range m.MoreRecords {
+		steps, err := ParseRecordPath(p)
+		if err != nil {
+			bad(fmt.Sprintf("more_records[%d]", i), "%v", err)
+			continue
+		}
+		for _, q := range c.paths {
+			if samePath(q, steps) {
+				bad(fmt.Sprintf("more_records[%d]", i), "repeats a record path")
+			}
+		}
+		c.paths = append(c.paths, steps)
+	}
 	lookups := map[string]bool{}
 	for i, l := range m.Lookups {
 		at := fmt.Sprintf("lookups[%d]", i)
@@ -151,7 +182,7 @@ func Compile(m Mapping, targets []Target) (c *Compiled, err error) {
 			bad(at+".name", "%q is defined twice", l.Name)
 		}
 		lookups[l.Name] = true
-		cl := compiledLookup{name: l.Name}
+		cl := compiledLookup{name: l.Name, join: l.Join}
 		var err error
 		if cl.path, err = ParseRecordPath(l.Record); err != nil {
 			bad(at+".record", "%v", err)
@@ -238,6 +269,9 @@ func compileXPath(s string) (e *xpath.Expr, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("does not compile: %v", err)
 	}
+	if err := checkPredicates(s); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -254,6 +288,18 @@ func convertible(from, to string) bool {
 
 // Path is the record path's local names.
 func (c *Compiled) Path() []string { return c.path }
+
+// Records streams the file, calling fn for each record at the mapping's record paths,
+// numbered in file order across them. It returns how many records it read.
+func (c *Compiled) Records(r io.Reader, opts ReadOptions, fn func(*Record) error) (int, error) {
+	n := 0
+	_, err := RecordsAt(r, c.paths, opts, func(_ int, rec *Record) error {
+		n++
+		rec.Number = n
+		return fn(rec)
+	})
+	return n, err
+}
 
 // FieldError is why a record's field has no usable value.
 type FieldError struct {
@@ -298,7 +344,7 @@ func (c *Compiled) ReadLookups(r io.Reader, opts LookupOptions) (Tables, error) 
 	_, err := RecordsAt(r, paths, opts.ReadOptions, func(i int, rec *Record) error {
 		l := &c.lookups[i]
 		nav := &navigator{root: rec.doc, cur: rec.elem, attr: -1}
-		key, err := evaluate(l.key, nav)
+		key, err := evaluate(l.key, nav, nil)
 		if err != nil {
 			return &Error{Record: rec.Number, Line: rec.Line, Msg: fmt.Sprintf("lookup %s: key %v", l.name, err)}
 		}
@@ -306,7 +352,7 @@ func (c *Compiled) ReadLookups(r io.Reader, opts LookupOptions) (Tables, error) 
 		if _, dup := t[l.name][key]; dup || key == "" {
 			return nil
 		}
-		value, err := evaluate(l.value, &navigator{root: rec.doc, cur: rec.elem, attr: -1})
+		value, err := evaluate(l.value, &navigator{root: rec.doc, cur: rec.elem, attr: -1}, l.join)
 		if err != nil {
 			return &Error{Record: rec.Number, Line: rec.Line, Msg: fmt.Sprintf("lookup %s: value %v", l.name, err)}
 		}
@@ -328,7 +374,7 @@ func (c *Compiled) Evaluate(rec *Record, tables Tables) (Values, []FieldError) {
 	var errs []FieldError
 	for i := range c.fields {
 		f := &c.fields[i]
-		raw, err := evaluate(f.expr, &navigator{root: rec.doc, cur: rec.elem, attr: -1})
+		raw, err := evaluate(f.expr, &navigator{root: rec.doc, cur: rec.elem, attr: -1}, f.Join)
 		if err != nil {
 			errs = append(errs, FieldError{f.Target, fmt.Sprintf("%s: %v", f.XPath, err)})
 			continue
@@ -359,8 +405,9 @@ func (c *Compiled) Evaluate(rec *Record, tables Tables) (Values, []FieldError) {
 	return out, errs
 }
 
-// evaluate gives an expression's value as a string: a node-set's first node's string-value.
-func evaluate(e *xpath.Expr, nav *navigator) (s string, err error) {
+// evaluate gives an expression's value as a string: a node-set's first node's string-value,
+// or, with join, every node's string-value (trimmed, empty ones left out) joined by it.
+func evaluate(e *xpath.Expr, nav *navigator, join *string) (s string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s, err = "", fmt.Errorf("cannot be evaluated: %v", r)
@@ -377,6 +424,20 @@ func evaluate(e *xpath.Expr, nav *navigator) (s string, err error) {
 		}
 		return strconv.FormatFloat(v, 'f', -1, 64), nil
 	case *xpath.NodeIterator:
+		if join != nil {
+			var b strings.Builder
+			for v.MoveNext() {
+				t := strings.TrimSpace(v.Current().Value())
+				if t == "" {
+					continue
+				}
+				if b.Len() > 0 {
+					b.WriteString(*join)
+				}
+				b.WriteString(t)
+			}
+			return b.String(), nil
+		}
 		if v.MoveNext() {
 			return v.Current().Value(), nil
 		}
@@ -440,6 +501,9 @@ func convert(f *compiledField, raw string) (any, string) {
 	if !utf8.ValidString(raw) || strings.IndexByte(raw, 0) >= 0 {
 		raw = strings.ReplaceAll(strings.ToValidUTF8(raw, ""), "\x00", "")
 	}
+	if len(f.target.OneOf) > 0 && !slices.Contains(f.target.OneOf, raw) {
+		return nil, fmt.Sprintf("%q is not one of %s (map the file's values with value_map)", show, strings.Join(f.target.OneOf, ", "))
+	}
 	if f.MaxLength > 0 && utf8.RuneCountInString(raw) > f.MaxLength {
 		if f.Overflow == "reject" {
 			return nil, fmt.Sprintf("is %d characters long, more than %d", utf8.RuneCountInString(raw), f.MaxLength)
@@ -474,4 +538,117 @@ func parseTime(s, layout string) (time.Time, error) {
 	}
 	t, err := time.Parse(layout, s)
 	return t.UTC(), err
+}
+
+// checkPredicates refuses an expression the XPath engine would evaluate wrongly: it moves
+// the context node while it filters a step with a predicate ("names/name[1]"), so a later
+// argument of the same function call ("concat(names/name[1], ' ', @address)") is read from
+// the wrong node. A predicate in the last path argument, or in an expression of its own, is
+// fine.
+func checkPredicates(expr string) error {
+	// Strip string literals, keeping the structure.
+	var b strings.Builder
+	for i := 0; i < len(expr); i++ {
+		c := expr[i]
+		if c == '\'' || c == '"' {
+			j := strings.IndexByte(expr[i+1:], c)
+			if j < 0 {
+				return nil // the compiler reports it
+			}
+			b.WriteString("''")
+			i += j + 1
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return checkCalls(b.String())
+}
+
+func checkCalls(s string) error {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '(' || i == 0 || !isNameByte(s[i-1]) {
+			continue
+		}
+		args, end := splitArgs(s, i+1)
+		for k, a := range args {
+			if !strings.Contains(a, "[") {
+				continue
+			}
+			for _, later := range args[k+1:] {
+				if pathLike(later) {
+					return fmt.Errorf("a step with a predicate ([...]) in argument %d of a function is followed by a path in a later argument, "+
+						"which this XPath engine reads from the wrong node: drop the predicate (the first node is used anyway), put that path "+
+						"last, or map it as a field or lookup of its own", k+1)
+				}
+			}
+		}
+		for _, a := range args {
+			if err := checkCalls(a); err != nil {
+				return err
+			}
+		}
+		i = end
+	}
+	return nil
+}
+
+func isNameByte(c byte) bool {
+	return c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// splitArgs splits the arguments of a call whose "(" is at start-1; end is its ")".
+func splitArgs(s string, start int) (args []string, end int) {
+	depth, from := 0, start
+	for i := start; i < len(s); i++ {
+		switch s[i] {
+		case '(', '[':
+			depth++
+		case ']':
+			depth--
+		case ')':
+			if depth == 0 {
+				return append(args, s[from:i]), i
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				args = append(args, s[from:i])
+				from = i + 1
+			}
+		}
+	}
+	return append(args, s[from:]), len(s)
+}
+
+// pathLike says whether an argument (literals stripped) reads nodes.
+func pathLike(a string) bool {
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		switch {
+		case c == '@' || c == '/' || c == '*':
+			return true
+		case c == '.' && (i+1 >= len(a) || a[i+1] < '0' || a[i+1] > '9'):
+			return true
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_':
+			j := i
+			for j < len(a) && (isNameByte(a[j]) || a[j] == ':') {
+				j++
+			}
+			k := j
+			for k < len(a) && a[k] == ' ' {
+				k++
+			}
+			word := a[i:j]
+			if k < len(a) && a[k] == '(' {
+				i = j - 1
+				continue // a function name
+			}
+			if word == "div" || word == "mod" || word == "and" || word == "or" {
+				i = j - 1
+				continue
+			}
+			return true
+		}
+	}
+	return false
 }

@@ -372,3 +372,23 @@ func TestLookupsAndAncestors(t *testing.T) {
 		t.Fatalf("unknown lookup: %v", err)
 	}
 }
+
+func TestPredicateBeforePathRefused(t *testing.T) {
+	targets := []xmlmap.Target{{Name: "v", Type: xmlmap.TypeString}}
+	for expr, ok := range map[string]bool{
+		"concat(names/name[1], ' ', @address)":     false,
+		"concat(@address, ' ', names/name[1])":     true,
+		"concat(names/name[1], ' (', 'x', ')')":    true,
+		"substring-before(a[@k='v'], '.')":         true,
+		"normalize-space(concat(b[2], c))":         false,
+		"references/reference[@source='CVE']":      true,
+		"concat(a[1], substring(@b, 1, 10 div 2))": false,
+		"concat(substring(a, 1, 3), '[x]', 'y')":   true,
+		"concat(x[position() = 1], 12, 'literal')": true,
+	} {
+		_, err := xmlmap.Compile(xmlmap.Mapping{Record: "/r/n", Fields: []xmlmap.Field{{Target: "v", XPath: expr}}}, targets)
+		if (err == nil) != ok {
+			t.Errorf("%s: err = %v, want ok %v", expr, err, ok)
+		}
+	}
+}

@@ -34,6 +34,9 @@ type node struct {
 	parent   *node
 	children []*node
 	pos      int // index in parent.children
+	// leaf marks an element kept as context outside a record: a text-only element read
+	// before the record below the same ancestor (a Qualys HOST's IP before its VULN_INFOs).
+	leaf bool
 }
 
 // value is the XPath string-value: a text or attribute's value, an element's descendant text.
@@ -257,9 +260,19 @@ func RecordsAt(r io.Reader, paths [][]string, opts ReadOptions, fn func(int, *Re
 			}
 			names = append(names, string(x.Local()))
 			at := pathIndexes(names, paths)
+			onPath := len(at) > 0 || prefixOfAny(names, paths)
 			names = names[:len(names)-1]
-			// The ancestor chain keeps only the element being read below each ancestor.
-			parent.children = parent.children[:0]
+			if !onPath {
+				// Nothing below is a record: keep it as context if it is a small text-only
+				// element, skip it otherwise.
+				if err := captureLeaf(x, parent); err != nil {
+					return counts, err
+				}
+				continue
+			}
+			// The ancestor chain keeps the element being read below each ancestor and the
+			// text-only elements before it.
+			dropBranches(parent)
 			if len(at) == 0 {
 				n, _ := element(x, parent)
 				open, names = append(open, n), append(names, n.local)
@@ -278,6 +291,87 @@ func RecordsAt(r io.Reader, paths [][]string, opts ReadOptions, fn func(int, *Re
 			}
 		}
 	}
+}
+
+// Context limits: the text-only elements kept below one ancestor, and the size of each.
+const (
+	maxLeaves    = 256
+	maxLeafBytes = 64 << 10
+)
+
+// prefixOfAny says whether the open elements lead to one of paths (are a proper prefix).
+func prefixOfAny(open []string, paths [][]string) bool {
+	for _, p := range paths {
+		if len(p) > len(open) && samePath(open, p[:len(open)]) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropBranches removes parent's children but the context leaves.
+func dropBranches(parent *node) {
+	kept := parent.children[:0]
+	for _, c := range parent.children {
+		if c.leaf {
+			c.pos = len(kept)
+			kept = append(kept, c)
+		}
+	}
+	clear(parent.children[len(kept):])
+	parent.children = kept
+}
+
+// captureLeaf reads the element just started, outside any record, to its end. A text-only
+// element (no child elements, at most maxLeafBytes of text) becomes a context leaf of parent,
+// while parent has fewer than maxLeaves; any other element is skipped.
+func captureLeaf(x *xmlstream.Reader, parent *node) error {
+	n := &node{typ: xpath.ElementNode, leaf: true}
+	n.prefix, n.local = splitName(string(x.Name()))
+	size := 0
+	for _, a := range x.Attrs() {
+		ap, al := splitName(string(a.Name))
+		if ap == "xmlns" || (ap == "" && al == "xmlns") {
+			continue
+		}
+		n.attrs = append(n.attrs, &node{typ: xpath.AttributeNode, prefix: ap, local: al, text: string(a.Value), parent: n})
+		size += len(a.Value)
+	}
+	var text strings.Builder
+	keep, depth := true, 1
+	for depth > 0 {
+		k, err := x.Next()
+		if err != nil {
+			return &Error{Line: x.Line(), Err: err}
+		}
+		switch k {
+		case xmlstream.EOF:
+			return &Error{Line: x.Line(), Err: &xmlstream.Error{Kind: xmlstream.Truncated, Line: x.Line(), Msg: "the file ends inside <" + n.local + ">"}}
+		case xmlstream.StartElement:
+			depth++
+			keep = false
+		case xmlstream.EndElement:
+			depth--
+		case xmlstream.Text:
+			if keep {
+				size += len(x.Text())
+				if size > maxLeafBytes {
+					keep = false
+				} else {
+					text.Write(x.Text())
+				}
+			}
+		}
+	}
+	if !keep || len(parent.children) >= maxLeaves {
+		return nil
+	}
+	n.parent, n.pos = parent, len(parent.children)
+	if text.Len() > 0 {
+		n.children = []*node{{typ: xpath.TextNode, text: text.String(), parent: n}}
+	}
+	parent.children = append(parent.children, n)
+	return nil
 }
 
 // pathIndexes are the indexes of the paths the open elements are at.
