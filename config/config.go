@@ -47,6 +47,10 @@ type Config struct {
 	// UploadTimeout bounds the reading of one upload (UPLOAD_TIMEOUT, a Go duration). Defaults
 	// to 1h.
 	UploadTimeout time.Duration
+	// XMLDropDir is the worker's drop directory for XML imports with a drop_glob
+	// (XML_DROP_DIR). Optional; without it such tasks fail with a clear message. It must be
+	// an existing directory.
+	XMLDropDir string
 }
 
 // FromEnv reads the configuration from the environment.
@@ -69,6 +73,11 @@ func FromEnv() (Config, error) {
 	}
 	if c.UploadTimeout, err = time.ParseDuration(env("UPLOAD_TIMEOUT", "1h")); err != nil || c.UploadTimeout < time.Minute {
 		return c, fmt.Errorf("UPLOAD_TIMEOUT must be a duration of at least 1m, such as 1h")
+	}
+	if c.XMLDropDir = os.Getenv("XML_DROP_DIR"); c.XMLDropDir != "" {
+		if fi, err := os.Stat(c.XMLDropDir); err != nil || !fi.IsDir() {
+			return c, fmt.Errorf("XML_DROP_DIR must be an existing directory (%q is not)", c.XMLDropDir)
+		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error")

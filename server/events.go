@@ -42,12 +42,16 @@ type eventView struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	ClosedAt    *time.Time `json:"closed_at"`
+	// SourceTaskID and SourceKey: the XML import task and record key of an imported event.
+	SourceTaskID *uuid.UUID `json:"source_task_id,omitempty"`
+	SourceKey    *string    `json:"source_key,omitempty"`
 }
 
 func eventResponse(e *store.Event) eventView {
 	return eventView{ID: e.ID, Type: e.Type, Title: e.Title, Description: e.Description, Urgency: e.Urgency, Severity: e.Severity,
 		Relevance: e.Relevance, Priority: e.Priority, Status: e.Status, Progress: e.Progress, Responsible: e.Responsible,
 		ParentID: e.ParentID, CreatedBy: e.CreatedBy, Version: e.Version, Occurrences: e.Occurrences, Resolved: e.Resolved,
+		SourceTaskID: e.SourceTaskID, SourceKey: e.SourceKey,
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, ClosedAt: e.ClosedAt}
 }
 

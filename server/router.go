@@ -140,6 +140,8 @@ func (a *api) routes() []route {
 		r("GET", "/api/v1/files/:id/content", auth.Viewer, a.fileContent),
 		r("DELETE", "/api/v1/files/:id", auth.Operator, a.deleteFile),
 		r("POST", "/api/v1/xml-imports/preview", auth.Operator, a.handle(a.previewXML)),
+		r("GET", "/api/v1/xml-imports/presets", auth.Viewer, a.handle(a.xmlPresets)),
+		r("GET", "/api/v1/runs/:id/record-issues", auth.Viewer, a.recordIssues()),
 
 		r("GET", "/api/v1/connector-types", auth.Viewer, a.listConnectorTypes),
 		r("GET", "/api/v1/connectors", auth.Viewer, a.listConnectors),

@@ -74,6 +74,11 @@ type Event struct {
 	CreatedAt   time.Time  `bun:"created_at,notnull"`
 	UpdatedAt   time.Time  `bun:"updated_at,notnull"`
 	ClosedAt    *time.Time `bun:"closed_at"`
+	// SourceTaskID and SourceKey name the XML import task and record key an imported event
+	// came from; ContentHash is the imported record's hash.
+	SourceTaskID *uuid.UUID `bun:"source_task_id"`
+	SourceKey    *string    `bun:"source_key"`
+	ContentHash  string     `bun:"content_hash,notnull"`
 	// Computed by the queries: how many occurrences the event treats and how many of them the
 	// scanner says are resolved.
 	Occurrences int64 `bun:"occurrences,scanonly"`

@@ -31,6 +31,13 @@ type Staging struct {
 	hosts [][]any
 	// tickets and comments are remediation tickets and their history comments (remediation.go).
 	tickets, comments [][]any
+	// events and issues are the XML imports' events and record issues (xmlimport.go).
+	events, issues [][]any
+	// recordNo is the file record number of the detections staged next (XML imports), nil
+	// for vendor detections.
+	recordNo, recordLine any
+	// File names the file an XML import stages, recorded with the apply.
+	File *ImportedFile
 	// lastHost is the host of the previous detection: a host's detections share it, so it is
 	// staged once.
 	lastHost *scanner.Host
@@ -50,7 +57,7 @@ type Staging struct {
 var (
 	stageDetectionCols = []string{"identity", "vendor_id", "host", "ip", "port", "protocol", "evidence", "severity", "vendor_severity", "first_seen", "last_seen",
 		"status", "vendor_status", "detection_type", "unique_vuln_id", "asset_vendor_id", "qds", "times_found", "last_fixed", "solution", "solution_html",
-		"evidence_html", "det_hash"}
+		"evidence_html", "det_hash", "record_no", "record_line"}
 	stageDefinitionCols = []string{"vendor_id", "title", "description", "solution", "cves", "severity", "vendor_severity", "description_html", "solution_html", "def_hash"}
 )
 
@@ -74,7 +81,7 @@ func (s *Store) WithStaging(ctx context.Context, fn func(*Staging) error) error 
 				first_seen timestamptz, last_seen timestamptz, status text NOT NULL, vendor_status text NOT NULL,
 				detection_type text NOT NULL, unique_vuln_id text NOT NULL, asset_vendor_id text NOT NULL, qds integer,
 				times_found integer, last_fixed timestamptz, solution text NOT NULL, solution_html text NOT NULL,
-				evidence_html text NOT NULL, det_hash text NOT NULL);
+				evidence_html text NOT NULL, det_hash text NOT NULL, record_no integer, record_line integer);
 			CREATE TEMP TABLE IF NOT EXISTS stage_definitions (
 				vendor_id text PRIMARY KEY, title text NOT NULL, description text NOT NULL, solution text NOT NULL,
 				cves text[] NOT NULL, severity text NOT NULL, vendor_severity text NOT NULL, description_html text NOT NULL,
@@ -82,20 +89,26 @@ func (s *Store) WithStaging(ctx context.Context, fn func(*Staging) error) error 
 			CREATE TEMP TABLE IF NOT EXISTS stage_hosts (
 				vendor_id text NOT NULL, ip text NOT NULL, dns text NOT NULL, netbios text NOT NULL, os text NOT NULL,
 				name text NOT NULL, address text NOT NULL, groups text[] NOT NULL, relevance smallint NOT NULL,
-				last_scan timestamptz, host_hash text NOT NULL);
+				last_scan timestamptz, host_hash text NOT NULL, asset_type text, description text, responsible text, criticality smallint);
+			CREATE TEMP TABLE IF NOT EXISTS stage_events (
+				record_no integer NOT NULL, record_line integer NOT NULL, key text, title text NOT NULL, description text NOT NULL, event_type text NOT NULL,
+				urgency smallint NOT NULL, severity smallint NOT NULL, relevance smallint NOT NULL, progress smallint NOT NULL,
+				responsible text NOT NULL, asset text NOT NULL, event_hash text NOT NULL);
+			CREATE TEMP TABLE IF NOT EXISTS stage_issues (
+				number integer NOT NULL, line integer NOT NULL, outcome text NOT NULL, field text NOT NULL, message text NOT NULL);
 			CREATE TEMP TABLE IF NOT EXISTS stage_tickets (
 				number bigint NOT NULL, state text NOT NULL, status text NOT NULL, ip text NOT NULL, dns text NOT NULL,
 				netbios text NOT NULL, port integer, service text NOT NULL, qid text NOT NULL, title text NOT NULL, modified timestamptz);
 			CREATE TEMP TABLE IF NOT EXISTS stage_ticket_comments (
 				number bigint NOT NULL, at timestamptz NOT NULL, actor text NOT NULL, body text NOT NULL, key text NOT NULL);
-			TRUNCATE stage_detections, stage_definitions, stage_hosts, stage_tickets, stage_ticket_comments`); err != nil {
+			TRUNCATE stage_detections, stage_definitions, stage_hosts, stage_tickets, stage_ticket_comments, stage_events, stage_issues`); err != nil {
 			return fmt.Errorf("create staging tables: %w", err)
 		}
 		defer func() {
 			// A pooled connection keeps its temporary tables: empty them for the next user.
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
-			_, _ = st.conn.Exec(cctx, "DROP TABLE IF EXISTS stage_detections, stage_definitions, stage_hosts, stage_tickets, stage_ticket_comments")
+			_, _ = st.conn.Exec(cctx, "DROP TABLE IF EXISTS stage_detections, stage_definitions, stage_hosts, stage_tickets, stage_ticket_comments, stage_events, stage_issues")
 		}()
 		err := fn(st)
 		// The connection is free for the cleanup only once a background COPY has ended.
@@ -157,7 +170,7 @@ func (st *Staging) AddDetection(ctx context.Context, d scanner.Detection) error 
 		d.Status, d.VendorStatus, d.Type, d.UniqueID, d.AssetVendorID, optIntText(d.QDS), fixed, d.Solution, d.SolutionHTML, d.EvidenceHTML)
 	st.dets = append(st.dets, []any{d.Identity, d.VendorID, d.Host, d.IP, port, d.Protocol, d.Evidence,
 		d.Severity, d.VendorSeverity, nullTime(d.FirstSeen), nullTime(d.LastSeen), d.Status, d.VendorStatus, d.Type, d.UniqueID,
-		d.AssetVendorID, optInt(d.QDS), optInt(d.TimesFound), nullTime(d.LastFixed), d.Solution, d.SolutionHTML, d.EvidenceHTML, h})
+		d.AssetVendorID, optInt(d.QDS), optInt(d.TimesFound), nullTime(d.LastFixed), d.Solution, d.SolutionHTML, d.EvidenceHTML, h, st.recordNo, st.recordLine})
 	st.Detections++
 	if d.Asset != nil && d.Asset != st.lastHost {
 		st.lastHost = d.Asset
@@ -251,6 +264,9 @@ func (st *Staging) Flush(ctx context.Context) error {
 		return err
 	}
 	if err := st.flushTickets(ctx); err != nil {
+		return err
+	}
+	if err := st.flushXML(ctx); err != nil {
 		return err
 	}
 	return st.flushDefinitions(ctx)

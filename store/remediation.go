@@ -250,7 +250,7 @@ func (st *Staging) ApplyRemediation(ctx context.Context, in RemediationApplyInpu
 		in.TaskID, in.Watermark, in.RunID, in.Now); err != nil {
 		return nil, false, err
 	}
-	if err = recordScannerImport(ctx, tx, in.RunID, in.TaskID, counts, in.Now); err != nil {
+	if err = st.recordImport(ctx, tx, in.RunID, in.TaskID, counts, in.Now); err != nil {
 		return nil, false, err
 	}
 	return counts, false, tx.Commit(ctx)

@@ -14,7 +14,8 @@ import (
 	"github.com/tributary-io/tributary/scanner"
 )
 
-var stageHostCols = []string{"vendor_id", "ip", "dns", "netbios", "os", "name", "address", "groups", "relevance", "last_scan", "host_hash"}
+var stageHostCols = []string{"vendor_id", "ip", "dns", "netbios", "os", "name", "address", "groups", "relevance", "last_scan", "host_hash",
+	"asset_type", "description", "responsible", "criticality"}
 
 // AddHost stages one scanned host (an asset of the vendor).
 func (st *Staging) AddHost(ctx context.Context, h scanner.Host) error {
@@ -28,7 +29,7 @@ func (st *Staging) AddHost(ctx context.Context, h scanner.Host) error {
 	}
 	name, addr := truncate(h.Name(), 400), truncate(h.Address(), 100)
 	hash := contentHash(name, addr, h.IP, h.DNS, h.NetBIOS, h.OS, fmt.Sprint(rel))
-	st.hosts = append(st.hosts, []any{h.VendorID, h.IP, h.DNS, h.NetBIOS, h.OS, name, addr, groups, rel, nullTime(h.LastScan), hash})
+	st.hosts = append(st.hosts, []any{h.VendorID, h.IP, h.DNS, h.NetBIOS, h.OS, name, addr, groups, rel, nullTime(h.LastScan), hash, nil, nil, nil, nil})
 	st.Hosts++
 	if len(st.hosts) >= stageBatch {
 		return st.flushHosts(ctx)
@@ -56,10 +57,21 @@ type AssetScope struct {
 	// Source is "qualys" or "nexpose".
 	Source string
 	// SourceType and SourceID name the asset_sources link of the task or connector: "qualys",
-	// "nexpose" (tasks) or "connector".
+	// "nexpose", "xml" (tasks) or "connector".
 	SourceType string
 	SourceID   uuid.UUID
+	// Match makes detection hosts find any existing asset by host address or IP before
+	// their own identity key (XML imports): "", MatchHostAddress or MatchIP.
+	Match string
+	// SkipUnknown creates no asset for a host without one: its detections are skipped.
+	SkipUnknown bool
 }
+
+// How detection hosts find their assets (AssetScope.Match).
+const (
+	MatchHostAddress = "host_address"
+	MatchIP          = "ip"
+)
 
 // AssetDefaults are the properties an import gives the assets it creates.
 type AssetDefaults struct {
@@ -73,28 +85,50 @@ type AssetDefaults struct {
 
 // linkHostAssets creates, from the staged hosts, the assets that do not exist yet (an
 // occurrence or finding whose asset no asset import created yet), links them to the source,
-// and fills stage_host_assets (vendor_id -> asset_id) for the statements that follow. It
-// returns how many assets it created.
+// and fills stage_host_assets (vendor_id -> asset_id) for the statements that follow. With
+// sc.Match, hosts first find any existing asset by host address or IP; with sc.SkipUnknown,
+// hosts without an asset get none (their detections are skipped). It returns how many
+// assets it created.
 func linkHostAssets(ctx context.Context, tx pgx.Tx, sc AssetScope, d AssetDefaults, now time.Time) (int64, error) {
 	if _, err := tx.Exec(ctx, "ANALYZE stage_hosts"); err != nil {
 		return 0, err
+	}
+	var match string
+	switch sc.Match {
+	case MatchHostAddress:
+		match = "a.host_address <> '' AND lower(a.host_address) = lower(h.address)"
+	case MatchIP:
+		match = "h.ip <> '' AND a.ip_addresses @> ARRAY[h.ip]"
+	default:
+		match = "false"
+	}
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE stage_host_assets ON COMMIT DROP AS
+		SELECT DISTINCT ON (h.vendor_id) h.vendor_id, a.id AS asset_id FROM stage_hosts h JOIN assets a ON `+match+`
+		ORDER BY h.vendor_id, (a.status = 'active') DESC, a.updated_at DESC, a.id`); err != nil {
+		return 0, fmt.Errorf("match hosts to assets: %w", err)
 	}
 	typ := d.Type
 	if typ == "" {
 		typ = "technology"
 	}
-	tag, err := tx.Exec(ctx, `
+	var created int64
+	if !sc.SkipUnknown {
+		tag, err := tx.Exec(ctx, `
 		INSERT INTO assets (identity_key, name, host_address, dns, netbios, fqdn, hostname, ip_addresses, os, source, vendor_id,
 			asset_type, responsible, criticality, relevance, content_hash, first_seen_at, last_seen_at, created_at, updated_at)
 		SELECT DISTINCT ON (h.vendor_id) $1 || h.vendor_id, h.name, h.address, h.dns, h.netbios, h.dns, h.netbios,
-			CASE WHEN h.ip = '' THEN '{}'::text[] ELSE ARRAY[h.ip] END, h.os, $2, h.vendor_id, $3, $4, $5, h.relevance, h.host_hash, $6, $6, $6, $6
-		FROM stage_hosts h ORDER BY h.vendor_id
+			CASE WHEN h.ip = '' THEN '{}'::text[] ELSE ARRAY[h.ip] END, h.os, $2, h.vendor_id, COALESCE(h.asset_type, $3),
+			COALESCE(h.responsible, $4), COALESCE(h.criticality, $5), h.relevance, h.host_hash, $6, $6, $6, $6
+		FROM stage_hosts h WHERE NOT EXISTS (SELECT 1 FROM stage_host_assets m WHERE m.vendor_id = h.vendor_id) ORDER BY h.vendor_id
 		ON CONFLICT (identity_key) DO NOTHING`, sc.Prefix, sc.Source, typ, d.Responsible, d.Criticality, now)
-	if err != nil {
-		return 0, fmt.Errorf("create assets of new hosts: %w", err)
+		if err != nil {
+			return 0, fmt.Errorf("create assets of new hosts: %w", err)
+		}
+		created = tag.RowsAffected()
 	}
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE stage_host_assets ON COMMIT DROP AS
-		SELECT DISTINCT h.vendor_id, a.id AS asset_id FROM stage_hosts h JOIN assets a ON a.identity_key = $1 || h.vendor_id`, sc.Prefix); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO stage_host_assets (vendor_id, asset_id)
+		SELECT DISTINCT h.vendor_id, a.id FROM stage_hosts h JOIN assets a ON a.identity_key = $1 || h.vendor_id
+		WHERE NOT EXISTS (SELECT 1 FROM stage_host_assets m WHERE m.vendor_id = h.vendor_id)`, sc.Prefix); err != nil {
 		return 0, err
 	}
 	if _, err := tx.Exec(ctx, "ANALYZE stage_host_assets"); err != nil {
@@ -106,7 +140,7 @@ func linkHostAssets(ctx context.Context, tx pgx.Tx, sc AssetScope, d AssetDefaul
 		WHERE asset_sources.status <> 'active' OR asset_sources.asset_id <> EXCLUDED.asset_id`, sc.SourceType, sc.SourceID, now); err != nil {
 		return 0, fmt.Errorf("link assets to their source: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	return created, nil
 }
 
 // countUpserts reads the rows of an upsert RETURNING (xmax = 0): true for an inserted row,
@@ -144,13 +178,21 @@ func scannerImportDone(ctx context.Context, tx pgx.Tx, runID, taskID uuid.UUID) 
 	return counts, true, json.Unmarshal(raw, &counts)
 }
 
-func recordScannerImport(ctx context.Context, tx pgx.Tx, runID, taskID uuid.UUID, counts map[string]int64, now time.Time) error {
+func (st *Staging) recordImport(ctx context.Context, tx pgx.Tx, runID, taskID uuid.UUID, counts map[string]int64, now time.Time) error {
+	if st.File != nil {
+		counts["records"], counts["failed"] = st.File.Records, st.File.Failed
+	}
 	raw, err := json.Marshal(counts)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, "INSERT INTO scanner_imports (run_id, task_id, counts, applied_at) VALUES ($1, $2, $3::jsonb, $4)", runID, taskID, string(raw), now)
-	return err
+	if _, err = tx.Exec(ctx, "INSERT INTO scanner_imports (run_id, task_id, counts, applied_at) VALUES ($1, $2, $3::jsonb, $4)", runID, taskID, string(raw), now); err != nil {
+		return err
+	}
+	if st.File == nil {
+		return nil
+	}
+	return recordXMLImport(ctx, tx, runID, taskID, st.File, now)
 }
 
 // begin opens the apply's transaction, serialised per task by an advisory lock, and returns
@@ -247,9 +289,10 @@ func (st *Staging) ApplyAssets(ctx context.Context, in AssetApplyInput) (counts 
 	}
 	rows, err := tx.Query(ctx, `
 		INSERT INTO assets AS a (identity_key, name, host_address, dns, netbios, fqdn, hostname, ip_addresses, os, source, vendor_id,
-			asset_type, responsible, criticality, relevance, content_hash, status, first_seen_at, last_seen_at, created_at, updated_at)
+			asset_type, responsible, criticality, description, relevance, content_hash, status, first_seen_at, last_seen_at, created_at, updated_at)
 		SELECT DISTINCT ON (h.vendor_id) $1 || h.vendor_id, h.name, h.address, h.dns, h.netbios, h.dns, h.netbios,
-			CASE WHEN h.ip = '' THEN '{}'::text[] ELSE ARRAY[h.ip] END, h.os, $2, h.vendor_id, $3, $4, $5, h.relevance, h.host_hash,
+			CASE WHEN h.ip = '' THEN '{}'::text[] ELSE ARRAY[h.ip] END, h.os, $2, h.vendor_id, COALESCE(h.asset_type, $3),
+			COALESCE(h.responsible, $4), COALESCE(h.criticality, $5), COALESCE(h.description, ''), h.relevance, h.host_hash,
 			'active', $6, COALESCE(h.last_scan, $6), $6, $6
 		FROM stage_hosts h ORDER BY h.vendor_id, h.last_scan DESC NULLS LAST
 		ON CONFLICT (identity_key) DO UPDATE SET
@@ -268,6 +311,17 @@ func (st *Staging) ApplyAssets(ctx context.Context, in AssetApplyInput) (counts 
 		return nil, false, fmt.Errorf("upsert assets: %w", err)
 	}
 	counts["unchanged"] = staged - counts["created"] - counts["updated"]
+	// Properties only some imports give (XML files): set on the rows just updated.
+	if _, err = tx.Exec(ctx, `UPDATE assets a SET
+			asset_type = CASE WHEN h.asset_type IS NULL OR (NOT $3 AND 'asset_type' = ANY(a.edited_fields)) THEN a.asset_type ELSE h.asset_type END,
+			description = CASE WHEN h.description IS NULL OR (NOT $3 AND 'description' = ANY(a.edited_fields)) THEN a.description ELSE h.description END,
+			responsible = CASE WHEN h.responsible IS NULL OR (NOT $3 AND 'responsible' = ANY(a.edited_fields)) THEN a.responsible ELSE h.responsible END,
+			criticality = CASE WHEN h.criticality IS NULL OR (NOT $3 AND 'criticality' = ANY(a.edited_fields)) THEN a.criticality ELSE h.criticality END
+		FROM stage_hosts h WHERE a.identity_key = $1 || h.vendor_id AND a.updated_at = $2 AND a.created_at <> $2
+			AND (h.asset_type IS NOT NULL OR h.description IS NOT NULL OR h.responsible IS NOT NULL OR h.criticality IS NOT NULL)`,
+		in.Scope.Prefix, in.Now, in.Overwrite); err != nil {
+		return nil, false, fmt.Errorf("update asset properties: %w", err)
+	}
 	if _, err = linkHostAssets(ctx, tx, in.Scope, in.Defaults, in.Now); err != nil {
 		return nil, false, err
 	}
@@ -283,7 +337,7 @@ func (st *Staging) ApplyAssets(ctx context.Context, in AssetApplyInput) (counts 
 		in.Scope.SourceType, in.Scope.SourceID, in.Now); err != nil {
 		return nil, false, fmt.Errorf("retire assets: %w", err)
 	}
-	if err = recordScannerImport(ctx, tx, in.RunID, in.TaskID, counts, in.Now); err != nil {
+	if err = st.recordImport(ctx, tx, in.RunID, in.TaskID, counts, in.Now); err != nil {
 		return nil, false, err
 	}
 	return counts, false, tx.Commit(ctx)
@@ -358,6 +412,23 @@ func (st *Staging) ApplyOccurrences(ctx context.Context, in OccurrenceApplyInput
 	}
 	if counts["assets_created"], err = linkHostAssets(ctx, tx, in.Scope, in.Defaults, in.Now); err != nil {
 		return nil, false, err
+	}
+	if in.Scope.SkipUnknown {
+		// Detections of hosts without an asset are skipped, each with the reason.
+		by := in.Scope.Match
+		if by == "" {
+			by = "source ID"
+		}
+		tag, err := tx.Exec(ctx, `WITH gone AS (
+			DELETE FROM stage_detections s WHERE NOT EXISTS (SELECT 1 FROM stage_host_assets ha WHERE ha.vendor_id = s.asset_vendor_id)
+			RETURNING record_no, record_line, asset_vendor_id)
+			INSERT INTO stage_issues (number, line, outcome, field, message)
+			SELECT COALESCE(record_no, 0), COALESCE(record_line, 0), 'skipped', 'host',
+				format('no asset has the %s %s (the task skips occurrences of unknown hosts)', $1::text, asset_vendor_id) FROM gone`, by)
+		if err != nil {
+			return nil, false, fmt.Errorf("skip detections of unknown hosts: %w", err)
+		}
+		counts["skipped"] += tag.RowsAffected()
 	}
 	steps := []struct {
 		sql  string
@@ -465,7 +536,7 @@ func (st *Staging) ApplyOccurrences(ctx context.Context, in OccurrenceApplyInput
 	}
 	counts["excepted"] = excepted
 	counts["total"] = counts["created"] + counts["updated"] + counts["unchanged"] + counts["reopened"]
-	if err = recordScannerImport(ctx, tx, in.RunID, in.TaskID, counts, in.Now); err != nil {
+	if err = st.recordImport(ctx, tx, in.RunID, in.TaskID, counts, in.Now); err != nil {
 		return nil, false, err
 	}
 	return counts, false, tx.Commit(ctx)

@@ -3,13 +3,13 @@ package tasktype
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"path"
 	"sort"
 	"strings"
 
 	"github.com/google/uuid"
 
-	"github.com/tributary-io/tributary/connectortype"
 	"github.com/tributary-io/tributary/valid"
 	"github.com/tributary-io/tributary/xmlmap"
 )
@@ -209,7 +209,7 @@ func (c *XMLImportConfig) Validate() []valid.FieldError {
 	}
 	if c.URL != "" {
 		sources++
-		if msg := connectortype.CheckBaseURL(c.URL, c.AllowPlaintextHTTP); msg != "" {
+		if msg := checkFileURL(c.URL, c.AllowPlaintextHTTP); msg != "" {
 			bad("url", "%s", msg)
 		}
 	}
@@ -260,6 +260,25 @@ func maps(m *xmlmap.Mapping, target string) bool {
 		}
 	}
 	return false
+}
+
+// checkFileURL checks the URL of a file: http(s) with a host and no credentials in it (a
+// query, as signed URLs have, is allowed; it is never shown).
+func checkFileURL(raw string, plaintext bool) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "is not a URL"
+	case u.Scheme != "https" && u.Scheme != "http":
+		return "must be an https:// URL"
+	case u.Scheme == "http" && !plaintext:
+		return "must be https:// (set allow_plaintext_http to fetch over http://)"
+	case u.Host == "":
+		return "must name a host"
+	case u.User != nil:
+		return "must not carry credentials (use url_token)"
+	}
+	return ""
 }
 
 // CheckDropGlob checks a drop directory glob: relative, inside the directory, a valid

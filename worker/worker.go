@@ -36,6 +36,12 @@ type Options struct {
 	// ScannerTransport makes the HTTP requests of connectors to Qualys and Nexpose. Optional;
 	// defaults to http.DefaultTransport.
 	ScannerTransport http.RoundTripper
+	// XMLDropDir is the drop directory of XML imports with a drop_glob. Optional.
+	XMLDropDir string
+	// MaxXMLFileBytes caps a file an XML import fetches or picks up. Optional; 1 GiB.
+	MaxXMLFileBytes int64
+	// XMLClient fetches the URLs of XML imports. Optional.
+	XMLClient *http.Client
 	// Worker holds Temporal worker options. Optional.
 	Worker sdkworker.Options
 }
@@ -52,6 +58,8 @@ func Register(r sdkworker.Registry, opts Options) {
 	r.RegisterActivity(&activities.Connectors{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport})
 	r.RegisterActivity(&activities.ScannerImports{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport})
 	r.RegisterActivity(&activities.Remediation{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport})
+	r.RegisterActivity(&activities.XMLImports{Store: opts.Store, Keyring: opts.Keyring, DropDir: opts.XMLDropDir, Client: opts.XMLClient,
+		MaxFileBytes: opts.MaxXMLFileBytes})
 }
 
 // New returns a worker with everything registered; start it with Run or Start.

@@ -76,8 +76,9 @@ func RunWorker(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun
 	if err := worker.Reconcile(ctx, log, c, cfg.TemporalNamespace, d); err != nil {
 		return err
 	}
-	w, err := worker.New(worker.Options{Client: c, Store: s, TaskQueue: cfg.TaskQueue, Keyring: cfg.Keyring,
-		Worker: sdkworker.Options{WorkerStopTimeout: 10 * time.Second}})
+	w, err := worker.New(worker.Options{Client: c, Store: s, TaskQueue: cfg.TaskQueue, Keyring: cfg.Keyring, XMLDropDir: cfg.XMLDropDir,
+		MaxXMLFileBytes: cfg.MaxUploadBytes,
+		Worker:          sdkworker.Options{WorkerStopTimeout: 10 * time.Second}})
 	if err != nil {
 		return err
 	}
