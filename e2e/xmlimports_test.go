@@ -145,9 +145,9 @@ func TestXMLImportsThroughAPI(t *testing.T) {
 	}}
 	var preview struct {
 		Records []struct {
-			Number int               `json:"number"`
-			Line   int               `json:"line"`
-			Values map[string]any    `json:"values"`
+			Number int                 `json:"number"`
+			Line   int                 `json:"line"`
+			Values map[string]any      `json:"values"`
 			Errors []previewFieldError `json:"errors"`
 		} `json:"records"`
 	}

@@ -9,11 +9,6 @@ import "github.com/tributary-io/tributary/xmlmap"
 
 func ptr[T any](v T) *T { return &v }
 
-// lower makes an expression's value lower-case (XPath 1.0 has no lower-case()).
-func lower(expr string) string {
-	return "translate(" + expr + ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
-}
-
 // nexposeNodeID is a NeXpose node's asset ID: its device-id, else its address (XPath 1.0
 // picks between the two with substring lengths).
 const nexposeNodeID = "concat(@device-id, substring(@address, 1, 1000 * number(not(@device-id))))"
@@ -46,20 +41,20 @@ var xmlPresets = []XMLImportPreset{
 		Mapping: xmlmap.Mapping{Record: "/NexposeReport/nodes/node/tests/test",
 			MoreRecords: []string{"/NexposeReport/nodes/node/endpoints/endpoint/services/service/tests/test"},
 			Lookups: []xmlmap.Lookup{
-				{Name: "title", Record: "/NexposeReport/VulnerabilityDefinitions/vulnerability", Key: lower("@id"), Value: "@title"},
-				{Name: "severity", Record: "/NexposeReport/VulnerabilityDefinitions/vulnerability", Key: lower("@id"), Value: "@severity"},
-				{Name: "description", Record: "/NexposeReport/VulnerabilityDefinitions/vulnerability", Key: lower("@id"), Value: "normalize-space(description)"},
-				{Name: "solution", Record: "/NexposeReport/VulnerabilityDefinitions/vulnerability", Key: lower("@id"), Value: "normalize-space(solution)"},
-				{Name: "cves", Record: "/NexposeReport/VulnerabilityDefinitions/vulnerability", Key: lower("@id"),
+				{Name: "title", Record: "/NexposeReport/VulnerabilityDefinitions/vulnerability", Key: "@id", KeyCase: "lower", Value: "@title"},
+				{Name: "severity", Record: "/NexposeReport/VulnerabilityDefinitions/vulnerability", Key: "@id", KeyCase: "lower", Value: "@severity"},
+				{Name: "description", Record: "/NexposeReport/VulnerabilityDefinitions/vulnerability", Key: "@id", KeyCase: "lower", Value: "normalize-space(description)"},
+				{Name: "solution", Record: "/NexposeReport/VulnerabilityDefinitions/vulnerability", Key: "@id", KeyCase: "lower", Value: "normalize-space(solution)"},
+				{Name: "cves", Record: "/NexposeReport/VulnerabilityDefinitions/vulnerability", Key: "@id", KeyCase: "lower",
 					Value: "references/reference[@source='CVE']", Join: ptr(",")},
 			},
 			Fields: []xmlmap.Field{
-				{Target: "vulnerability_id", XPath: lower("@id")},
-				{Target: "title", XPath: lower("@id"), Lookup: "title"},
-				{Target: "level", XPath: lower("@id"), Lookup: "severity", Ranges: nexposeLevel},
-				{Target: "description", XPath: lower("@id"), Lookup: "description"},
-				{Target: "solution", XPath: lower("@id"), Lookup: "solution"},
-				{Target: "cves", XPath: lower("@id"), Lookup: "cves"},
+				{Target: "vulnerability_id", XPath: "@id", Case: "lower"},
+				{Target: "title", XPath: "@id", Lookup: "title"},
+				{Target: "level", XPath: "@id", Lookup: "severity", Ranges: nexposeLevel},
+				{Target: "description", XPath: "@id", Lookup: "description"},
+				{Target: "solution", XPath: "@id", Lookup: "solution"},
+				{Target: "cves", XPath: "@id", Lookup: "cves"},
 				{Target: "host", XPath: "concat(ancestor::node/@device-id, substring(ancestor::node/@address, 1, 1000 * number(not(ancestor::node/@device-id))))"},
 				{Target: "ip", XPath: "ancestor::node/@address"},
 				{Target: "port", XPath: "ancestor::endpoint/@port"},

@@ -56,6 +56,9 @@ type Lookup struct {
 	// Join, when set, makes a value that selects several nodes their string-values joined by
 	// it (every CVE of a definition); otherwise the first node's. Optional.
 	Join *string `json:"join,omitempty" validate:"omitempty,max=20"`
+	// KeyCase "lower" or "upper" matches keys without regard to case: the table's keys and
+	// the keys fields look up are converted. Optional.
+	KeyCase string `json:"key_case,omitempty" validate:"omitempty,oneof=lower upper"`
 }
 
 // Field maps one XPath expression to a target field.
@@ -70,6 +73,9 @@ type Field struct {
 	// string-values joined by it ("CVE_ID_LIST/CVE_ID/ID" with ","); otherwise the first
 	// node's. Optional.
 	Join *string `json:"join,omitempty" validate:"omitempty,max=20"`
+	// Case "lower" or "upper" converts the value (after a lookup, before the value map).
+	// Optional.
+	Case string `json:"case,omitempty" validate:"omitempty,oneof=lower upper"`
 	// Type is string, integer, decimal, boolean or datetime. Optional; defaults to the
 	// target's type.
 	Type string `json:"type,omitempty" validate:"omitempty,oneof=string integer decimal boolean datetime"`
@@ -130,6 +136,7 @@ type Compiled struct {
 
 type compiledLookup struct {
 	join       *string
+	keyCase    string
 	name       string
 	path       []string
 	key, value *xpath.Expr
@@ -137,8 +144,9 @@ type compiledLookup struct {
 
 type compiledField struct {
 	Field
-	target Target
-	expr   *xpath.Expr
+	target  Target
+	expr    *xpath.Expr
+	keyCase string // of the field's lookup
 }
 
 // Compile checks m against the targets a task writes and compiles its expressions. Errors
@@ -182,7 +190,7 @@ func Compile(m Mapping, targets []Target) (c *Compiled, err error) {
 			bad(at+".name", "%q is defined twice", l.Name)
 		}
 		lookups[l.Name] = true
-		cl := compiledLookup{name: l.Name, join: l.Join}
+		cl := compiledLookup{name: l.Name, join: l.Join, keyCase: l.KeyCase}
 		var err error
 		if cl.path, err = ParseRecordPath(l.Record); err != nil {
 			bad(at+".record", "%v", err)
@@ -245,7 +253,13 @@ func Compile(m Mapping, targets []Target) (c *Compiled, err error) {
 				bad(at+".default", "%s", msg)
 			}
 		}
-		c.fields = append(c.fields, compiledField{Field: f, target: t, expr: expr})
+		cf := compiledField{Field: f, target: t, expr: expr}
+		for _, l := range c.lookups {
+			if l.name == f.Lookup {
+				cf.keyCase = l.keyCase
+			}
+		}
+		c.fields = append(c.fields, cf)
 	}
 	for _, t := range targets {
 		if t.Required && !seen[t.Name] {
@@ -348,7 +362,7 @@ func (c *Compiled) ReadLookups(r io.Reader, opts LookupOptions) (Tables, error) 
 		if err != nil {
 			return &Error{Record: rec.Number, Line: rec.Line, Msg: fmt.Sprintf("lookup %s: key %v", l.name, err)}
 		}
-		key = strings.TrimSpace(key)
+		key = toCase(strings.TrimSpace(key), l.keyCase)
 		if _, dup := t[l.name][key]; dup || key == "" {
 			return nil
 		}
@@ -381,8 +395,9 @@ func (c *Compiled) Evaluate(rec *Record, tables Tables) (Values, []FieldError) {
 		}
 		raw = strings.TrimSpace(raw)
 		if f.Lookup != "" {
-			raw = strings.TrimSpace(tables[f.Lookup][raw])
+			raw = strings.TrimSpace(tables[f.Lookup][toCase(raw, f.keyCase)])
 		}
+		raw = toCase(raw, f.Case)
 		if mapped, ok := f.ValueMap[raw]; ok {
 			raw = mapped
 		}
@@ -403,6 +418,16 @@ func (c *Compiled) Evaluate(rec *Record, tables Tables) (Values, []FieldError) {
 		out[f.Target] = v
 	}
 	return out, errs
+}
+
+func toCase(s, c string) string {
+	switch c {
+	case "lower":
+		return strings.ToLower(s)
+	case "upper":
+		return strings.ToUpper(s)
+	}
+	return s
 }
 
 // evaluate gives an expression's value as a string: a node-set's first node's string-value,

@@ -15,6 +15,9 @@
 //	tributary-bench remediation  Synchronize Qualys Scanner Remediation: 100,000 tickets against
 //	                         100,000 occurrences and 20,000 events, next to reading the same
 //	                         tickets with the client alone
+//	tributary-bench xml      Import Vulnerabilities from XML File with the NeXpose XML Export 2.0
+//	                         preset on generated 20 and 200 MB exports (wall, peak RSS), next to
+//	                         an encoding/xml token loop over the same file
 //
 // Without DATABASE_URL each starts a throwaway PostgreSQL cluster.
 package main
@@ -43,7 +46,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger|ldap|reimport|scanner|remediation [flags]")
+		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger|ldap|reimport|scanner|remediation|xml [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -72,8 +75,14 @@ func main() {
 		err = remediationRunChild(ctx, os.Args[2:])
 	case "tickets-read":
 		err = ticketsReadChild(ctx, os.Args[2:])
+	case "xml":
+		err = benchXML(ctx, os.Args[2:])
+	case "xml-tokens":
+		err = xmlTokensChild(ctx, os.Args[2:])
+	case "xml-run":
+		err = xmlRunChild(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q: use runs, trigger, ldap, reimport, scanner or remediation", os.Args[1])
+		err = fmt.Errorf("unknown benchmark %q: use runs, trigger, ldap, reimport, scanner, remediation or xml", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tributary-bench:", err)

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/tributary-io/tributary/activities"
+	"github.com/tributary-io/tributary/secrets"
+	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/tasktype"
+)
+
+// benchXML measures the Import Vulnerabilities from XML File task with the NeXpose XML Export
+// 2.0 preset on generated exports of each size (default 20 and 200 MB): the upload into the
+// file store, then the import run in a child process (wall time, peak RSS, peak heap), next
+// to the floor, a plain encoding/xml token loop over the same file in a child process of its
+// own, in the same run. Peak RSS should stay flat across sizes: the file is streamed.
+func benchXML(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("xml", flag.ContinueOnError)
+	sizes := fs.String("mb", "20,200", "export sizes in MB, comma-separated")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dbURL, db, closeDB, err := database(ctx, 8)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	st := store.New(db)
+	keys, keySpec, err := secrets.NewRandomKeyring("bench")
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "tributary-bench-xml-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	fmt.Printf("Import Vulnerabilities from XML File, preset nexpose_xml_2_vulnerabilities, DATABASE %s\n\n", redactDSN(dbURL))
+	fmt.Printf("%-58s %10s %10s %10s %8s\n", "", "wall", "peak RSS", "peak heap", "ratio")
+	for _, s := range strings.Split(*sizes, ",") {
+		mb, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || mb < 1 {
+			return fmt.Errorf("-mb: %q is not a size in MB", s)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("nexpose-%dmb.xml", mb))
+		nodes, tests, err := writeNexposeExport(path, int64(mb)<<20)
+		if err != nil {
+			return err
+		}
+		fi, _ := os.Stat(path)
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		file, _, err := st.Files.Put(ctx, &store.File{Name: filepath.Base(path), CreatedBy: "bench", CreatedAt: time.Now()}, bufio.NewReaderSize(f, 1<<20), 1<<40)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		up := time.Since(start)
+		fmt.Printf("%d MB export (%.1f MiB, %d nodes, %d tests): upload into the file store %s (%.0f MiB/s)\n", mb, float64(fi.Size())/(1<<20), nodes, tests,
+			ms(up), float64(fi.Size())/(1<<20)/up.Seconds())
+		floor, floorWall, floorRSS, err := runChild(ctx, "xml-tokens", dbURL, keySpec, path)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-58s %10s %10s %10s\n", fmt.Sprintf("  floor: encoding/xml RawToken loop (%d tokens)", floor.Counts["tokens"]), ms(floorWall), mib(floorRSS), mib(floor.PeakHeap))
+		task, err := xmlBenchTask(ctx, st, keys, file.ID)
+		if err != nil {
+			return err
+		}
+		res, wall, rss, err := runChild(ctx, "xml-run", dbURL, keySpec, task.ID.String())
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-58s %10s %10s %10s %7.2fx\n", "  import (lookups, records, staging, apply)", ms(wall), mib(rss), mib(res.PeakHeap), float64(wall)/float64(floorWall))
+		fmt.Printf("    counts %v, phases %v\n", res.Counts, res.PhaseMS)
+	}
+	return nil
+}
+
+func xmlBenchTask(ctx context.Context, st *store.Store, keys *secrets.Keyring, file uuid.UUID) (*store.Task, error) {
+	raw, _ := json.Marshal(map[string]any{"file_id": file, "preset": "nexpose_xml_2_vulnerabilities", "asset_source": "bench-" + uuid.NewString()[:8]})
+	cfg, err := tasktype.Decode(tasktype.XMLVulnerabilities, raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := tasktype.SealSecrets(cfg, keys.Seal); err != nil {
+		return nil, err
+	}
+	sealed, _ := json.Marshal(cfg)
+	now := time.Now()
+	task := &store.Task{ID: uuid.New(), Type: tasktype.XMLVulnerabilities, Name: "bench xml " + uuid.NewString()[:8], Config: sealed, Timezone: "UTC",
+		Enabled: true, OverlapPolicy: "skip", MaxDurationSeconds: 7200, MaxAttempts: 1, CreatedAt: now, UpdatedAt: now}
+	return task, st.Tasks.Insert(ctx, task)
+}
+
+// writeNexposeExport writes a NeXpose XML Export 2.0 of about size bytes: nodes with two
+// names, an OS fingerprint, 8 node tests and 2 service tests with proofs of a few hundred
+// bytes, and 500 vulnerability definitions after the nodes (read by the preset's lookups).
+func writeNexposeExport(path string, size int64) (nodes, tests int, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	cw := &countingWriter{w: w}
+	fmt.Fprint(cw, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<NexposeReport version="2.0"><scans><scan id="1" name="bench" startTime="20261125T020000000" endTime="20261125T040000000" status="finished"/></scans><nodes>`+"\n")
+	proof := strings.Repeat("The installed package version is older than the fixed version &amp; the service banner matches. ", 4)
+	for cw.n < size-400_000 {
+		i := nodes
+		fmt.Fprintf(cw, `<node address="10.%d.%d.%d" status="alive" device-id="%d" site-name="HQ" site-importance="Normal" scan-template="full-audit" risk-score="%d.5">`,
+			i/65536%256, i/256%256, i%256, i+1, i%12000)
+		fmt.Fprintf(cw, `<names><name>host-%d.corp.example</name><name>HOST-%d</name></names><fingerprints><os certainty="0.90" vendor="Ubuntu" family="Linux" product="Linux" version="22.04"/></fingerprints><tests>`, i, i)
+		for j := 0; j < 8; j++ {
+			fmt.Fprintf(cw, `<test id="bench-vuln-%d" key="" status="vulnerable-version" scan-id="1" vulnerable-since="20261001T090000000"><Paragraph><Paragraph>%s (%d)</Paragraph></Paragraph></test>`,
+				(i*7+j*13)%500, proof, j)
+		}
+		fmt.Fprint(cw, `</tests><endpoints><endpoint protocol="tcp" port="443" status="open"><services><service name="HTTPS"><tests>`)
+		for j := 0; j < 2; j++ {
+			fmt.Fprintf(cw, `<test id="bench-tls-%d" key="" status="vulnerable-exploited" scan-id="1" vulnerable-since="20261101T090000000"><Paragraph>%s</Paragraph></test>`, (i+j)%50, proof)
+		}
+		fmt.Fprint(cw, "</tests></service></services></endpoint></endpoints></node>\n")
+		nodes++
+		tests += 10
+	}
+	fmt.Fprint(cw, "</nodes><VulnerabilityDefinitions>\n")
+	for k := 0; k < 500; k++ {
+		fmt.Fprintf(cw, `<vulnerability id="bench-vuln-%d" title="Benchmark vulnerability %d" severity="%d" cvssScore="5.0"><description><ContainerBlockElement><Paragraph>%s</Paragraph></ContainerBlockElement></description><references><reference source="CVE">CVE-2026-%04d</reference></references><solution><ContainerBlockElement><Paragraph>Upgrade.</Paragraph></ContainerBlockElement></solution></vulnerability>`+"\n",
+			k, k, k%10+1, proof, k)
+	}
+	for k := 0; k < 50; k++ {
+		fmt.Fprintf(cw, `<vulnerability id="bench-tls-%d" title="TLS issue %d" severity="6"><description><ContainerBlockElement><Paragraph>TLS.</Paragraph></ContainerBlockElement></description><references/><solution><ContainerBlockElement><Paragraph>Fix TLS.</Paragraph></ContainerBlockElement></solution></vulnerability>`+"\n", k, k)
+	}
+	fmt.Fprint(cw, "</VulnerabilityDefinitions></NexposeReport>\n")
+	if err := w.Flush(); err != nil {
+		return 0, 0, err
+	}
+	return nodes, tests, f.Close()
+}
+
+type countingWriter struct {
+	w *bufio.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// xmlTokensChild is the floor of benchXML: encoding/xml's RawToken loop over the file.
+func xmlTokensChild(_ context.Context, args []string) error {
+	if len(args) != 2 {
+		return errors.New("usage: tributary-bench xml-tokens FILE OUT.json")
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	stop := sampleHeap()
+	start := time.Now()
+	d := xml.NewDecoder(bufio.NewReaderSize(f, 256<<10))
+	var n int64
+	for {
+		if _, err := d.RawToken(); err == io.EOF {
+			break
+		} else if err != nil {
+			return err
+		}
+		n++
+	}
+	elapsed := time.Since(start)
+	peak, _ := stop()
+	b, _ := json.Marshal(childResult{Counts: map[string]int64{"tokens": n}, ActivityNS: elapsed.Nanoseconds(), PeakHeap: int64(peak)})
+	return os.WriteFile(args[1], b, 0o600)
+}
+
+// xmlRunChild runs one XML import task in this process: the child of benchXML.
+func xmlRunChild(ctx context.Context, args []string) error {
+	if len(args) != 2 {
+		return errors.New("usage: tributary-bench xml-run TASK_ID OUT.json")
+	}
+	st, keys, closeDB, err := childStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	tid, err := uuid.Parse(args[0])
+	if err != nil {
+		return err
+	}
+	task, err := st.Tasks.Get(ctx, tid)
+	if err != nil {
+		return err
+	}
+	run := &store.Run{ID: uuid.New(), Kind: "task", TaskID: &tid, TaskType: &task.Type, Trigger: "manual", Status: "running",
+		StartedAt: time.Now(), WorkflowID: "task-type/" + task.Type, Counts: map[string]int64{}, Details: json.RawMessage(`{}`)}
+	if err := st.Runs.RecordStart(ctx, run); err != nil {
+		return err
+	}
+	acts := &activities.XMLImports{Store: st, Keyring: keys}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.SetTestTimeout(2 * time.Hour)
+	env.RegisterActivity(acts)
+	stop := sampleHeap()
+	started := time.Now()
+	val, err := env.ExecuteActivity(acts.ImportXMLFile, activities.TaskInput{RunID: run.ID.String(), TaskID: args[0]})
+	elapsed := time.Since(started)
+	peakHeap, _ := stop()
+	if err != nil {
+		return err
+	}
+	var out activities.TaskOutput
+	if err := val.Get(&out); err != nil {
+		return err
+	}
+	res := childResult{Counts: out.Counts, ActivityNS: elapsed.Nanoseconds(), PeakHeap: int64(peakHeap)}
+	if r, err := st.Runs.Get(ctx, run.ID); err == nil {
+		var det activities.XMLImportDetails
+		if json.Unmarshal(r.Details, &det) == nil {
+			res.PhaseMS = det.PhaseMS
+		}
+	}
+	b, _ := json.Marshal(res)
+	return os.WriteFile(args[1], b, 0o600)
+}
