@@ -7,10 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 )
 
@@ -36,46 +39,53 @@ type File struct {
 // ErrTooLarge is returned when an upload is larger than its limit; nothing was stored.
 var ErrTooLarge = errors.New("too large")
 
-// Put stores the content of r (at most max bytes) as a file, in one transaction. When a file
-// with the same SHA-256 is stored already, that file is returned with existed true and
+// Put stores the content of r (at most max bytes) as a file, in one transaction: the chunks
+// are streamed with COPY, the file's row with its size and SHA-256 is written last. When a
+// file with the same SHA-256 is stored already, that file is returned with existed true and
 // nothing new is kept.
 func (s *Files) Put(ctx context.Context, f *File, r io.Reader, max int64) (*File, bool, error) {
-	var sum string
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		f.ID = uuid.New()
-		h := sha256.New()
-		buf := make([]byte, fileChunk)
-		var size int64
-		for seq := 0; ; seq++ {
-			n, err := io.ReadFull(r, buf)
-			if n > 0 {
-				size += int64(n)
-				if size > max {
-					return fmt.Errorf("%w: the file is larger than the limit of %d bytes", ErrTooLarge, max)
-				}
-				h.Write(buf[:n])
-				if _, err := tx.NewRaw("INSERT INTO import_file_chunks (file_id, seq, data) VALUES (?, ?, ?)", f.ID, seq, buf[:n]).Exec(ctx); err != nil {
-					return err
-				}
-			}
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				break
-			}
-			if err != nil {
-				return err
-			}
+	db, ok := s.db.(*bun.DB)
+	if !ok {
+		return nil, false, errors.New("files: Put needs the database, not a transaction")
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer conn.Close()
+	f.ID = uuid.New()
+	src := &chunkSource{r: r, id: f.ID, h: sha256.New(), buf: make([]byte, fileChunk), max: max, seq: -1}
+	err = conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("files: need a pgx connection, not %T", dc)
 		}
-		sum = hex.EncodeToString(h.Sum(nil))
+		pc := sc.Conn()
+		tx, err := pc.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_file_chunks"}, []string{"file_id", "seq", "data"}, src); err != nil {
+			if src.err != nil {
+				return src.err
+			}
+			return err
+		}
+		src.sum = hex.EncodeToString(src.h.Sum(nil))
 		var stored bool
-		if err := tx.NewRaw("SELECT EXISTS (SELECT 1 FROM import_files WHERE sha256 = ?)", sum).Scan(ctx, &stored); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM import_files WHERE sha256 = $1)", src.sum).Scan(&stored); err != nil {
 			return err
 		}
 		if stored {
 			return errExisted // the same bytes are stored: this copy is rolled back
 		}
-		f.Size, f.SHA256 = size, sum
-		_, err := tx.NewInsert().Model(f).Exec(ctx)
-		return err
+		f.Size, f.SHA256 = src.size, src.sum
+		if _, err := tx.Exec(ctx, `INSERT INTO import_files (id, name, size, sha256, content_type, created_by, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.ID, f.Name, f.Size, f.SHA256, f.ContentType, f.CreatedBy, f.CreatedAt); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
 	})
 	switch {
 	case err == nil:
@@ -83,13 +93,56 @@ func (s *Files) Put(ctx context.Context, f *File, r io.Reader, max int64) (*File
 	case errors.Is(err, errExisted), errors.Is(mapError(err), ErrDuplicate):
 		// Stored before, or by a concurrent upload of the same bytes.
 		var prev File
-		if err := s.db.NewSelect().Model(&prev).Where("f.sha256 = ?", sum).Scan(ctx); err != nil {
+		if err := s.db.NewSelect().Model(&prev).Where("f.sha256 = ?", src.sum).Scan(ctx); err != nil {
 			return nil, false, mapError(err)
 		}
 		return &prev, true, nil
 	}
 	return nil, false, mapError(err)
 }
+
+// chunkSource feeds COPY with the chunks of a file as they are read, hashing them.
+type chunkSource struct {
+	r    io.Reader
+	id   uuid.UUID
+	h    hash.Hash
+	buf  []byte
+	n    int
+	seq  int
+	size int64
+	max  int64
+	err  error
+	done bool
+	sum  string
+}
+
+func (c *chunkSource) Next() bool {
+	if c.done || c.err != nil {
+		return false
+	}
+	n, err := io.ReadFull(c.r, c.buf)
+	if n > 0 {
+		c.size += int64(n)
+		if c.size > c.max {
+			c.err = fmt.Errorf("%w: the file is larger than the limit of %d bytes", ErrTooLarge, c.max)
+			return false
+		}
+		c.h.Write(c.buf[:n])
+		c.n, c.seq = n, c.seq+1
+	}
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		c.done = true
+	case err != nil:
+		c.err = err
+		return false
+	}
+	return n > 0
+}
+
+func (c *chunkSource) Values() ([]any, error) { return []any{c.id, c.seq, c.buf[:c.n]}, nil }
+
+func (c *chunkSource) Err() error { return c.err }
 
 var errExisted = errors.New("the file is stored already")
 
