@@ -2,14 +2,21 @@ package e2e
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tributary-io/tributary/auth"
+	"github.com/tributary-io/tributary/internal/testenv"
+	"github.com/tributary-io/tributary/store"
 )
 
 func xmlFixture(t *testing.T, name string) []byte {
@@ -201,4 +208,101 @@ func TestXMLImportsThroughAPI(t *testing.T) {
 type previewFieldError struct {
 	Target  string `json:"target"`
 	Message string `json:"message"`
+}
+
+// The worker process is killed with SIGKILL in the middle of an XML import: once while the
+// file is being fetched, once after the apply committed and before the run was recorded. A
+// fresh worker finishes each run; the catalogue, assets and occurrences are what one clean
+// run leaves (checked against a stack that ran without a crash).
+func TestXMLImportSurvivesWorkerKills(t *testing.T) {
+	bin := buildWorker(t)
+	doc := xmlFixture(t, "nexpose_export_2.xml")
+	type outcome struct {
+		counts map[string]int64
+		state  string
+	}
+	scenario := func(kill string) outcome {
+		started := make(chan struct{}, 10)
+		release := make(chan struct{})
+		var calls atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := calls.Add(1)
+			started <- struct{}{}
+			if kill == "during fetch" && n == 1 {
+				w.Header().Set("Content-Length", fmt.Sprint(len(doc)))
+				_, _ = w.Write(doc[:len(doc)/2])
+				w.(http.Flusher).Flush()
+				select { // the first attempt dies with its worker
+				case <-release:
+				case <-r.Context().Done():
+				}
+				return
+			}
+			_, _ = w.Write(doc)
+		}))
+		defer srv.Close()
+		defer close(release)
+		s := newStack(t, stackOptions{noWorker: kill != ""})
+		var w *exec.Cmd
+		if kill != "" {
+			w = s.startWorkerProcess(bin, "worker-1")
+		}
+		var task taskView
+		s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "xml_vulnerabilities", "name": "nexpose url", "max_attempts": 3,
+			"config": map[string]any{"url": srv.URL + "/export.xml", "allow_plaintext_http": true, "preset": "nexpose_xml_2_vulnerabilities"}}, &task)
+		var tr triggered
+		s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+task.ID+"/runs", nil, &tr)
+		switch kill {
+		case "during fetch":
+			<-started
+			killProcess(t, w)
+		case "after apply":
+			// Once the file is being fetched (the attempt is recorded), hold the run's row: the
+			// attempt applies, commits, then waits to record its details.
+			<-started
+			ctx := context.Background()
+			tx, err := s.store.DB.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, "SELECT 1 FROM runs WHERE id = ? FOR UPDATE", mustParse(tr.RunID)); err != nil {
+				t.Fatal(err)
+			}
+			testenv.Eventually(t, 60*time.Second, func() error {
+				var n int
+				if err := s.store.DB.NewRaw("SELECT count(*) FROM xml_imports WHERE run_id = ?", mustParse(tr.RunID)).Scan(ctx, &n); err != nil || n == 0 {
+					return fmt.Errorf("not applied yet")
+				}
+				return nil
+			})
+			killProcess(t, w)
+			_ = tx.Rollback()
+		}
+		if kill != "" {
+			s.startWorkerProcess(bin, "worker-2")
+		}
+		run := s.waitRun(tr.RunID, 120*time.Second)
+		if run.Status != store.StatusSucceeded || (kill != "" && run.Attempt < 2) || (run.Details["replayed"] == true) != (kill == "after apply") {
+			t.Fatalf("%s: run %+v", kill, run)
+		}
+		var state string
+		if err := s.store.DB.NewRaw(`SELECT string_agg(x, ' ' ORDER BY x) FROM (
+			SELECT o.identity || '/' || o.status || '/' || a.identity_key || '/' || v.vendor_id || '/' || v.title AS x
+			FROM vulnerability_occurrences o JOIN assets a ON a.id = o.asset_id JOIN vulnerabilities v ON v.id = o.vulnerability_id
+			UNION ALL SELECT 'files:' || count(*) FROM import_files UNION ALL SELECT 'chunks:' || count(*) FROM import_file_chunks
+			UNION ALL SELECT 'imports:' || count(*) FROM xml_imports UNION ALL SELECT 'assets:' || count(*) FROM assets) s`).Scan(context.Background(), &state); err != nil {
+			t.Fatal(err)
+		}
+		delete(run.Counts, "replayed")
+		return outcome{counts: run.Counts, state: state}
+	}
+	clean := scenario("")
+	if clean.counts["created"] != 4 {
+		t.Fatalf("the clean run: %v", clean.counts)
+	}
+	for _, kill := range []string{"during fetch", "after apply"} {
+		if got := scenario(kill); fmt.Sprint(got.counts) != fmt.Sprint(clean.counts) || got.state != clean.state {
+			t.Fatalf("killed %s:\n%+v\na clean run:\n%+v", kill, got, clean)
+		}
+	}
 }

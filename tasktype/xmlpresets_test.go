@@ -1,6 +1,7 @@
 package tasktype
 
 import (
+	"bytes"
 	"os"
 	"testing"
 	"time"
@@ -140,4 +141,45 @@ func TestQualysPresets(t *testing.T) {
 	check(t, "VULN without port", scan[1], map[string]any{"vulnerability_id": "38739", "port": nil, "level": int64(4)})
 	check(t, "PRACTICE", scan[2], map[string]any{"vulnerability_id": "90043", "port": int64(445), "detection_type": "potential"})
 	check(t, "second IP", scan[3], map[string]any{"host": "192.0.2.11", "port": int64(80), "last_found": found})
+}
+
+// FuzzPresets maps any document with every preset (lookups, records, evaluation): nothing
+// panics, and a record either maps or says which field failed and why.
+func FuzzPresets(f *testing.F) {
+	for _, name := range []string{"nexpose_export_2.xml", "qualys_asset_data_report.xml", "qualys_scan.xml"} {
+		b, err := os.ReadFile("testdata/xml/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`<SCAN><HEADER><KEY value="DATE">yesterday</KEY></HEADER><IP value=""><VULNS><CAT port="x"><VULN number="" severity="9"/></CAT></VULNS></IP></SCAN>`))
+	var compiled []*xmlmap.Compiled
+	for _, p := range XMLPresets() {
+		c, err := xmlmap.Compile(p.Mapping, XMLTargets[p.Kind])
+		if err != nil {
+			f.Fatal(err)
+		}
+		compiled = append(compiled, c)
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		for _, c := range compiled {
+			tables, err := c.ReadLookups(bytes.NewReader(doc), xmlmap.LookupOptions{})
+			if err != nil {
+				continue
+			}
+			_, _ = c.Records(bytes.NewReader(doc), xmlmap.ReadOptions{}, func(r *xmlmap.Record) error {
+				v, errs := c.Evaluate(r, tables)
+				for _, e := range errs {
+					if e.Target == "" || e.Message == "" {
+						t.Fatalf("record %d: an error without field or reason: %+v", r.Number, e)
+					}
+					if _, ok := v[e.Target]; ok {
+						t.Fatalf("record %d: %s both failed and has a value", r.Number, e.Target)
+					}
+				}
+				return nil
+			})
+		}
+	})
 }
