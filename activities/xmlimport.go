@@ -474,6 +474,13 @@ func (a *XMLImports) stageAndApply(ctx context.Context, r *xmlRun, st *store.Sta
 	}
 	r.lap("records")
 	r.det.Records, r.det.Failed = int64(n), failed
+	if n == 0 && !r.cfg.AllowEmptyResults {
+		m := r.cfg.EffectiveMapping()
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"file %s has no element at the mapping's record path %s; nothing was changed (check the path against the file, "+
+				"or set config.allow_empty_results if an empty file is expected)", r.file.Name, strings.Join(append([]string{m.Record}, m.MoreRecords...), " or ")),
+			ErrTypeBadFile, nil)
+	}
 	st.File = &store.ImportedFile{ID: r.file.ID, SHA256: r.file.SHA256, Records: int64(n), Failed: failed}
 	if failed > int64(r.cfg.MaxFailedRecords) || (n > 0 && failed*100 > int64(n)*int64(r.cfg.MaxFailedPercent)) {
 		if err := st.SaveIssues(ctx, r.runID); err != nil {

@@ -315,6 +315,14 @@ func TestXMLImportSourcesAndBadFiles(t *testing.T) {
 	if counts["records"] != 0 || !strings.Contains(det.NoFile, "no file") {
 		t.Errorf("empty drop directory: %v %+v", counts, det)
 	}
+
+	// A record path that selects nothing fails the run, naming the path.
+	wrong := f.task("xml_assets", map[string]any{"file_id": f.upload("scan.xml", doc), "mapping": map[string]any{"record": "/SCAN/HOST",
+		"fields": []map[string]any{{"target": "id", "xpath": "@value"}, {"target": "name", "xpath": "@value"}}}})
+	_, _, err = f.runXML(wrong, f.newRun(wrong))
+	if !errors.As(err, &ae) || ae.Type() != activities.ErrTypeBadFile || !strings.Contains(err.Error(), "no element at the mapping's record path /SCAN/HOST") {
+		t.Errorf("a record path that selects nothing: %v", err)
+	}
 }
 
 func TestXMLImportRetryReplays(t *testing.T) {

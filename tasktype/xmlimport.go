@@ -162,8 +162,10 @@ type XMLImportConfig struct {
 	// Optional; default 30 and 365 (vulnerabilities).
 	ExpireAfterDays int `json:"expire_after_days" validate:"min=0,max=3650"`
 	DeleteAfterDays int `json:"delete_after_days" validate:"min=0,max=36500"`
-	// AllowEmptyResults lets a vulnerability file without occurrences close every open
-	// occurrence of the task. Optional; by default such a run fails and changes nothing.
+	// AllowEmptyResults accepts a file without records (by default a run fails on one: the
+	// record path is likely wrong) and lets a vulnerability file without occurrences close
+	// every open occurrence of the task. Optional; by default such runs fail and change
+	// nothing.
 	AllowEmptyResults bool `json:"allow_empty_results,omitempty"`
 
 	// EventMatch is how records become events: "key" (the mapped key: a key imported
