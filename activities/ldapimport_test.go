@@ -91,23 +91,7 @@ func (f *ldapFixture) newRun() uuid.UUID {
 // run executes the activity for runID and returns its counts and the recorded details.
 func (f *ldapFixture) run(runID uuid.UUID) (map[string]int64, activities.DirectoryImportDetails, error) {
 	f.t.Helper()
-	env := f.suite.NewTestActivityEnvironment()
-	env.RegisterActivity(f.acts)
-	val, err := env.ExecuteActivity(f.acts.ImportDirectory, activities.TaskInput{RunID: runID.String(), TaskID: f.task.ID.String()})
-	var det activities.DirectoryImportDetails
-	run, gerr := f.st.Runs.Get(context.Background(), runID)
-	if gerr != nil {
-		f.t.Fatal(gerr)
-	}
-	_ = json.Unmarshal(run.Details, &det)
-	if err != nil {
-		return nil, det, err
-	}
-	var out activities.TaskOutput
-	if err := val.Get(&out); err != nil {
-		f.t.Fatal(err)
-	}
-	return out.Counts, det, nil
+	return execTask[activities.DirectoryImportDetails](f.t, f.st, f.acts, f.acts.ImportDirectory, runID, f.task.ID)
 }
 
 func (f *ldapFixture) mustRun(runID uuid.UUID) (map[string]int64, activities.DirectoryImportDetails) {

@@ -2,7 +2,6 @@ package activities_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -56,21 +55,7 @@ func newRemediationFixture(t *testing.T, opts qualyssim.Options, cfg map[string]
 
 func (f *remediationFixture) sync(runID uuid.UUID) (map[string]int64, activities.RemediationDetails, error) {
 	f.t.Helper()
-	env := f.suite.NewTestActivityEnvironment()
-	env.RegisterActivity(f.acts)
-	val, err := env.ExecuteActivity(f.acts.SyncQualysRemediation, activities.TaskInput{RunID: runID.String(), TaskID: f.rtask.ID.String()})
-	var det activities.RemediationDetails
-	if run, gerr := f.st.Runs.Get(context.Background(), runID); gerr == nil {
-		_ = json.Unmarshal(run.Details, &det)
-	}
-	if err != nil {
-		return nil, det, err
-	}
-	var out activities.TaskOutput
-	if err := val.Get(&out); err != nil {
-		f.t.Fatal(err)
-	}
-	return out.Counts, det, nil
+	return execTask[activities.RemediationDetails](f.t, f.st, f.acts, f.acts.SyncQualysRemediation, runID, f.rtask.ID)
 }
 
 func (f *remediationFixture) mustSync() (map[string]int64, activities.RemediationDetails) {

@@ -76,25 +76,11 @@ func (f *scanFixture) newRun(tk *store.Task) uuid.UUID {
 
 func (f *scanFixture) run(tk *store.Task, runID uuid.UUID) (map[string]int64, activities.ScannerImportDetails, error) {
 	f.t.Helper()
-	env := f.suite.NewTestActivityEnvironment()
-	env.RegisterActivity(f.acts)
 	act := f.acts.ImportScannerAssets
 	if strings.HasSuffix(tk.Type, "_vulnerabilities") {
 		act = f.acts.ImportScannerVulnerabilities
 	}
-	val, err := env.ExecuteActivity(act, activities.TaskInput{RunID: runID.String(), TaskID: tk.ID.String()})
-	var det activities.ScannerImportDetails
-	if run, gerr := f.st.Runs.Get(context.Background(), runID); gerr == nil {
-		_ = json.Unmarshal(run.Details, &det)
-	}
-	if err != nil {
-		return nil, det, err
-	}
-	var out activities.TaskOutput
-	if err := val.Get(&out); err != nil {
-		f.t.Fatal(err)
-	}
-	return out.Counts, det, nil
+	return execTask[activities.ScannerImportDetails](f.t, f.st, f.acts, act, runID, tk.ID)
 }
 
 func (f *scanFixture) mustRun(tk *store.Task) map[string]int64 {

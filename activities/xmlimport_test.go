@@ -51,21 +51,7 @@ func fixture(t *testing.T, name string) []byte {
 
 func (f *xmlFixture) runXML(tk *store.Task, runID uuid.UUID) (map[string]int64, activities.XMLImportDetails, error) {
 	f.t.Helper()
-	env := f.suite.NewTestActivityEnvironment()
-	env.RegisterActivity(f.acts)
-	val, err := env.ExecuteActivity(f.acts.ImportXMLFile, activities.TaskInput{RunID: runID.String(), TaskID: tk.ID.String()})
-	var det activities.XMLImportDetails
-	if run, gerr := f.st.Runs.Get(context.Background(), runID); gerr == nil {
-		_ = json.Unmarshal(run.Details, &det)
-	}
-	if err != nil {
-		return nil, det, err
-	}
-	var out activities.TaskOutput
-	if err := val.Get(&out); err != nil {
-		f.t.Fatal(err)
-	}
-	return out.Counts, det, nil
+	return execTask[activities.XMLImportDetails](f.t, f.st, f.acts, f.acts.ImportXMLFile, runID, tk.ID)
 }
 
 func (f *xmlFixture) mustXML(tk *store.Task) (map[string]int64, activities.XMLImportDetails) {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/internal/qualyssim"
 	"github.com/tributary-io/tributary/internal/simfault"
@@ -383,31 +385,14 @@ func TestRemediationSurvivesWorkerKills(t *testing.T) {
 			})
 			killProcess(t, w)
 		case "after apply":
-			// Once the tickets are being read (the attempt is recorded), hold the run's row:
-			// the attempt applies, commits, then waits to record its details.
-			ctx := context.Background()
+			// Once the tickets are being read (the attempt is recorded), hold the run's row.
 			testenv.Eventually(t, 60*time.Second, func() error {
 				if n := ticketCalls(); n < 1 {
 					return fmt.Errorf("no ticket page requested yet")
 				}
 				return nil
 			})
-			tx, err := s.store.DB.BeginTx(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := tx.ExecContext(ctx, "SELECT 1 FROM runs WHERE id = ? FOR UPDATE", mustParse(tr.RunID)); err != nil {
-				t.Fatal(err)
-			}
-			testenv.Eventually(t, 60*time.Second, func() error {
-				var n int
-				if err := s.store.DB.NewRaw("SELECT count(*) FROM scanner_imports WHERE run_id = ?", mustParse(tr.RunID)).Scan(ctx, &n); err != nil || n == 0 {
-					return fmt.Errorf("not applied yet")
-				}
-				return nil
-			})
-			killProcess(t, w)
-			_ = tx.Rollback()
+			killAfterApply(t, s, tr.RunID, "scanner_imports", w)
 		}
 		if kill != "" {
 			s.startWorkerProcess(bin, "worker-2")
@@ -441,6 +426,29 @@ func TestRemediationSurvivesWorkerKills(t *testing.T) {
 			t.Fatalf("killed %s: %+v, a clean run: %+v", kill, got, clean)
 		}
 	}
+}
+
+// killAfterApply holds the run's row (so that the attempt applies, commits, then waits to
+// record its details), waits until table has the run's apply, and kills the worker process.
+func killAfterApply(t *testing.T, s *stack, runID, table string, w *exec.Cmd) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := s.store.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, "SELECT 1 FROM runs WHERE id = ? FOR UPDATE", mustParse(runID)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 60*time.Second, func() error {
+		var n int
+		if err := s.store.DB.NewRaw("SELECT count(*) FROM ? WHERE run_id = ?", bun.Ident(table), mustParse(runID)).Scan(ctx, &n); err != nil || n == 0 {
+			return fmt.Errorf("not applied yet")
+		}
+		return nil
+	})
+	killProcess(t, w)
 }
 
 // killProcess kills a worker process with SIGKILL and waits for it.

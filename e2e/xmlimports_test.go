@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tributary-io/tributary/auth"
-	"github.com/tributary-io/tributary/internal/testenv"
 	"github.com/tributary-io/tributary/store"
 )
 
@@ -257,26 +256,9 @@ func TestXMLImportSurvivesWorkerKills(t *testing.T) {
 			<-started
 			killProcess(t, w)
 		case "after apply":
-			// Once the file is being fetched (the attempt is recorded), hold the run's row: the
-			// attempt applies, commits, then waits to record its details.
+			// Once the file is being fetched (the attempt is recorded), hold the run's row.
 			<-started
-			ctx := context.Background()
-			tx, err := s.store.DB.BeginTx(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := tx.ExecContext(ctx, "SELECT 1 FROM runs WHERE id = ? FOR UPDATE", mustParse(tr.RunID)); err != nil {
-				t.Fatal(err)
-			}
-			testenv.Eventually(t, 60*time.Second, func() error {
-				var n int
-				if err := s.store.DB.NewRaw("SELECT count(*) FROM xml_imports WHERE run_id = ?", mustParse(tr.RunID)).Scan(ctx, &n); err != nil || n == 0 {
-					return fmt.Errorf("not applied yet")
-				}
-				return nil
-			})
-			killProcess(t, w)
-			_ = tx.Rollback()
+			killAfterApply(t, s, tr.RunID, "xml_imports", w)
 		}
 		if kill != "" {
 			s.startWorkerProcess(bin, "worker-2")

@@ -326,17 +326,8 @@ func dropBranches(parent *node) {
 // element (no child elements, at most maxLeafBytes of text) becomes a context leaf of parent,
 // while parent has fewer than maxLeaves; any other element is skipped.
 func captureLeaf(x *xmlstream.Reader, parent *node) error {
-	n := &node{typ: xpath.ElementNode, leaf: true}
-	n.prefix, n.local = splitName(string(x.Name()))
-	size := 0
-	for _, a := range x.Attrs() {
-		ap, al := splitName(string(a.Name))
-		if ap == "xmlns" || (ap == "" && al == "xmlns") {
-			continue
-		}
-		n.attrs = append(n.attrs, &node{typ: xpath.AttributeNode, prefix: ap, local: al, text: string(a.Value), parent: n})
-		size += len(a.Value)
-	}
+	n, size := newElement(x)
+	n.leaf = true
 	var text strings.Builder
 	keep, depth := true, 1
 	for depth > 0 {
@@ -397,10 +388,11 @@ func samePath(open, path []string) bool {
 	return true
 }
 
-// element makes the start element just read a child of parent; size is its attributes' bytes.
-func element(x *xmlstream.Reader, parent *node) (n *node, size int) {
+// newElement makes a node of the start element just read, with its attributes (namespace
+// declarations left out); size is their bytes.
+func newElement(x *xmlstream.Reader) (n *node, size int) {
 	prefix, local := splitName(string(x.Name()))
-	n = &node{typ: xpath.ElementNode, prefix: prefix, local: local, parent: parent}
+	n = &node{typ: xpath.ElementNode, prefix: prefix, local: local}
 	for _, a := range x.Attrs() {
 		ap, al := splitName(string(a.Name))
 		if ap == "xmlns" || (ap == "" && al == "xmlns") {
@@ -409,7 +401,13 @@ func element(x *xmlstream.Reader, parent *node) (n *node, size int) {
 		n.attrs = append(n.attrs, &node{typ: xpath.AttributeNode, prefix: ap, local: al, text: string(a.Value), parent: n})
 		size += len(a.Value)
 	}
-	n.pos = len(parent.children)
+	return n, size
+}
+
+// element makes the start element just read a child of parent; size is its attributes' bytes.
+func element(x *xmlstream.Reader, parent *node) (n *node, size int) {
+	n, size = newElement(x)
+	n.parent, n.pos = parent, len(parent.children)
 	parent.children = append(parent.children, n)
 	return n, size
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/tributary-io/tributary/activities"
 	"github.com/tributary-io/tributary/internal/qualyssim"
@@ -143,45 +142,8 @@ func ticketsReadChild(ctx context.Context, args []string) error {
 
 // remediationRunChild runs the remediation task args[0] once in this process.
 func remediationRunChild(ctx context.Context, args []string) error {
-	if len(args) != 2 {
-		return errors.New("usage: tributary-bench remediation-run TASK_ID OUT.json")
-	}
-	st, keys, closeDB, err := childStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	tid, err := uuid.Parse(args[0])
-	if err != nil {
-		return err
-	}
-	typ := tasktype.QualysRemediation
-	run := &store.Run{ID: uuid.New(), Kind: "task", TaskID: &tid, TaskType: &typ, Trigger: "manual", Status: "running",
-		StartedAt: time.Now(), WorkflowID: "task-type/" + typ, Counts: map[string]int64{}, Details: json.RawMessage(`{}`)}
-	if err := st.Runs.RecordStart(ctx, run); err != nil {
-		return err
-	}
-	acts := &activities.Remediation{Store: st, Keyring: keys}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.SetTestTimeout(2 * time.Hour)
-	env.RegisterActivity(acts)
-	stop := sampleHeap()
-	started := time.Now()
-	val, err := env.ExecuteActivity(acts.SyncQualysRemediation, activities.TaskInput{RunID: run.ID.String(), TaskID: args[0]})
-	elapsed := time.Since(started)
-	peak, _ := stop()
-	if err != nil {
-		return err
-	}
-	var out activities.TaskOutput
-	if err := val.Get(&out); err != nil {
-		return err
-	}
-	var det activities.RemediationDetails
-	if r, err := st.Runs.Get(ctx, run.ID); err == nil {
-		_ = json.Unmarshal(r.Details, &det)
-	}
-	b, _ := json.Marshal(childResult{Counts: out.Counts, PhaseMS: det.PhaseMS, ActivityNS: elapsed.Nanoseconds(), PeakHeap: int64(peak)})
-	return os.WriteFile(args[1], b, 0o600)
+	return taskRunChild(ctx, "remediation-run", args, func(st *store.Store, keys *secrets.Keyring, _ *store.Task) (any, any) {
+		acts := &activities.Remediation{Store: st, Keyring: keys}
+		return acts, acts.SyncQualysRemediation
+	})
 }

@@ -118,50 +118,13 @@ func runChild(ctx context.Context, sub, dbURL, keySpec, arg string) (childResult
 
 // scannerRunChild runs one scanner import task in this process: the child of benchScanner.
 func scannerRunChild(ctx context.Context, args []string) error {
-	if len(args) != 2 {
-		return errors.New("usage: tributary-bench scanner-run TASK_ID OUT.json")
-	}
-	st, keys, closeDB, err := childStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	tid, err := uuid.Parse(args[0])
-	if err != nil {
-		return err
-	}
-	task, err := st.Tasks.Get(ctx, tid)
-	if err != nil {
-		return err
-	}
-	run := &store.Run{ID: uuid.New(), Kind: "task", TaskID: &tid, TaskType: &task.Type, Trigger: "manual", Status: "running",
-		StartedAt: time.Now(), WorkflowID: "task-type/" + task.Type, Counts: map[string]int64{}, Details: json.RawMessage(`{}`)}
-	if err := st.Runs.RecordStart(ctx, run); err != nil {
-		return err
-	}
-	acts := &activities.ScannerImports{Store: st, Keyring: keys}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.SetTestTimeout(2 * time.Hour)
-	env.RegisterActivity(acts)
-	act := acts.ImportScannerAssets
-	if task.Type == tasktype.QualysVulnerabilities {
-		act = acts.ImportScannerVulnerabilities
-	}
-	stop := sampleHeap()
-	started := time.Now()
-	val, err := env.ExecuteActivity(act, activities.TaskInput{RunID: run.ID.String(), TaskID: args[0]})
-	elapsed := time.Since(started)
-	peakHeap, _ := stop()
-	if err != nil {
-		return err
-	}
-	var out activities.TaskOutput
-	if err := val.Get(&out); err != nil {
-		return err
-	}
-	b, _ := json.Marshal(childResult{Counts: out.Counts, ActivityNS: elapsed.Nanoseconds(), PeakHeap: int64(peakHeap)})
-	return os.WriteFile(args[1], b, 0o600)
+	return taskRunChild(ctx, "scanner-run", args, func(st *store.Store, keys *secrets.Keyring, task *store.Task) (any, any) {
+		acts := &activities.ScannerImports{Store: st, Keyring: keys}
+		if task.Type == tasktype.QualysVulnerabilities {
+			return acts, acts.ImportScannerVulnerabilities
+		}
+		return acts, acts.ImportScannerAssets
+	})
 }
 
 // copyRows COPYs the rows the import wrote (the task's assets or occurrences) into a new, empty
@@ -210,4 +173,57 @@ func copySelected(ctx context.Context, st *store.Store, cols, table, where strin
 		return err
 	})
 	return res, err
+}
+
+// taskRunChild runs task args[0] once in this process, through the activity pick returns for
+// it (its struct to register, and the method to execute), and writes the counts, phases,
+// activity time and peak heap to args[1]: the child of the task benchmarks.
+func taskRunChild(ctx context.Context, usage string, args []string,
+	pick func(st *store.Store, keys *secrets.Keyring, task *store.Task) (acts, act any)) error {
+	if len(args) != 2 {
+		return errors.New("usage: tributary-bench " + usage + " TASK_ID OUT.json")
+	}
+	st, keys, closeDB, err := childStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	tid, err := uuid.Parse(args[0])
+	if err != nil {
+		return err
+	}
+	task, err := st.Tasks.Get(ctx, tid)
+	if err != nil {
+		return err
+	}
+	run := &store.Run{ID: uuid.New(), Kind: "task", TaskID: &tid, TaskType: &task.Type, Trigger: "manual", Status: "running",
+		StartedAt: time.Now(), WorkflowID: "task-type/" + task.Type, Counts: map[string]int64{}, Details: json.RawMessage(`{}`)}
+	if err := st.Runs.RecordStart(ctx, run); err != nil {
+		return err
+	}
+	acts, act := pick(st, keys, task)
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.SetTestTimeout(2 * time.Hour)
+	env.RegisterActivity(acts)
+	stop := sampleHeap()
+	started := time.Now()
+	val, err := env.ExecuteActivity(act, activities.TaskInput{RunID: run.ID.String(), TaskID: args[0]})
+	elapsed := time.Since(started)
+	peak, _ := stop()
+	if err != nil {
+		return err
+	}
+	var out activities.TaskOutput
+	if err := val.Get(&out); err != nil {
+		return err
+	}
+	var det struct {
+		PhaseMS map[string]int64 `json:"phase_ms"`
+	}
+	if r, err := st.Runs.Get(ctx, run.ID); err == nil {
+		_ = json.Unmarshal(r.Details, &det)
+	}
+	b, _ := json.Marshal(childResult{Counts: out.Counts, PhaseMS: det.PhaseMS, ActivityNS: elapsed.Nanoseconds(), PeakHeap: int64(peak)})
+	return os.WriteFile(args[1], b, 0o600)
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/tributary-io/tributary/activities"
 	"github.com/tributary-io/tributary/secrets"
@@ -197,51 +196,8 @@ func xmlTokensChild(_ context.Context, args []string) error {
 
 // xmlRunChild runs one XML import task in this process: the child of benchXML.
 func xmlRunChild(ctx context.Context, args []string) error {
-	if len(args) != 2 {
-		return errors.New("usage: tributary-bench xml-run TASK_ID OUT.json")
-	}
-	st, keys, closeDB, err := childStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	tid, err := uuid.Parse(args[0])
-	if err != nil {
-		return err
-	}
-	task, err := st.Tasks.Get(ctx, tid)
-	if err != nil {
-		return err
-	}
-	run := &store.Run{ID: uuid.New(), Kind: "task", TaskID: &tid, TaskType: &task.Type, Trigger: "manual", Status: "running",
-		StartedAt: time.Now(), WorkflowID: "task-type/" + task.Type, Counts: map[string]int64{}, Details: json.RawMessage(`{}`)}
-	if err := st.Runs.RecordStart(ctx, run); err != nil {
-		return err
-	}
-	acts := &activities.XMLImports{Store: st, Keyring: keys}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.SetTestTimeout(2 * time.Hour)
-	env.RegisterActivity(acts)
-	stop := sampleHeap()
-	started := time.Now()
-	val, err := env.ExecuteActivity(acts.ImportXMLFile, activities.TaskInput{RunID: run.ID.String(), TaskID: args[0]})
-	elapsed := time.Since(started)
-	peakHeap, _ := stop()
-	if err != nil {
-		return err
-	}
-	var out activities.TaskOutput
-	if err := val.Get(&out); err != nil {
-		return err
-	}
-	res := childResult{Counts: out.Counts, ActivityNS: elapsed.Nanoseconds(), PeakHeap: int64(peakHeap)}
-	if r, err := st.Runs.Get(ctx, run.ID); err == nil {
-		var det activities.XMLImportDetails
-		if json.Unmarshal(r.Details, &det) == nil {
-			res.PhaseMS = det.PhaseMS
-		}
-	}
-	b, _ := json.Marshal(res)
-	return os.WriteFile(args[1], b, 0o600)
+	return taskRunChild(ctx, "xml-run", args, func(st *store.Store, keys *secrets.Keyring, _ *store.Task) (any, any) {
+		acts := &activities.XMLImports{Store: st, Keyring: keys}
+		return acts, acts.ImportXMLFile
+	})
 }
