@@ -109,10 +109,17 @@ func run() error {
 		return err
 	}
 
+	dropDir := os.Getenv("XML_DROP_DIR")
+	if dropDir == "" {
+		if dropDir, err = os.MkdirTemp("", "tributary-drop-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dropDir)
+	}
 	cfg := config.Config{
 		DatabaseURL: dbURL, TemporalAddress: tmp.FrontendAddr, TemporalNamespace: tmp.Namespace,
 		TaskQueue: config.DefaultTaskQueue, TemporalUIURL: tmp.UIURL, HTTPAddr: *httpAddr,
-		HeartbeatTimeout: 30 * time.Second, LogLevel: level, Keyring: keys,
+		HeartbeatTimeout: 30 * time.Second, LogLevel: level, Keyring: keys, XMLDropDir: dropDir,
 	}
 	c, err := app.DialTemporal(ctx, cfg, log)
 	if err != nil {
@@ -176,12 +183,13 @@ Tributary development stack is up.
   Postgres      %s
   Demo task     %s
   Scanners      %s
+  XML drop dir  %s   (drop_glob of the XML import tasks is relative to it)
   Admin token   %s
 
   Try: curl -H 'Authorization: Bearer %s' http://%s/api/v1/runs
 
 Press Ctrl-C to stop.
-`, apiAddr, apiAddr, tmp.UIURL, tmp.Namespace, tmp.FrontendAddr, tmp.Namespace, cfg.TaskQueue, dbURL, demoLine, scannerLines, token, token, apiAddr)
+`, apiAddr, apiAddr, tmp.UIURL, tmp.Namespace, tmp.FrontendAddr, tmp.Namespace, cfg.TaskQueue, dbURL, demoLine, scannerLines, dropDir, token, token, apiAddr)
 
 	var firstErr error
 	select {
