@@ -110,3 +110,33 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// ReportingURL gives the test cluster's tributary_reporting role a login (cluster-wide, once)
+// and returns the URL of the database at dbURL as that role: what REPORTING_DATABASE_URL is
+// in production.
+func ReportingURL(t testing.TB, dbURL string) string {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := store.Open(ctx, DatabaseURL(t), store.OpenOptions{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for i := 0; ; i++ {
+		_, err = admin.ExecContext(ctx, "ALTER ROLE tributary_reporting LOGIN PASSWORD 'reporting-test'")
+		// Test processes running at once may update the role together.
+		if err == nil || i == 20 || !strings.Contains(err.Error(), "concurrently") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the migrations did not create tributary_reporting: %v", err)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword("tributary_reporting", "reporting-test")
+	return u.String()
+}

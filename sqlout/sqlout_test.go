@@ -1,0 +1,321 @@
+package sqlout_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/tributary-io/tributary/internal/mariadbtest"
+	"github.com/tributary-io/tributary/internal/testenv"
+	"github.com/tributary-io/tributary/sqlout"
+	"github.com/tributary-io/tributary/store"
+)
+
+func TestShortIdentAndColumns(t *testing.T) {
+	long := strings.Repeat("vulnérabilité_", 8)
+	s := sqlout.ShortIdent(long, 63)
+	if len(s) > 63 || s != sqlout.ShortIdent(long, 63) || !strings.HasPrefix(long, s[:40]) {
+		t.Fatalf("short %q (%d bytes)", s, len(s))
+	}
+	if sqlout.ShortIdent(long, 64) == s {
+		t.Error("each database's limit gives its own name")
+	}
+	if _, err := sqlout.ShortColumns([]sqlout.Column{{Name: "a"}, {Name: "A"}}, sqlout.MySQL); err == nil {
+		t.Error("case-insensitive duplicates are refused")
+	}
+	if _, err := sqlout.ShortColumns([]sqlout.Column{{Name: "?column?"}}, sqlout.Postgres); err == nil {
+		t.Error("an unnamed column is refused")
+	}
+	for _, bad := range []string{"", "1abc", "a-b", "a b", `a"b`, "a;drop", strings.Repeat("x", 201)} {
+		if sqlout.CheckTableName(bad) == nil {
+			t.Errorf("table name %q accepted", bad)
+		}
+	}
+}
+
+func TestSplitStatements(t *testing.T) {
+	script := `-- a comment; with a semicolon
+SELECT 'it''s; fine' AS a;
+SELECT E'back\'slash; still' AS b; /* block; /* nested; */ still */ SELECT $$dollar; quoted$$ AS c;
+SELECT $fn$ x; $$ y $fn$ AS d;;
+SELECT "weird;name" FROM t; -- trailing
+`
+	got := sqlout.SplitStatements(script)
+	if len(got) != 5 || !strings.HasPrefix(got[0], "-- a comment") || !strings.Contains(got[1], `E'back\'slash; still'`) ||
+		!strings.Contains(got[2], "$$dollar; quoted$$") || !strings.Contains(got[3], "$fn$ x; $$ y $fn$") || got[4] != `SELECT "weird;name" FROM t` {
+		t.Fatalf("%d statements: %q", len(got), got)
+	}
+	if n := len(sqlout.SplitStatements("-- only\n/* comments */ ;  ;")); n != 0 {
+		t.Errorf("comments alone: %d statements", n)
+	}
+}
+
+// reporting returns a migrated database with a little data and the runner as the reporting role.
+func reporting(t *testing.T) (*store.Store, *sqlout.Reporting) {
+	t.Helper()
+	db, u := testenv.DBWithURL(t)
+	st := store.New(db)
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `INSERT INTO assets (identity_key, name, host_address, source, relevance, criticality, first_seen_at, last_seen_at)
+		SELECT 'xml:t:' || g, 'host-' || g, 'h' || g || '.example', 'xml', 1 + g % 5, g % 101, now(), now() FROM generate_series(1, 250) g`); err != nil {
+		t.Fatal(err)
+	}
+	return st, sqlout.NewReporting(testenv.ReportingURL(t, u))
+}
+
+func TestReportingRefusesWhatIsNotARead(t *testing.T) {
+	_, r := reporting(t)
+	ctx := context.Background()
+	cols, err := r.Describe(ctx, "SELECT name, relevance, criticality, ip_addresses::text AS ips, updated_at FROM assets")
+	if err != nil || len(cols) != 5 || cols[1].Type != sqlout.TypeBigint || cols[4].Type != sqlout.TypeTimestamptz {
+		t.Fatalf("describe: %v %+v", err, cols)
+	}
+	for sql, want := range map[string]string{
+		"SELECT name FRM assets":                        "syntax error",
+		"SELECT nonesuch FROM assets":                   `column "nonesuch" does not exist`,
+		"SELECT * FROM public.integration_tasks":        "permission denied",
+		"SELECT ip_addresses FROM assets":               "cast it",
+		"DELETE FROM assets":                            "",
+		"CREATE TABLE x (a int)":                        "",
+		"COMMIT":                                        "returns no rows",
+		"SET ROLE postgres":                             "returns no rows",
+		"SELECT 1; SELECT 2":                            "multiple commands",
+		"SELECT set_config('transaction_read_only', 'off', true) AS r": "",
+	} {
+		_, err := r.Describe(ctx, sql)
+		if err == nil && want == "" {
+			// Some statements only fail when they run: run them.
+			err = r.Query(ctx, sql, sqlout.Options{}, func(_ []sqlout.Column, rows pgx.Rows) error {
+				for rows.Next() {
+				}
+				return rows.Err()
+			})
+		}
+		if err == nil {
+			t.Errorf("%s: accepted", sql)
+			continue
+		}
+		if want != "" && !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", sql, err, want)
+		}
+	}
+	// Even if the role is reset, the session is the reporting role's: nothing else is readable
+	// (a SET ROLE would go back to Tributary's user here).
+	err = r.Query(ctx, "SELECT set_config('role', 'none', true) AS r, (SELECT count(*) FROM public.runs) AS n", sqlout.Options{}, func(_ []sqlout.Column, rows pgx.Rows) error {
+		for rows.Next() {
+		}
+		return rows.Err()
+	})
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("role reset: %v", err)
+	}
+	var qe *sqlout.QueryError
+	_, err = r.Describe(ctx, "SELECT name,\n  nonesuch FROM assets")
+	if !errors.As(err, &qe) || qe.Line != 2 || qe.Column != 3 {
+		t.Errorf("position: %#v", err)
+	}
+	// The statement timeout is the server's.
+	start := time.Now()
+	err = r.Query(ctx, "SELECT 1 AS s FROM pg_sleep(5)", sqlout.Options{Timeout: 200 * time.Millisecond}, func(_ []sqlout.Column, rows pgx.Rows) error {
+		for rows.Next() {
+		}
+		return rows.Err()
+	})
+	if err == nil || !strings.Contains(err.Error(), "statement timeout") || time.Since(start) > 3*time.Second {
+		t.Errorf("timeout: %v after %v", err, time.Since(start))
+	}
+	if _, err := sqlout.NewReporting("").Describe(ctx, "SELECT 1 AS a"); !errors.Is(err, sqlout.ErrNoReportingRole) {
+		t.Errorf("without the role: %v", err)
+	}
+}
+
+// source adapts pgx rows to a sqlout.Source.
+type source struct{ rows pgx.Rows }
+
+func (s source) Next() bool             { return s.rows.Next() }
+func (s source) Values() ([]any, error) { return s.rows.Values() }
+func (s source) Err() error             { return s.rows.Err() }
+
+// export runs sql as the reporting role into table of the target.
+func export(t *testing.T, r *sqlout.Reporting, tg sqlout.Target, db, sql, table string, e sqlout.Export) (sqlout.Result, error) {
+	t.Helper()
+	var res sqlout.Result
+	err := r.Query(context.Background(), sql, sqlout.Options{}, func(cols []sqlout.Column, rows pgx.Rows) error {
+		short, err := sqlout.ShortColumns(cols, db)
+		if err != nil {
+			return err
+		}
+		e.Table, e.Columns, e.RunID = table, short, uuid.New()
+		res, err = tg.Write(context.Background(), e, source{rows})
+		return err
+	})
+	return res, err
+}
+
+func targets(t *testing.T) map[string]sqlout.ConnConfig {
+	t.Helper()
+	// A second PostgreSQL database on the test cluster, and a MariaDB.
+	pgURL, err := url.Parse(testenv.EmptyDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(pgURL.Port())
+	m := mariadbtest.Start(t)
+	m.CreateDatabase(t, "dash")
+	return map[string]sqlout.ConnConfig{
+		sqlout.Postgres: {Type: sqlout.Postgres, Host: pgURL.Hostname(), Port: port, Database: strings.TrimPrefix(pgURL.Path, "/"), Username: pgURL.User.Username(), TLSMode: sqlout.TLSDisable},
+		sqlout.MySQL:    {Type: sqlout.MySQL, Host: m.Host, Port: m.Port, Database: "dash", Username: "root", TLSMode: sqlout.TLSDisable},
+	}
+}
+
+// read returns the rows of table in the target as strings, ordered.
+func read(t *testing.T, tg sqlout.ConnConfig, q string) []string {
+	t.Helper()
+	var db *sql.DB
+	var err error
+	if tg.Type == sqlout.Postgres {
+		db, err = sql.Open("pgx", fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", tg.Username, tg.Host, tg.Port, tg.Database))
+	} else {
+		db, err = sql.Open("mysql", fmt.Sprintf("%s@tcp(%s:%d)/%s?parseTime=true", tg.Username, tg.Host, tg.Port, tg.Database))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			parts[i] = fmt.Sprint(v)
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	return out
+}
+
+func TestExportToPostgresAndMariaDB(t *testing.T) {
+	ctx := context.Background()
+	for kind, cfg := range targets(t) {
+		t.Run(kind, func(t *testing.T) {
+			st, r := reporting(t)
+			tg, err := sqlout.Open(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tg.Close()
+			if v, err := tg.Version(ctx); err != nil || v == "" {
+				t.Fatalf("version: %q %v", v, err)
+			}
+			q := `SELECT name, relevance, criticality::numeric / 3 AS third, updated_at, id AS asset_id, relevance > 3 AS important,
+				jsonb_build_object('n', name) AS doc FROM assets WHERE name <> 'host-7'`
+			res, err := export(t, r, tg, kind, q, "asset_summary", sqlout.Export{Mode: sqlout.ModeFull})
+			if err != nil || res.Written != 249 || !res.Created {
+				t.Fatalf("full: %+v %v", res, err)
+			}
+			// A view on the table keeps working across refreshes (readers never see it empty).
+			exec(t, cfg, "CREATE VIEW important_assets AS SELECT name FROM asset_summary WHERE important")
+			res, err = export(t, r, tg, kind, q, "asset_summary", sqlout.Export{Mode: sqlout.ModeFull})
+			if err != nil || res.Written != 249 || res.Deleted != 249 || res.Created {
+				t.Fatalf("refresh: %+v %v", res, err)
+			}
+			if got := read(t, cfg, "SELECT count(*) FROM important_assets"); got[0] != "100" {
+				t.Errorf("view after refresh: %v", got)
+			}
+			if got := read(t, cfg, "SELECT third, doc FROM asset_summary WHERE name = 'host-10'"); len(got) != 1 || !strings.HasPrefix(got[0], "3.333") || !strings.Contains(got[0], `"n"`) {
+				t.Errorf("values: %v", got)
+			}
+			if got := read(t, cfg, "SELECT table_name, row_count FROM "+sqlout.RefreshTable); len(got) != 1 || got[0] != "asset_summary|249" {
+				t.Errorf("refreshes: %v", got)
+			}
+			// The query's columns change: fail, then add columns.
+			q2 := strings.Replace(q, "AS doc", "AS doc, source", 1)
+			if _, err := export(t, r, tg, kind, q2, "asset_summary", sqlout.Export{Mode: sqlout.ModeFull, SchemaChange: sqlout.SchemaFail}); err == nil || !strings.Contains(err.Error(), "added [source]") {
+				t.Errorf("schema change refused: %v", err)
+			}
+			if res, err = export(t, r, tg, kind, q2, "asset_summary", sqlout.Export{Mode: sqlout.ModeFull, SchemaChange: sqlout.SchemaAddColumns}); err != nil || !res.Altered {
+				t.Errorf("add columns: %+v %v", res, err)
+			}
+			// Row cap: nothing written.
+			if _, err := export(t, r, tg, kind, q2, "asset_summary", sqlout.Export{Mode: sqlout.ModeFull, MaxRows: 10}); !errors.Is(err, sqlout.ErrTooManyRows) {
+				t.Errorf("row cap: %v", err)
+			}
+			if got := read(t, cfg, "SELECT count(*) FROM asset_summary"); got[0] != "249" {
+				t.Errorf("after a refused export: %v", got)
+			}
+			// Incremental by key, deleting rows that disappeared.
+			inc := "SELECT name, relevance FROM assets WHERE name <> 'host-7'"
+			e := sqlout.Export{Mode: sqlout.ModeIncremental, Keys: []string{"name"}, DeleteMissing: true}
+			if res, err = export(t, r, tg, kind, inc, "asset_relevance", e); err != nil || res.Written != 249 {
+				t.Fatalf("incremental: %+v %v", res, err)
+			}
+			if _, err := st.DB.ExecContext(ctx, "UPDATE assets SET relevance = 5 WHERE name = 'host-1'; DELETE FROM assets WHERE name = 'host-2'; UPDATE assets SET name = 'host-7x' WHERE name = 'host-7'"); err != nil {
+				t.Fatal(err)
+			}
+			if res, err = export(t, r, tg, kind, inc, "asset_relevance", e); err != nil || res.Deleted != 1 {
+				t.Fatalf("incremental again: %+v %v", res, err)
+			}
+			if got := read(t, cfg, "SELECT name, relevance FROM asset_relevance WHERE name IN ('host-1', 'host-2', 'host-7x') ORDER BY name"); strings.Join(got, " ") != "host-1|5 host-7x|3" {
+				t.Errorf("incremental rows: %v", got)
+			}
+			if _, err := st.DB.ExecContext(ctx, "UPDATE assets SET relevance = 3 WHERE name = 'host-1'; INSERT INTO assets (identity_key, name, first_seen_at, last_seen_at) VALUES ('xml:t:2', 'host-2', now(), now())"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := export(t, r, tg, kind, "SELECT 'dup' AS name, 1 AS relevance FROM assets LIMIT 2", "asset_relevance", e); err == nil {
+				t.Error("repeated keys accepted")
+			}
+			// Rebuild replaces the table with the new columns.
+			if res, err = export(t, r, tg, kind, "SELECT name, relevance::text AS relevance FROM assets", "asset_relevance2", sqlout.Export{Mode: sqlout.ModeFull}); err != nil {
+				t.Fatal(err)
+			}
+			if res, err = export(t, r, tg, kind, "SELECT name, relevance FROM assets", "asset_relevance2", sqlout.Export{Mode: sqlout.ModeFull, SchemaChange: sqlout.SchemaRebuild}); err != nil || !res.Rebuilt {
+				t.Fatalf("rebuild: %+v %v", res, err)
+			}
+		})
+	}
+}
+
+func exec(t *testing.T, cfg sqlout.ConnConfig, stmt string) {
+	t.Helper()
+	var db *sql.DB
+	var err error
+	if cfg.Type == sqlout.Postgres {
+		db, err = sql.Open("pgx", fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.Username, cfg.Host, cfg.Port, cfg.Database))
+	} else {
+		db, err = sql.Open("mysql", fmt.Sprintf("%s@tcp(%s:%d)/%s", cfg.Username, cfg.Host, cfg.Port, cfg.Database))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(stmt); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
