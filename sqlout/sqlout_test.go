@@ -82,15 +82,15 @@ func TestReportingRefusesWhatIsNotARead(t *testing.T) {
 		t.Fatalf("describe: %v %+v", err, cols)
 	}
 	for sql, want := range map[string]string{
-		"SELECT name FRM assets":                        "syntax error",
-		"SELECT nonesuch FROM assets":                   `column "nonesuch" does not exist`,
-		"SELECT * FROM public.integration_tasks":        "permission denied",
-		"SELECT ip_addresses FROM assets":               "cast it",
-		"DELETE FROM assets":                            "",
-		"CREATE TABLE x (a int)":                        "",
-		"COMMIT":                                        "returns no rows",
-		"SET ROLE postgres":                             "returns no rows",
-		"SELECT 1; SELECT 2":                            "multiple commands",
+		"SELECT name FRM assets":                 "syntax error",
+		"SELECT nonesuch FROM assets":            `column "nonesuch" does not exist`,
+		"SELECT * FROM public.integration_tasks": "permission denied",
+		"SELECT ip_addresses FROM assets":        "cast it",
+		"DELETE FROM assets":                     "",
+		"CREATE TABLE x (a int)":                 "",
+		"COMMIT":                                 "returns no rows",
+		"SET ROLE postgres":                      "returns no rows",
+		"SELECT 1; SELECT 2":                     "multiple commands",
 		"SELECT set_config('transaction_read_only', 'off', true) AS r": "",
 	} {
 		_, err := r.Describe(ctx, sql)
