@@ -51,6 +51,10 @@ type Config struct {
 	// (XML_DROP_DIR). Optional; without it such tasks fail with a clear message. It must be
 	// an existing directory.
 	XMLDropDir string
+	// ReportingDatabaseURL is Tributary's database as the tributary_reporting role, which saved
+	// queries and scripts run as (REPORTING_DATABASE_URL). Optional; without it user SQL is
+	// refused. See the README, "Data out".
+	ReportingDatabaseURL string
 }
 
 // FromEnv reads the configuration from the environment.
@@ -74,6 +78,7 @@ func FromEnv() (Config, error) {
 	if c.UploadTimeout, err = time.ParseDuration(env("UPLOAD_TIMEOUT", "1h")); err != nil || c.UploadTimeout < time.Minute {
 		return c, fmt.Errorf("UPLOAD_TIMEOUT must be a duration of at least 1m, such as 1h")
 	}
+	c.ReportingDatabaseURL = os.Getenv("REPORTING_DATABASE_URL")
 	if c.XMLDropDir = os.Getenv("XML_DROP_DIR"); c.XMLDropDir != "" {
 		if fi, err := os.Stat(c.XMLDropDir); err != nil || !fi.IsDir() {
 			return c, fmt.Errorf("XML_DROP_DIR must be an existing directory (%q is not)", c.XMLDropDir)

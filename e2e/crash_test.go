@@ -68,6 +68,7 @@ func (s *stack) startWorkerProcess(bin, name string) *exec.Cmd {
 		"TEMPORAL_TASK_QUEUE="+taskQueue,
 		"LOG_LEVEL=warn",
 		"TRIBUTARY_SECRET_KEYS="+s.keySpec,
+		"REPORTING_DATABASE_URL="+s.reportingURL,
 	)
 	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {

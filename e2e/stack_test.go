@@ -30,6 +30,7 @@ import (
 	"github.com/tributary-io/tributary/internal/testenv"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/server"
+	"github.com/tributary-io/tributary/sqlout"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/worker"
 )
@@ -38,15 +39,17 @@ const taskQueue = "tributary-e2e"
 
 // stack is one isolated Tributary: its own database, Temporal server, API and workers.
 type stack struct {
-	t          *testing.T
-	store      *store.Store
-	dbURL      string
-	temporal   *temporaltest.TestServer
-	client     client.Client
-	dispatcher *dispatch.Dispatcher
-	api        *httptest.Server
-	router     *gin.Engine
-	opts       stackOptions
+	t     *testing.T
+	store *store.Store
+	dbURL string
+	// reportingURL is the database as the reporting role (REPORTING_DATABASE_URL).
+	reportingURL string
+	temporal     *temporaltest.TestServer
+	client       client.Client
+	dispatcher   *dispatch.Dispatcher
+	api          *httptest.Server
+	router       *gin.Engine
+	opts         stackOptions
 	// token is an admin token, sent by do.
 	token string
 	keys  *secrets.Keyring
@@ -96,7 +99,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	}
 	db, dbURL := testenv.DBWithURL(t)
 	ts, c := testenv.Temporal(t)
-	s := &stack{t: t, store: store.New(db), dbURL: dbURL, temporal: ts, client: c, opts: opts}
+	s := &stack{t: t, store: store.New(db), dbURL: dbURL, reportingURL: testenv.ReportingURL(t, dbURL), temporal: ts, client: c, opts: opts}
 	d, err := dispatch.New(dispatch.Options{Client: c, Store: s.store, TaskQueue: taskQueue, HeartbeatTimeout: opts.heartbeatTimeout})
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +120,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		Store: s.store, Dispatcher: d, Temporal: c, Namespace: ts.GetDefaultNamespace(),
 		TemporalUIURL: "http://temporal-ui.test", Logger: slog.New(slog.NewTextHandler(s.apiLog, nil)),
 		FailedAuthPerMinute: opts.failedAuthPerMinute, Keyring: keys, MaxUploadBytes: opts.maxUploadBytes,
+		Reporting: sqlout.NewReporting(s.reportingURL),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +138,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 func (s *stack) startWorker() sdkworker.Worker {
 	s.t.Helper()
 	w, err := worker.New(worker.Options{Client: s.workerClient, Store: s.store, TaskQueue: taskQueue, Keyring: s.keys,
-		Worker: sdkworker.Options{WorkflowPanicPolicy: sdkworker.FailWorkflow}})
+		Reporting: sqlout.NewReporting(s.reportingURL), Worker: sdkworker.Options{WorkflowPanicPolicy: sdkworker.FailWorkflow}})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -24,6 +24,10 @@ func (a *api) handle(h func(c *gin.Context) (int, any, error)) gin.HandlerFunc {
 			renderError(c, a.Logger, err)
 			return
 		}
+		if status == http.StatusNoContent {
+			c.Status(status)
+			return
+		}
 		c.JSON(status, body)
 	}
 }

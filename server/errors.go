@@ -12,6 +12,7 @@ import (
 
 	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/sqlout"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/valid"
 )
@@ -74,6 +75,8 @@ func classify(err error) (int, apiError) {
 	case errors.Is(err, store.ErrInvalidCursor):
 		return http.StatusBadRequest, apiError{Code: "invalid_request", Message: err.Error(),
 			Fields: []valid.FieldError{{Field: "cursor", Message: "is not a cursor returned by this API"}}}
+	case errors.Is(err, sqlout.ErrNoReportingRole):
+		return http.StatusConflict, apiError{Code: "reporting_role_missing", Message: err.Error()}
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, apiError{Code: "not_found", Message: "the requested resource does not exist"}
 	case errors.Is(err, errRouteNotFound):

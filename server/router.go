@@ -15,9 +15,11 @@ import (
 
 	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/connectors"
+	"github.com/tributary-io/tributary/dataout"
 	"github.com/tributary-io/tributary/directory"
 	"github.com/tributary-io/tributary/dispatch"
 	"github.com/tributary-io/tributary/secrets"
+	"github.com/tributary-io/tributary/sqlout"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasks"
 	"github.com/tributary-io/tributary/workflows"
@@ -55,6 +57,9 @@ type Options struct {
 	// FailedAuthPerMinute is how many failed authentications one client address may make per
 	// minute before it gets 429. Optional; defaults to 10.
 	FailedAuthPerMinute int
+	// Reporting runs saved queries as the reporting role. Optional; without it saved queries
+	// are refused with 409.
+	Reporting *sqlout.Reporting
 }
 
 //go:embed openapi.yaml
@@ -67,6 +72,7 @@ type api struct {
 	Options
 	tasks      *tasks.Service
 	connectors *connectors.Service
+	dataout    *dataout.Service
 	tokens     *auth.Tokens
 	limiter    *failureLimiter
 }
@@ -89,7 +95,7 @@ func (a *api) routes() []route {
 	r := func(method, path string, role auth.Role, h gin.HandlerFunc) route {
 		return route{Rule{method, path, role}, h}
 	}
-	return []route{
+	return append([]route{
 		r("GET", "/healthz", auth.Public, a.health),
 		r("GET", "/readyz", auth.Public, a.ready),
 
@@ -176,7 +182,7 @@ func (a *api) routes() []route {
 		r("POST", "/api/v1/tokens", auth.Admin, a.createToken),
 		r("DELETE", "/api/v1/tokens/:id", auth.Admin, a.revokeToken),
 		r("GET", "/api/v1/audit", auth.Admin, a.listAudit),
-	}
+	}, a.dataOutRoutes()...)
 }
 
 // Rules returns every route with its role, for tests and documentation.
@@ -215,6 +221,7 @@ func NewRouter(opts Options) (*gin.Engine, error) {
 	a := &api{
 		Options: opts, tasks: tasks.New(opts.Store, opts.Dispatcher, opts.Keyring), tokens: auth.NewTokens(opts.Store),
 		connectors: connectors.New(opts.Store, opts.Dispatcher, opts.Keyring),
+		dataout:    &dataout.Service{Store: opts.Store, Keyring: opts.Keyring, Reporting: opts.Reporting},
 		limiter:    newFailureLimiter(opts.FailedAuthPerMinute),
 	}
 

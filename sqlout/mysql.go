@@ -205,7 +205,12 @@ func (t *myTarget) Write(ctx context.Context, e Export, src Source) (res Result,
 	}
 	rows := &capped{src: src, max: e.MaxRows}
 	if res.Written, err = insertBatches(ctx, tx, dest, e.Columns, rows); err != nil {
-		return res, err
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && e.Mode == ModeIncremental && (me.Number == 1062 || me.Number == 1048) {
+			return res, refused("the query's result repeats a key or has a null key (%s): an incremental export needs unique keys (%s)",
+				strings.Join(e.Keys, ", "), me.Message)
+		}
+		return res, myError(err)
 	}
 	if stage != "" {
 		var sets []string
@@ -274,7 +279,7 @@ func insertBatches(ctx context.Context, tx *sql.Tx, table string, cols []Column,
 			_, err = tx.ExecContext(ctx, head+strings.TrimSuffix(strings.Repeat(row+", ", rowsIn), ", "), args...)
 		}
 		args = args[:0]
-		return myError(err)
+		return err
 	}
 	inBatch := 0
 	for src.Next() {

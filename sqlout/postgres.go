@@ -205,10 +205,10 @@ func (t *pgTarget) Write(ctx context.Context, e Export, src Source) (res Result,
 			" WHERE ("+strings.Join(olds, ", ")+") IS DISTINCT FROM ("+strings.Join(news, ", ")+")"); err != nil {
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) && pe.Code == "21000" {
-				return res, fmt.Errorf("the query's result repeats a key (%s): an incremental export needs unique keys", strings.Join(e.Keys, ", "))
+				return res, refused("the query's result repeats a key (%s): an incremental export needs unique keys", strings.Join(e.Keys, ", "))
 			}
 			if errors.As(err, &pe) && pe.Code == "23502" {
-				return res, fmt.Errorf("a key column is null in the query's result: %s", pe.Message)
+				return res, refused("a key column is null in the query's result: %s", pe.Message)
 			}
 			return res, err
 		}

@@ -189,12 +189,20 @@ const RefreshTable = "tributary_refreshes"
 // ErrTooManyRows is returned when a result has more rows than Export.MaxRows.
 var ErrTooManyRows = errors.New("the result has more rows than the task allows (max_rows); nothing was written")
 
+// Refused is an export that its own settings or result prevent (a changed schema under the
+// fail policy, a missing or repeated key): retrying changes nothing.
+type Refused struct{ Msg string }
+
+func (e *Refused) Error() string { return e.Msg }
+
+func refused(format string, args ...any) error { return &Refused{Msg: fmt.Sprintf(format, args...)} }
+
 // checkPlan validates an export against the columns the table has (prev, nil when it does
 // not exist) and the policy, returning the columns to add or whether to rebuild.
 func checkPlan(e *Export, prev []Column) (add []Column, rebuild bool, err error) {
 	if e.Mode == ModeIncremental {
 		if len(e.Keys) == 0 {
-			return nil, false, errors.New("an incremental export needs key columns")
+			return nil, false, refused("an incremental export needs key columns")
 		}
 		names := map[string]bool{}
 		for _, c := range e.Columns {
@@ -202,7 +210,7 @@ func checkPlan(e *Export, prev []Column) (add []Column, rebuild bool, err error)
 		}
 		for _, k := range e.Keys {
 			if !names[k] {
-				return nil, false, fmt.Errorf("the key column %q is not in the query's result", k)
+				return nil, false, refused("the key column %q is not in the query's result", k)
 			}
 		}
 	}
@@ -216,7 +224,7 @@ func checkPlan(e *Export, prev []Column) (add []Column, rebuild bool, err error)
 	switch e.SchemaChange {
 	case SchemaAddColumns:
 		if len(d.Changed) > 0 {
-			return nil, false, fmt.Errorf("the query's columns changed (%s): schema_change add_columns cannot change a column's type (use rebuild)", d)
+			return nil, false, refused("the query's columns changed (%s): schema_change add_columns cannot change a column's type (use rebuild)", d)
 		}
 		for _, c := range e.Columns {
 			for _, a := range d.Added {
@@ -229,7 +237,7 @@ func checkPlan(e *Export, prev []Column) (add []Column, rebuild bool, err error)
 	case SchemaRebuild:
 		return nil, true, nil
 	}
-	return nil, false, fmt.Errorf("the query's columns changed (%s) and the task's schema_change is fail: change the query back, or set add_columns or rebuild", d)
+	return nil, false, refused("the query's columns changed (%s) and the task's schema_change is fail: change the query back, or set add_columns or rebuild", d)
 }
 
 // plainValue converts a value read from the reporting database for a column type into what

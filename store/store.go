@@ -83,6 +83,10 @@ type Store struct {
 	Events *Events
 	// Files holds the files uploaded for the XML file imports.
 	Files *Files
+	// DBConnections holds the target databases of the data-out tasks.
+	DBConnections *Named[DBConnection]
+	// SavedQueries holds the SQL the data-out tasks run over the reporting schema.
+	SavedQueries *Named[SavedQuery]
 }
 
 // New returns a Store over db.
@@ -99,7 +103,8 @@ func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, tx *St
 
 func bind(db *bun.DB, q bun.IDB) *Store {
 	return &Store{DB: db, Tasks: &Tasks{db: q}, Runs: &Runs{db: q}, Tokens: &Tokens{db: q}, Audit: &Audit{db: q},
-		SecretChecks: &SecretChecks{db: q}, Directory: &Directory{db: q}, Connectors: &Connectors{db: q}, Events: &Events{db: q}, Files: &Files{db: q}}
+		SecretChecks: &SecretChecks{db: q}, Directory: &Directory{db: q}, Connectors: &Connectors{db: q}, Events: &Events{db: q}, Files: &Files{db: q},
+		DBConnections: &Named[DBConnection]{db: q}, SavedQueries: &Named[SavedQuery]{db: q}}
 }
 
 // mapError turns driver errors that callers act on into the package's sentinel errors.

@@ -17,6 +17,7 @@ import (
 	"github.com/tributary-io/tributary/activities"
 	"github.com/tributary-io/tributary/dispatch"
 	"github.com/tributary-io/tributary/secrets"
+	"github.com/tributary-io/tributary/sqlout"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/workflows"
 )
@@ -40,6 +41,9 @@ type Options struct {
 	XMLDropDir string
 	// MaxXMLFileBytes caps a file an XML import fetches or picks up. Optional; 1 GiB.
 	MaxXMLFileBytes int64
+	// Reporting runs the data-out tasks' SQL as the reporting role. Optional; without it
+	// those tasks fail with a clear message.
+	Reporting *sqlout.Reporting
 	// XMLClient fetches the URLs of XML imports. Optional.
 	XMLClient *http.Client
 	// Worker holds Temporal worker options. Optional.
@@ -60,6 +64,7 @@ func Register(r sdkworker.Registry, opts Options) {
 	r.RegisterActivity(&activities.Remediation{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport})
 	r.RegisterActivity(&activities.XMLImports{Store: opts.Store, Keyring: opts.Keyring, DropDir: opts.XMLDropDir, Client: opts.XMLClient,
 		MaxFileBytes: opts.MaxXMLFileBytes})
+	r.RegisterActivity(&activities.SQLExports{Store: opts.Store, Keyring: opts.Keyring, Reporting: opts.Reporting})
 }
 
 // New returns a worker with everything registered; start it with Run or Start.

@@ -22,6 +22,7 @@ import (
 	"github.com/tributary-io/tributary/dispatch"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/server"
+	"github.com/tributary-io/tributary/sqlout"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/worker"
 )
@@ -55,6 +56,7 @@ func ServeAPI(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun.
 	router, err := server.NewRouter(server.Options{
 		Store: s, Dispatcher: d, Temporal: c, Namespace: cfg.TemporalNamespace, TemporalUIURL: cfg.TemporalUIURL, Logger: log,
 		Keyring: cfg.Keyring, TrustedProxies: cfg.TrustedProxies, MaxUploadBytes: cfg.MaxUploadBytes, UploadTimeout: cfg.UploadTimeout,
+		Reporting: sqlout.NewReporting(cfg.ReportingDatabaseURL),
 	})
 	if err != nil {
 		return err
@@ -77,7 +79,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun
 		return err
 	}
 	w, err := worker.New(worker.Options{Client: c, Store: s, TaskQueue: cfg.TaskQueue, Keyring: cfg.Keyring, XMLDropDir: cfg.XMLDropDir,
-		MaxXMLFileBytes: cfg.MaxUploadBytes,
+		MaxXMLFileBytes: cfg.MaxUploadBytes, Reporting: sqlout.NewReporting(cfg.ReportingDatabaseURL),
 		Worker:          sdkworker.Options{WorkerStopTimeout: 10 * time.Second}})
 	if err != nil {
 		return err

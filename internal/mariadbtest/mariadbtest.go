@@ -174,3 +174,21 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// CreateUser creates a user with a password and every privilege on database db.
+func (s *Server) CreateUser(t testing.TB, name, password, db string) {
+	t.Helper()
+	root, err := sql.Open("mysql", s.DSN(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	for _, stmt := range []string{
+		"CREATE USER '" + name + "'@'%' IDENTIFIED BY '" + password + "'",
+		"GRANT ALL PRIVILEGES ON `" + db + "`.* TO '" + name + "'@'%'",
+	} {
+		if _, err := root.ExecContext(context.Background(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+}

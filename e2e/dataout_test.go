@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/tributary-io/tributary/internal/mariadbtest"
+	"github.com/tributary-io/tributary/internal/testenv"
+)
+
+// Data out as a new user runs it: connections to a second PostgreSQL database and to a
+// MariaDB (tested, password write-only), a saved query checked through the database (bad SQL
+// and reads outside the reporting schema refused with where), exported to a table of each,
+// and read back with the databases' own clients.
+func TestDataOutThroughAPI(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	maria := mariadbtest.Start(t)
+	maria.CreateDatabase(t, "dashboards")
+	maria.CreateUser(t, "tributary", "my-Secret-2", "dashboards")
+	pgURL, err := url.Parse(testenv.EmptyDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgPort, _ := strconv.Atoi(pgURL.Port())
+	pgDB := strings.TrimPrefix(pgURL.Path, "/")
+
+	// Some data: the assets of a Qualys report.
+	var f fileView
+	s.send(s.token, "POST", "/api/v1/files?name=adr.xml", "application/xml", bytes.NewReader(xmlFixture(t, "qualys_asset_data_report.xml"))).decode(t, &f)
+	var imp taskView
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "xml_assets", "name": "assets", "config": map[string]any{
+		"file_id": f.ID, "preset": "qualys_asset_data_report_assets"}}, &imp)
+	var tr triggered
+	s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+imp.ID+"/runs", nil, &tr)
+	if r := s.waitRun(tr.RunID, 60*time.Second); r.Status != "succeeded" {
+		t.Fatalf("import: %+v", r)
+	}
+
+	type connView struct {
+		ID          string `json:"id"`
+		Name        string `json:"name"`
+		PasswordSet bool   `json:"password_set"`
+		Password    string `json:"password"`
+	}
+	var pgConn, myConn connView
+	s.must(http.StatusCreated, "POST", "/api/v1/db-connections", map[string]any{"name": "warehouse", "type": "postgres", "host": pgURL.Hostname(),
+		"port": pgPort, "database": pgDB, "username": "postgres", "password": "pg-Secret-1", "tls_mode": "disable"}, &pgConn)
+	s.must(http.StatusCreated, "POST", "/api/v1/db-connections", map[string]any{"name": "dashboards", "type": "mysql", "host": maria.Host,
+		"port": maria.Port, "database": "dashboards", "username": "tributary", "password": "my-Secret-2", "tls_mode": "disable"}, &myConn)
+	if !pgConn.PasswordSet || pgConn.Password != "" {
+		t.Fatalf("connection view: %+v", pgConn)
+	}
+	r := s.do("POST", "/api/v1/db-connections", map[string]any{"name": "Warehouse", "type": "oracle", "host": "db", "database": "x", "username": "u"})
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), `"type"`) {
+		t.Fatalf("bad connection: %d %s", r.status, r.body)
+	}
+	type report struct {
+		OK      bool   `json:"ok"`
+		Version string `json:"version"`
+		Error   string `json:"error"`
+	}
+	var rep report
+	for _, id := range []string{pgConn.ID, myConn.ID} {
+		rep = report{}
+		s.must(http.StatusOK, "POST", "/api/v1/db-connections/"+id+"/test", nil, &rep)
+		if !rep.OK || rep.Version == "" {
+			t.Fatalf("test connection: %+v", rep)
+		}
+	}
+	var bad connView
+	s.must(http.StatusCreated, "POST", "/api/v1/db-connections", map[string]any{"name": "nowhere", "type": "mysql", "host": "127.0.0.1",
+		"port": 1, "database": "x", "username": "u", "password": "never-Shown-3", "tls_mode": "disable"}, &bad)
+	rep = report{}
+	s.must(http.StatusOK, "POST", "/api/v1/db-connections/"+bad.ID+"/test", nil, &rep)
+	if rep.OK || rep.Error == "" || strings.Contains(rep.Error, "never-Shown-3") {
+		t.Fatalf("a connection that cannot connect: %+v", rep)
+	}
+
+	// Saved queries are checked by the database, as the reporting role.
+	for sql, want := range map[string]string{
+		"SELECT name,\n  nonesuch FROM assets":   "line 2, column 3",
+		"SELECT * FROM public.integration_tasks": "permission denied",
+		"DELETE FROM assets":                     "returns no rows",
+		"SELECT ip_addresses FROM assets":        "cast it",
+	} {
+		r := s.do("POST", "/api/v1/saved-queries", map[string]any{"name": "bad", "sql": sql})
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), `"field":"sql"`) || !strings.Contains(string(r.body), want) {
+			t.Errorf("%q: %d %s", sql, r.status, r.body)
+		}
+	}
+	var q struct {
+		ID      string           `json:"id"`
+		Columns []map[string]any `json:"columns"`
+	}
+	s.must(http.StatusCreated, "POST", "/api/v1/saved-queries", map[string]any{"name": "Assets by OS",
+		"sql": "SELECT os, count(*) AS assets, max(updated_at) AS last_change FROM assets GROUP BY os", "description": "for the dashboard"}, &q)
+	if len(q.Columns) != 3 || q.Columns[1]["type"] != "bigint" {
+		t.Fatalf("saved query: %+v", q)
+	}
+	if r := s.do("POST", "/api/v1/saved-queries", map[string]any{"name": "assets by os", "sql": "SELECT 1 AS one"}); r.status != http.StatusBadRequest {
+		t.Fatalf("a taken name: %d %s", r.status, r.body)
+	}
+
+	for _, conn := range []string{"warehouse", "dashboards"} {
+		var task taskView
+		s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "sql_export", "name": "export to " + conn, "config": map[string]any{
+			"connection": conn, "exports": []map[string]any{{"query": "assets by os", "table": "assets_by_os"}}}}, &task)
+		s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+task.ID+"/runs", nil, &tr)
+		run := s.waitRun(tr.RunID, 60*time.Second)
+		if run.Status != "succeeded" || run.Counts["rows_written"] != 2 || run.Counts["tables"] != 1 {
+			t.Fatalf("export to %s: %+v", conn, run)
+		}
+	}
+	rows := func(driver, dsn, q string) string {
+		db, err := sql.Open(driver, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var out []string
+		rs, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var os string
+			var n int64
+			if err := rs.Scan(&os, &n); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%s=%d", os, n))
+		}
+		return strings.Join(out, " ")
+	}
+	want := "Linux 5.x=1 Windows Server 2019 Datacenter 64 bit Edition Version 1809=1"
+	if got := rows("pgx", pgURL.String(), "SELECT os, assets FROM assets_by_os ORDER BY os"); got != want {
+		t.Errorf("postgres table: %q", got)
+	}
+	if got := rows("mysql", maria.DSN("dashboards"), "SELECT os, assets FROM assets_by_os ORDER BY os"); got != want {
+		t.Errorf("mariadb table: %q", got)
+	}
+	if got := rows("mysql", maria.DSN("dashboards"), "SELECT table_name, row_count FROM tributary_refreshes"); got != "assets_by_os=2" {
+		t.Errorf("refreshes: %q", got)
+	}
+	// A task naming no connection fails with a clear message.
+	var none taskView
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "sql_export", "name": "export nowhere", "config": map[string]any{
+		"connection": "nope", "exports": []map[string]any{{"query": "assets by os", "table": "t"}}}}, &none)
+	s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+none.ID+"/runs", nil, &tr)
+	if run := s.waitRun(tr.RunID, 60*time.Second); run.Status != "failed" || !strings.Contains(run.Error, `no database connection named "nope"`) {
+		t.Fatalf("no connection: %+v", run)
+	}
+}
