@@ -55,7 +55,9 @@ func (a *api) dataOutRoutes() []route {
 	conns := resource[dataout.ConnectionSpec, store.DBConnection, dbConnectionView]{
 		path: "/api/v1/db-connections", noun: "database connection", read: auth.Viewer, write: auth.Admin,
 		list: func(ctx context.Context) ([]store.DBConnection, error) { return a.Store.DBConnections.List(ctx) },
-		get:  func(ctx context.Context, id uuid.UUID) (*store.DBConnection, error) { return a.Store.DBConnections.Get(ctx, id) },
+		get: func(ctx context.Context, id uuid.UUID) (*store.DBConnection, error) {
+			return a.Store.DBConnections.Get(ctx, id)
+		},
 		create: func(c *gin.Context, s dataout.ConnectionSpec) (*store.DBConnection, error) {
 			return a.dataout.CreateConnection(c, s)
 		},
@@ -69,7 +71,9 @@ func (a *api) dataOutRoutes() []route {
 	queries := resource[dataout.QuerySpec, store.SavedQuery, savedQueryView]{
 		path: "/api/v1/saved-queries", noun: "saved query", read: auth.Viewer, write: auth.Admin,
 		list: func(ctx context.Context) ([]store.SavedQuery, error) { return a.Store.SavedQueries.List(ctx) },
-		get:  func(ctx context.Context, id uuid.UUID) (*store.SavedQuery, error) { return a.Store.SavedQueries.Get(ctx, id) },
+		get: func(ctx context.Context, id uuid.UUID) (*store.SavedQuery, error) {
+			return a.Store.SavedQueries.Get(ctx, id)
+		},
 		create: func(c *gin.Context, s dataout.QuerySpec) (*store.SavedQuery, error) {
 			return a.dataout.CreateQuery(c, s, principal(c).Name)
 		},

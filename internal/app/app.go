@@ -80,7 +80,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun
 	}
 	w, err := worker.New(worker.Options{Client: c, Store: s, TaskQueue: cfg.TaskQueue, Keyring: cfg.Keyring, XMLDropDir: cfg.XMLDropDir,
 		MaxXMLFileBytes: cfg.MaxUploadBytes, Reporting: sqlout.NewReporting(cfg.ReportingDatabaseURL),
-		Worker:          sdkworker.Options{WorkerStopTimeout: 10 * time.Second}})
+		Worker: sdkworker.Options{WorkerStopTimeout: 10 * time.Second}})
 	if err != nil {
 		return err
 	}
