@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -92,37 +93,96 @@ func sqlError(err error) error {
 	return err
 }
 
-// ExportQueries runs each export of the task: the saved query as the reporting role,
-// streamed into its table of the target connection.
-func (a *SQLExports) ExportQueries(ctx context.Context, in TaskInput) (TaskOutput, error) {
-	runID, task, err := loadTask(ctx, a.Store, in)
+// sqlRun is one data-out run: its task, target and bookkeeping.
+type sqlRun struct {
+	runID   uuid.UUID
+	task    *store.Task
+	conn    *store.DBConnection
+	target  sqlout.Target
+	hb      *heartbeater
+	det     SQLExportDetails
+	counts  map[string]int64
+	started time.Time
+}
+
+// openSQLRun loads the task, decodes its configuration into cfg and connects to the target
+// connection it names (connection(cfg)).
+func openSQLRun[C tasktype.Config](ctx context.Context, st *store.Store, keys *secrets.Keyring, in TaskInput, every time.Duration,
+	connection func(C) string) (*sqlRun, C, error) {
+	var cfg C
+	runID, task, err := loadTask(ctx, st, in)
 	if err != nil {
-		return TaskOutput{}, err
+		return nil, cfg, err
 	}
 	c, err := tasktype.DecodeStored(task.Type, task.Config)
-	cfg, ok := c.(*tasktype.SQLExportConfig)
+	cfg, ok := c.(C)
 	if err != nil || !ok {
-		return TaskOutput{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s is not a valid %s task: %v", task.ID, tasktype.SQLExport, err), ErrTypeInvalidConfig, nil)
+		return nil, cfg, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s is not a valid %s task: %v", task.ID, task.Type, err), ErrTypeInvalidConfig, nil)
 	}
-	started := time.Now()
-	svc := &dataout.Service{Store: a.Store, Keyring: a.Keyring, Reporting: a.Reporting}
-	conn, target, err := svc.OpenTarget(ctx, cfg.Connection)
+	svc := &dataout.Service{Store: st, Keyring: keys}
+	conn, target, err := svc.OpenTarget(ctx, connection(cfg))
 	if errors.Is(err, dataout.ErrNoConnection) {
-		return TaskOutput{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidConfig, nil)
+		return nil, cfg, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidConfig, nil)
 	}
 	if err != nil {
-		return TaskOutput{}, err // the target is down or refuses: retried
+		return nil, cfg, err // the target is down or refuses: retried
 	}
-	defer target.Close()
-	det := SQLExportDetails{Connection: conn.Name, Target: fmt.Sprintf("%s %s:%d/%s", conn.Type, conn.Host, conn.Port, conn.Database),
-		Attempt: activity.GetInfo(ctx).Attempt}
-	every := a.HeartbeatEvery
 	if every <= 0 {
 		every = 5 * time.Second
 	}
-	hb := newHeartbeater(ctx, every)
-	defer hb.stop()
-	counts := map[string]int64{"tables": 0, "rows_written": 0, "rows_deleted": 0}
+	r := &sqlRun{runID: runID, task: task, conn: conn, target: target, hb: newHeartbeater(ctx, every), started: time.Now(),
+		counts: map[string]int64{"tables": 0, "rows_written": 0, "rows_deleted": 0},
+		det: SQLExportDetails{Connection: conn.Name, Target: fmt.Sprintf("%s %s:%d/%s", conn.Type, conn.Host, conn.Port, conn.Database),
+			Attempt: activity.GetInfo(ctx).Attempt, Tables: []SQLExportTable{}}}
+	return r, cfg, nil
+}
+
+func (r *sqlRun) close() {
+	r.hb.stop()
+	_ = r.target.Close()
+}
+
+// write streams one result into its table and records what it did.
+func (r *sqlRun) write(ctx context.Context, st *store.Store, label string, cols []sqlout.Column, rows pgx.Rows, e sqlout.Export, prog *SQLProgress) error {
+	start := time.Now()
+	short, err := sqlout.ShortColumns(cols, r.conn.Type)
+	if err != nil {
+		return &sqlout.Refused{Msg: err.Error()}
+	}
+	e.Columns, e.RunID = short, r.runID
+	res, err := r.target.Write(ctx, e, &rowsSource{rows: rows, prog: prog, hb: r.hb})
+	if err != nil {
+		return err
+	}
+	raw, _ := json.Marshal(short)
+	if err := st.RecordExport(ctx, &store.ExportTable{TaskID: r.task.ID, ConnectionID: r.conn.ID, Table: res.Table, Columns: raw, Rows: res.Written,
+		RunID: r.runID, RefreshedAt: time.Now().UTC()}); err != nil {
+		return err
+	}
+	r.det.Tables = append(r.det.Tables, SQLExportTable{Query: label, Result: res, Mode: e.Mode, DurationMS: time.Since(start).Milliseconds()})
+	r.counts["tables"]++
+	r.counts["rows_written"] += res.Written
+	r.counts["rows_deleted"] += res.Deleted
+	return nil
+}
+
+func (r *sqlRun) finish(ctx context.Context, st *store.Store) (TaskOutput, error) {
+	r.det.DurationMS = time.Since(r.started).Milliseconds()
+	if err := st.Runs.SetDetails(ctx, r.runID, &r.det); err != nil {
+		return TaskOutput{}, fmt.Errorf("record run details: %w", err)
+	}
+	activity.GetLogger(ctx).Info("data out written", "task", r.task.Name, "type", r.task.Type, "counts", r.counts)
+	return TaskOutput{Counts: r.counts}, nil
+}
+
+// ExportQueries runs each export of the task: the saved query as the reporting role,
+// streamed into its table of the target connection.
+func (a *SQLExports) ExportQueries(ctx context.Context, in TaskInput) (TaskOutput, error) {
+	r, cfg, err := openSQLRun(ctx, a.Store, a.Keyring, in, a.HeartbeatEvery, func(c *tasktype.SQLExportConfig) string { return c.Connection })
+	if err != nil {
+		return TaskOutput{}, err
+	}
+	defer r.close()
 	for i, x := range cfg.Exports {
 		q, err := a.Store.SavedQueries.GetByName(ctx, x.Query)
 		if errors.Is(err, store.ErrNotFound) {
@@ -132,37 +192,14 @@ func (a *SQLExports) ExportQueries(ctx context.Context, in TaskInput) (TaskOutpu
 			return TaskOutput{}, err
 		}
 		prog := SQLProgress{Table: x.Table, Done: i, Of: len(cfg.Exports)}
-		hb.set(prog)
-		start := time.Now()
-		var res sqlout.Result
-		var written []sqlout.Column
+		r.hb.set(prog)
 		err = a.Reporting.Query(ctx, q.SQL, sqlout.Options{Timeout: time.Duration(cfg.TimeoutSeconds) * time.Second}, func(cols []sqlout.Column, rows pgx.Rows) error {
-			short, err := sqlout.ShortColumns(cols, conn.Type)
-			if err != nil {
-				return &sqlout.Refused{Msg: err.Error()}
-			}
-			written = short
-			res, err = target.Write(ctx, sqlout.Export{Table: x.Table, Columns: short, Mode: x.Mode, Keys: x.KeyColumns, DeleteMissing: x.DeleteMissing,
-				SchemaChange: cfg.SchemaChange, RunID: runID, MaxRows: cfg.MaxRows}, &rowsSource{rows: rows, prog: &prog, hb: hb})
-			return err
+			return r.write(ctx, a.Store, q.Name, cols, rows, sqlout.Export{Table: x.Table, Mode: x.Mode, Keys: x.KeyColumns, DeleteMissing: x.DeleteMissing,
+				SchemaChange: cfg.SchemaChange, MaxRows: cfg.MaxRows}, &prog)
 		})
 		if err != nil {
 			return TaskOutput{}, sqlError(fmt.Errorf("export of %q to %s: %w", x.Query, x.Table, err))
 		}
-		raw, _ := json.Marshal(written)
-		if err := a.Store.RecordExport(ctx, &store.ExportTable{TaskID: task.ID, ConnectionID: conn.ID, Table: res.Table, Columns: raw, Rows: res.Written,
-			RunID: runID, RefreshedAt: time.Now().UTC()}); err != nil {
-			return TaskOutput{}, err
-		}
-		det.Tables = append(det.Tables, SQLExportTable{Query: q.Name, Result: res, Mode: x.Mode, DurationMS: time.Since(start).Milliseconds()})
-		counts["tables"]++
-		counts["rows_written"] += res.Written
-		counts["rows_deleted"] += res.Deleted
 	}
-	det.DurationMS = time.Since(started).Milliseconds()
-	if err := a.Store.Runs.SetDetails(ctx, runID, &det); err != nil {
-		return TaskOutput{}, fmt.Errorf("record run details: %w", err)
-	}
-	activity.GetLogger(ctx).Info("queries exported", "task", task.Name, "counts", counts)
-	return TaskOutput{Counts: counts}, nil
+	return r.finish(ctx, a.Store)
 }

@@ -152,6 +152,24 @@ func TestDataOutThroughAPI(t *testing.T) {
 	if got := rows("mysql", maria.DSN("dashboards"), "SELECT table_name, row_count FROM tributary_refreshes"); got != "assets_by_os=2" {
 		t.Errorf("refreshes: %q", got)
 	}
+	// A script: two statements (a semicolon inside a string, a comment), one snapshot, two tables.
+	var script taskView
+	r = s.do("POST", "/api/v1/tasks", map[string]any{"type": "sql_script", "name": "script", "config": map[string]any{
+		"connection": "dashboards", "script": "SELECT 1 AS one; SELECT 2 AS two", "tables": []string{"only_one"}}})
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "config.tables") {
+		t.Fatalf("a table per statement: %d %s", r.status, r.body)
+	}
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "sql_script", "name": "script", "config": map[string]any{
+		"connection": "warehouse", "tables": []string{"asset_names", "asset_totals"},
+		"script": "-- names; then totals\nSELECT name, 'a;b' AS note FROM assets;\nSELECT os, count(*) AS assets FROM assets GROUP BY os"}}, &script)
+	s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+script.ID+"/runs", nil, &tr)
+	if run := s.waitRun(tr.RunID, 60*time.Second); run.Status != "succeeded" || run.Counts["tables"] != 2 || run.Counts["rows_written"] != 4 {
+		t.Fatalf("script: %+v", run)
+	}
+	if got := rows("pgx", pgURL.String(), "SELECT os, assets FROM asset_totals ORDER BY os"); got != want {
+		t.Errorf("script table: %q", got)
+	}
+
 	// A task naming no connection fails with a clear message.
 	var none taskView
 	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "sql_export", "name": "export nowhere", "config": map[string]any{
