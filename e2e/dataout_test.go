@@ -170,6 +170,27 @@ func TestDataOutThroughAPI(t *testing.T) {
 		t.Errorf("script table: %q", got)
 	}
 
+	// The dashboard service writes its schema into the MariaDB; a second run the same day
+	// replaces that day's rows.
+	var dash taskView
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "dashboard_service", "name": "dashboard", "config": map[string]any{
+		"connection": "dashboards"}}, &dash)
+	for _, tables := range []int64{8, 7} { // the first run writes "not performed yet" first
+		s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+dash.ID+"/runs", nil, &tr)
+		if run := s.waitRun(tr.RunID, 60*time.Second); run.Status != "succeeded" || run.Counts["tables"] != tables {
+			t.Fatalf("dashboard: %+v", run)
+		}
+	}
+	if got := rows("mysql", maria.DSN("dashboards"), "SELECT status, last_updated IS NOT NULL FROM dashboard_status"); got != "performed=1" {
+		t.Errorf("dashboard status: %q", got)
+	}
+	if got := rows("mysql", maria.DSN("dashboards"), "SELECT source, active FROM dash_assets_daily ORDER BY source"); got != "xml=2" {
+		t.Errorf("dash_assets_daily: %q", got)
+	}
+	if got := rows("mysql", maria.DSN("dashboards"), "SELECT run_type, succeeded FROM dash_run_health_daily WHERE run_type = 'sql_export'"); got != "sql_export=2" {
+		t.Errorf("dash_run_health_daily: %q", got)
+	}
+
 	// A task naming no connection fails with a clear message.
 	var none taskView
 	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "sql_export", "name": "export nowhere", "config": map[string]any{

@@ -59,11 +59,17 @@ func (t *myTarget) Version(ctx context.Context) (string, error) {
 	return v, myError(err)
 }
 
-// myError keeps what helps an admin from a driver error, never the password.
+// myError keeps what helps an admin from a driver error, never the password. An answer of
+// the server that a retry cannot change is Refused.
 func myError(err error) error {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		return fmt.Errorf("the database answered: %s (%d)", me.Message, me.Number)
+		msg := fmt.Sprintf("the database answered: %s (%d)", me.Message, me.Number)
+		switch me.Number {
+		case 1040, 1053, 1205, 1213, 1317, 1927, 2006, 2013: // too many connections, shutdown, lock waits, deadlock, killed, gone
+			return errors.New(msg)
+		}
+		return &Refused{Msg: msg}
 	}
 	return err
 }
@@ -109,11 +115,25 @@ func (t *myTarget) createSQL(table string, e Export) string {
 	for _, k := range e.Keys {
 		keys[k] = true
 	}
+	// An index takes at most 3,072 bytes: text keys (4 bytes a utf8mb4 character) share what
+	// the other key columns leave.
+	textKeys, budget := 0, 3072
+	for _, c := range e.Columns {
+		switch {
+		case !keys[c.Name]:
+		case c.Type == TypeText:
+			textKeys++
+		case c.Type == TypeUUID:
+			budget -= 144
+		default:
+			budget -= 40
+		}
+	}
 	defs := make([]string, len(e.Columns))
 	for i, c := range e.Columns {
 		typ := myTypes[c.Type]
 		if keys[c.Name] && c.Type == TypeText {
-			typ = "VARCHAR(768)"
+			typ = fmt.Sprintf("VARCHAR(%d)", max(budget/4/textKeys-2, 1))
 		}
 		defs[i] = myIdent(c.Name) + " " + typ
 	}

@@ -118,6 +118,15 @@ func (t *pgTarget) create(ctx context.Context, tx pgx.Tx, table string, e Export
 }
 
 func (t *pgTarget) Write(ctx context.Context, e Export, src Source) (res Result, err error) {
+	res, err = t.write(ctx, e, src)
+	var rf *Refused
+	if err != nil && !errors.As(err, &rf) {
+		err = pgRefused(err)
+	}
+	return res, err
+}
+
+func (t *pgTarget) write(ctx context.Context, e Export, src Source) (res Result, err error) {
 	table := ShortIdent(e.Table, MaxIdent[Postgres])
 	res.Table = table
 	// COPY describes the table through pgx's caches, which a definition changed since (by
@@ -226,6 +235,21 @@ func (t *pgTarget) Write(ctx context.Context, e Export, src Source) (res Result,
 		return res, fmt.Errorf("record the refresh: %w", err)
 	}
 	return res, tx.Commit(ctx)
+}
+
+// pgRefused makes an answer of a PostgreSQL target that a retry cannot change (a class other
+// than connection, transaction rollback, resources, operator intervention and system errors)
+// Refused, keeping its message.
+func pgRefused(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) < 2 {
+		return err
+	}
+	switch pe.Code[:2] {
+	case "08", "40", "53", "57", "58", "XX":
+		return err
+	}
+	return &Refused{Msg: fmt.Sprintf("the database answered: %s (%s)", pe.Message, pe.Code)}
 }
 
 // copyError prefers the source's own error (the reporting query's, or the row cap) to the

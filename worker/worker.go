@@ -66,6 +66,7 @@ func Register(r sdkworker.Registry, opts Options) {
 		MaxFileBytes: opts.MaxXMLFileBytes})
 	r.RegisterActivity(&activities.SQLExports{Store: opts.Store, Keyring: opts.Keyring, Reporting: opts.Reporting})
 	r.RegisterActivity(&activities.SQLScripts{Store: opts.Store, Keyring: opts.Keyring, Reporting: opts.Reporting})
+	r.RegisterActivity(&activities.Dashboards{Store: opts.Store, Keyring: opts.Keyring, Reporting: opts.Reporting})
 }
 
 // New returns a worker with everything registered; start it with Run or Start.
