@@ -18,6 +18,8 @@
 //	tributary-bench xml      Import Vulnerabilities from XML File with the NeXpose XML Export 2.0
 //	                         preset on generated 20 and 200 MB exports (wall, peak RSS), next to
 //	                         an encoding/xml token loop over the same file
+//	tributary-bench sqlout   Export Queries to SQL Tables' engine: 100,000 and 1,000,000 rows to
+//	                         PostgreSQL and MariaDB, next to COPY and LOAD DATA of the same rows
 //
 // Without DATABASE_URL each starts a throwaway PostgreSQL cluster.
 package main
@@ -46,7 +48,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger|ldap|reimport|scanner|remediation|xml [flags]")
+		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger|ldap|reimport|scanner|remediation|xml|sqlout [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -77,12 +79,16 @@ func main() {
 		err = ticketsReadChild(ctx, os.Args[2:])
 	case "xml":
 		err = benchXML(ctx, os.Args[2:])
+	case "sqlout":
+		err = benchSQLOut(ctx, os.Args[2:])
+	case "sqlout-run":
+		err = sqloutRunChild(ctx, os.Args[2:])
 	case "xml-tokens":
 		err = xmlTokensChild(ctx, os.Args[2:])
 	case "xml-run":
 		err = xmlRunChild(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q: use runs, trigger, ldap, reimport, scanner, remediation or xml", os.Args[1])
+		err = fmt.Errorf("unknown benchmark %q: use runs, trigger, ldap, reimport, scanner, remediation, xml or sqlout", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tributary-bench:", err)
