@@ -319,3 +319,69 @@ func exec(t *testing.T, cfg sqlout.ConnConfig, stmt string) {
 		t.Fatalf("%s: %v", stmt, err)
 	}
 }
+
+// genSource yields n rows (name, n); after `at` rows it calls hook once.
+type genSource struct {
+	i, n, at int
+	hook     func()
+}
+
+func (g *genSource) Next() bool {
+	if g.i == g.at && g.hook != nil {
+		g.hook()
+		g.hook = nil
+	}
+	g.i++
+	return g.i <= g.n
+}
+func (g *genSource) Values() ([]any, error) {
+	return []any{fmt.Sprintf("row-%d", g.i), int64(g.i)}, nil
+}
+func (g *genSource) Err() error { return nil }
+
+// A target whose connection is killed in the middle of an export: the export fails with a
+// retryable error, the table keeps the rows of the previous export, and the next export
+// (on a new connection, as a retried activity opens) writes everything.
+func TestTargetGoesAwayMidExport(t *testing.T) {
+	ctx := context.Background()
+	cols := []sqlout.Column{{Name: "name", Type: sqlout.TypeText}, {Name: "n", Type: sqlout.TypeBigint}}
+	for kind, cfg := range targets(t) {
+		t.Run(kind, func(t *testing.T) {
+			write := func(n, at int, hook func()) error {
+				tg, err := sqlout.Open(ctx, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer tg.Close()
+				_, err = tg.Write(ctx, sqlout.Export{Table: "killed", Columns: cols, Mode: sqlout.ModeFull, RunID: uuid.New()}, &genSource{n: n, at: at, hook: hook})
+				return err
+			}
+			if err := write(1000, -1, nil); err != nil {
+				t.Fatal(err)
+			}
+			kill := func() {
+				if kind == sqlout.Postgres {
+					exec(t, cfg, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+				} else {
+					for _, id := range read(t, cfg, "SELECT ID, 0 FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()") {
+						exec(t, cfg, "KILL CONNECTION "+strings.Split(id, "|")[0])
+					}
+				}
+			}
+			err := write(50_000, 20_000, kill)
+			var rf *sqlout.Refused
+			if err == nil || errors.As(err, &rf) {
+				t.Fatalf("a killed connection: %v (want a retryable error)", err)
+			}
+			if got := read(t, cfg, "SELECT count(*), max(n) FROM killed"); got[0] != "1000|1000" {
+				t.Fatalf("the table after the failed export: %v", got)
+			}
+			if err := write(50_000, -1, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, cfg, "SELECT count(*) FROM killed"); got[0] != "50000" {
+				t.Fatalf("after the retry: %v", got)
+			}
+		})
+	}
+}
