@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 	"go.temporal.io/sdk/client"
 
@@ -109,6 +111,7 @@ func run() error {
 		return err
 	}
 
+	reportingURL, dataOutLine := devDataOut(ctx, db, dbURL)
 	dropDir := os.Getenv("XML_DROP_DIR")
 	if dropDir == "" {
 		if dropDir, err = os.MkdirTemp("", "tributary-drop-"); err != nil {
@@ -120,6 +123,7 @@ func run() error {
 		DatabaseURL: dbURL, TemporalAddress: tmp.FrontendAddr, TemporalNamespace: tmp.Namespace,
 		TaskQueue: config.DefaultTaskQueue, TemporalUIURL: tmp.UIURL, HTTPAddr: *httpAddr,
 		HeartbeatTimeout: 30 * time.Second, LogLevel: level, Keyring: keys, XMLDropDir: dropDir,
+		ReportingDatabaseURL: reportingURL,
 	}
 	c, err := app.DialTemporal(ctx, cfg, log)
 	if err != nil {
@@ -184,12 +188,13 @@ Tributary development stack is up.
   Demo task     %s
   Scanners      %s
   XML drop dir  %s   (drop_glob of the XML import tasks is relative to it)
+  Data out      %s
   Admin token   %s
 
   Try: curl -H 'Authorization: Bearer %s' http://%s/api/v1/runs
 
 Press Ctrl-C to stop.
-`, apiAddr, apiAddr, tmp.UIURL, tmp.Namespace, tmp.FrontendAddr, tmp.Namespace, cfg.TaskQueue, dbURL, demoLine, scannerLines, dropDir, token, token, apiAddr)
+`, apiAddr, apiAddr, tmp.UIURL, tmp.Namespace, tmp.FrontendAddr, tmp.Namespace, cfg.TaskQueue, dbURL, demoLine, scannerLines, dropDir, dataOutLine, token, token, apiAddr)
 
 	var firstErr error
 	select {
@@ -286,4 +291,40 @@ func ensureDemoConnectors(ctx context.Context, cfg config.Config, db *bun.DB, c 
 	}
 	lines = append(lines, fmt.Sprintf("move the Qualys simulator's tickets and scans: curl -u sim:sim-password -X POST '%s%s?generation=1'", qualysURL, qualyssim.ControlPath))
 	return strings.Join(lines, "\n                "), nil
+}
+
+// devDataOut gives the reporting role a login (REPORTING_DATABASE_URL, unless set) and creates
+// a second database on the same server for the data-out tasks to write to. It returns the
+// reporting URL and the line the banner shows.
+func devDataOut(ctx context.Context, db *bun.DB, dbURL string) (string, string) {
+	if u := os.Getenv("REPORTING_DATABASE_URL"); u != "" {
+		return u, "reporting role from REPORTING_DATABASE_URL"
+	}
+	pw := strings.ReplaceAll(uuid.NewString(), "-", "")
+	if _, err := db.ExecContext(ctx, "ALTER ROLE tributary_reporting LOGIN PASSWORD '"+pw+"'"); err != nil {
+		return "", "off: the reporting role cannot be given a login here (" + err.Error() + "); set REPORTING_DATABASE_URL"
+	}
+	ru, err := url.Parse(dbURL)
+	if err != nil {
+		return "", "off: " + err.Error()
+	}
+	target := *ru
+	ru.User = url.UserPassword("tributary_reporting", pw)
+	line := "saved queries run as tributary_reporting"
+	var exists bool
+	_ = db.NewRaw("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'tributary_dashboards')").Scan(ctx, &exists)
+	if !exists {
+		if _, err := db.ExecContext(ctx, "CREATE DATABASE tributary_dashboards"); err != nil {
+			return ru.String(), line + "; no second database (" + err.Error() + ")"
+		}
+	}
+	target.Path = "/tributary_dashboards"
+	port := target.Port()
+	if port == "" {
+		port = "5432"
+	}
+	pwd, _ := target.User.Password()
+	return ru.String(), fmt.Sprintf(`%s; a second database to export to: psql '%s'
+                connection: {"name": "dashboards", "type": "postgres", "host": "%s", "port": %s, "database": "tributary_dashboards", "username": "%s", "password": "%s", "tls_mode": "disable"}`,
+		line, target.String(), target.Hostname(), port, target.User.Username(), pwd)
 }
