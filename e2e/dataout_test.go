@@ -200,3 +200,62 @@ func TestDataOutThroughAPI(t *testing.T) {
 		t.Fatalf("no connection: %+v", run)
 	}
 }
+
+// The worker process is killed with SIGKILL while an export streams rows into MariaDB: the
+// target's transaction dies with the connection (readers keep the previous rows), and a
+// fresh worker's retry leaves what one clean run leaves.
+func TestExportSurvivesWorkerKill(t *testing.T) {
+	bin := buildWorker(t)
+	s := newStack(t, stackOptions{noWorker: true})
+	maria := mariadbtest.Start(t)
+	maria.CreateDatabase(t, "out")
+	maria.CreateUser(t, "exporter", "exp-Secret-4", "out")
+	w := s.startWorkerProcess(bin, "worker-1")
+	s.must(http.StatusCreated, "POST", "/api/v1/db-connections", map[string]any{"name": "out", "type": "mysql", "host": maria.Host,
+		"port": maria.Port, "database": "out", "username": "exporter", "password": "exp-Secret-4", "tls_mode": "disable"}, nil)
+	s.must(http.StatusCreated, "POST", "/api/v1/saved-queries", map[string]any{"name": "numbers",
+		"sql": "SELECT g AS n, md5(g::text) AS h FROM generate_series(1, 2000000) g"}, nil)
+	var task taskView
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "sql_export", "name": "numbers out", "max_attempts": 3,
+		"config": map[string]any{"connection": "out", "exports": []map[string]any{{"query": "numbers", "table": "numbers"}}}}, &task)
+	db, err := sql.Open("mysql", maria.DSN("out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tr triggered
+	s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+task.ID+"/runs", nil, &tr)
+	// Once the export's INSERTs run (its transaction is open), let it write a while, then kill.
+	testenv.Eventually(t, 60*time.Second, func() error {
+		var inserting int
+		if err := db.QueryRow("SELECT count(*) FROM information_schema.PROCESSLIST WHERE USER = 'exporter' AND INFO LIKE 'INSERT INTO `numbers`%'").Scan(&inserting); err != nil {
+			return err
+		}
+		if inserting == 0 {
+			r := s.do("GET", "/api/v1/runs/"+tr.RunID, nil)
+			if strings.Contains(string(r.body), `"succeeded"`) {
+				t.Fatalf("the export ended before it could be killed: %s", r.body)
+			}
+			return fmt.Errorf("the export does not insert yet")
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond)
+	killProcess(t, w)
+	var n int64
+	if err := db.QueryRow("SELECT count(*) FROM numbers").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("readers see %d rows of a dead export (%v)", n, err)
+	}
+	s.startWorkerProcess(bin, "worker-2")
+	run := s.waitRun(tr.RunID, 120*time.Second)
+	if run.Status != "succeeded" || run.Attempt < 2 || run.Counts["rows_written"] != 2_000_000 {
+		t.Fatalf("run after the kill: %+v", run)
+	}
+	var sum, refreshed int64
+	if err := db.QueryRow("SELECT count(*), sum(n) FROM numbers").Scan(&n, &sum); err != nil || n != 2_000_000 || sum != 2_000_000*2_000_001/2 {
+		t.Fatalf("table after the retry: %d rows, sum %d (%v)", n, sum, err)
+	}
+	if err := db.QueryRow("SELECT row_count FROM tributary_refreshes WHERE table_name = 'numbers'").Scan(&refreshed); err != nil || refreshed != 2_000_000 {
+		t.Fatalf("refresh record: %d (%v)", refreshed, err)
+	}
+}
