@@ -17,6 +17,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/tributary-io/tributary/internal/mariadbtest"
+	"github.com/tributary-io/tributary/internal/testcert"
 	"github.com/tributary-io/tributary/internal/testenv"
 	"github.com/tributary-io/tributary/sqlout"
 	"github.com/tributary-io/tributary/store"
@@ -383,5 +384,53 @@ func TestTargetGoesAwayMidExport(t *testing.T) {
 				t.Fatalf("after the retry: %v", got)
 			}
 		})
+	}
+}
+
+// TLS modes against a MariaDB that requires TLS of the account: disable is refused by the
+// server, require encrypts, verify-ca and verify-full check the CA, and another CA fails.
+func TestTLSModes(t *testing.T) {
+	m := mariadbtest.StartWith(t, mariadbtest.Options{TLS: true})
+	m.CreateDatabase(t, "tls")
+	m.CreateUser(t, "secure", "tls-Secret-5", "tls")
+	root, err := sql.Open("mysql", m.DSN(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if _, err := root.Exec("ALTER USER 'secure'@'%' REQUIRE SSL"); err != nil {
+		t.Fatal(err)
+	}
+	otherCA, _, _, err := testcert.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		mode, ca string
+		ok       bool
+	}{
+		{sqlout.TLSDisable, "", false},
+		{sqlout.TLSRequire, "", true},
+		{sqlout.TLSVerifyCA, m.CAPEM, true},
+		{sqlout.TLSVerifyFull, m.CAPEM, true},
+		{sqlout.TLSVerifyFull, string(otherCA), false},
+		{sqlout.TLSVerifyCA, string(otherCA), false},
+	} {
+		tg, err := sqlout.Open(ctx, sqlout.ConnConfig{Type: sqlout.MySQL, Host: m.Host, Port: m.Port, Database: "tls", Username: "secure",
+			Password: "tls-Secret-5", TLSMode: c.mode, CAPEM: c.ca})
+		if err == nil {
+			_, err = tg.Version(ctx)
+			tg.Close()
+		}
+		if (err == nil) != c.ok {
+			t.Errorf("%s (other CA %v): %v", c.mode, c.ca == string(otherCA), err)
+		}
+		if err != nil && strings.Contains(err.Error(), "tls-Secret-5") {
+			t.Errorf("%s: the error shows the password: %v", c.mode, err)
+		}
+	}
+	if _, err := sqlout.Open(ctx, sqlout.ConnConfig{Type: sqlout.MySQL, Host: m.Host, Port: m.Port, TLSMode: sqlout.TLSVerifyFull, CAPEM: "junk"}); err == nil {
+		t.Error("a CA that is not PEM is accepted")
 	}
 }

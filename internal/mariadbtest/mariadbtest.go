@@ -21,6 +21,8 @@ import (
 	"time"
 
 	_ "github.com/go-sql-driver/mysql" // the MySQL protocol driver
+
+	"github.com/tributary-io/tributary/internal/testcert"
 )
 
 // Server is a running mariadbd, reachable over TCP on 127.0.0.1 as root without a password.
@@ -28,6 +30,9 @@ type Server struct {
 	Host string
 	Port int
 	Dir  string
+	// CAPEM is the CA that signs the server's certificate (for 127.0.0.1 and localhost) when
+	// it was started with TLS.
+	CAPEM string
 	cmd  *exec.Cmd
 	log  *bytes.Buffer
 }
@@ -46,15 +51,24 @@ func binary(name string) (string, error) {
 	return "", fmt.Errorf("%s not found: install the Debian package mariadb-server (scripts/test does)", name)
 }
 
+// Options configures a server.
+type Options struct {
+	// TLS gives the server a certificate signed by a fresh test CA (Server.CAPEM).
+	TLS bool
+}
+
 // Start starts a server in a temporary directory; it is stopped when the test ends.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return StartWith(t, Options{}) }
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, opts Options) *Server {
 	t.Helper()
 	// Not t.TempDir: its parents are private to this user, and as root the server runs as mysql.
 	dir, err := os.MkdirTemp("", "tributary-mariadb-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := StartDir(dir)
+	s, err := StartDirWith(dir, opts)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		t.Fatal(err)
@@ -68,7 +82,10 @@ func Start(t testing.TB) *Server {
 
 // StartDir starts a server with its data in dir (which every user must be able to reach when
 // running as root). Stop it with Stop.
-func StartDir(dir string) (*Server, error) {
+func StartDir(dir string) (*Server, error) { return StartDirWith(dir, Options{}) }
+
+// StartDirWith is StartDir with options.
+func StartDirWith(dir string, opts Options) (*Server, error) {
 	install, err := binary("mariadb-install-db")
 	if err != nil {
 		return nil, err
@@ -105,6 +122,22 @@ func StartDir(dir string) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Host: "127.0.0.1", Port: port, Dir: dir, log: &bytes.Buffer{}}
+	var tlsArgs []string
+	if opts.TLS {
+		ca, cert, key, err := testcert.Generate()
+		if err != nil {
+			return nil, err
+		}
+		for name, pem := range map[string][]byte{"ca.pem": ca, "server.pem": cert, "server-key.pem": key} {
+			if err := os.WriteFile(filepath.Join(dir, name), pem, 0o644); err != nil {
+				return nil, err
+			}
+		}
+		s.CAPEM = string(ca)
+		tlsArgs = []string{"--ssl-ca=" + filepath.Join(dir, "ca.pem"), "--ssl-cert=" + filepath.Join(dir, "server.pem"),
+			"--ssl-key=" + filepath.Join(dir, "server-key.pem")}
+	}
+	owner = append(owner, tlsArgs...)
 	s.cmd = exec.Command(daemon, append([]string{"--no-defaults", "--datadir=" + data, "--socket=" + filepath.Join(dir, "mysqld.sock"),
 		"--port=" + strconv.Itoa(port), "--bind-address=127.0.0.1", "--skip-name-resolve", "--innodb-buffer-pool-size=128M",
 		"--skip-log-bin", "--innodb-flush-log-at-trx-commit=0", "--max-connections=200", "--local-infile=1",
