@@ -46,6 +46,13 @@ func TestRotateSecrets(t *testing.T) {
 		}
 	}
 
+	sealed, _ := old.Seal("db-Secret")
+	now := time.Now()
+	if err := st.DBConnections.Insert(ctx, &store.DBConnection{ID: uuid.New(), Name: "warehouse", Type: "postgres", Host: "db", Port: 5432,
+		Database: "d", Username: "u", Password: sealed, TLSMode: "require", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+
 	// Without the old key the rotation cannot open the secrets, and changes nothing.
 	onlyNew, _ := secrets.ParseKeyring("new:"+key('b'), "")
 	if _, err := tasks.RotateSecrets(ctx, st, onlyNew); err == nil {
@@ -53,8 +60,15 @@ func TestRotateSecrets(t *testing.T) {
 	}
 	both, _ := secrets.ParseKeyring("old:"+key('a')+",new:"+key('b'), "new")
 	n, err := tasks.RotateSecrets(ctx, st, both)
-	if err != nil || n != 3 {
+	if err != nil || n != 4 {
 		t.Fatalf("rotated %d: %v", n, err)
+	}
+	conn, err := st.DBConnections.GetByName(ctx, "warehouse")
+	if id, _ := secrets.KeyID(conn.Password); err != nil || id != "new" {
+		t.Fatalf("the connection's password is sealed under %q (%v)", id, err)
+	}
+	if plain, err := both.Open(conn.Password); err != nil || plain != "db-Secret" {
+		t.Fatalf("the connection's password: %q %v", plain, err)
 	}
 	if n, err := tasks.RotateSecrets(ctx, st, both); err != nil || n != 0 {
 		t.Fatalf("a second rotation should change nothing: %d %v", n, err)

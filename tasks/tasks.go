@@ -294,9 +294,10 @@ func orDefault(s, def string) string {
 	return def
 }
 
-// RotateSecrets re-seals every stored secret under the active key, in one transaction, and
-// then forgets the check values of the other keys, so that they can be removed from the
-// configuration. It returns how many tasks changed.
+// RotateSecrets re-seals every stored secret (tasks' and database connections') under the
+// active key, in one transaction, and then forgets the check values of the other keys, so that
+// they can be removed from the configuration. It returns how many tasks and connections
+// changed.
 func RotateSecrets(ctx context.Context, st *store.Store, keys *secrets.Keyring) (int, error) {
 	changed := 0
 	err := st.RunInTx(ctx, func(ctx context.Context, tx *store.Store) error {
@@ -333,6 +334,28 @@ func RotateSecrets(ctx context.Context, st *store.Store, keys *secrets.Keyring) 
 				return err
 			}
 			if err := tx.Tasks.Update(ctx, t); err != nil {
+				return err
+			}
+			changed++
+		}
+		// Database connections' passwords (data out).
+		conns, err := tx.DBConnections.List(ctx)
+		if err != nil {
+			return err
+		}
+		for i := range conns {
+			c := &conns[i]
+			if id, err := secrets.KeyID(c.Password); c.Password == "" || (err == nil && id == keys.ActiveID()) {
+				continue
+			}
+			plain, err := keys.Open(c.Password)
+			if err != nil {
+				return fmt.Errorf("database connection %s: %w", c.Name, err)
+			}
+			if c.Password, err = keys.Seal(plain); err != nil {
+				return err
+			}
+			if err := tx.DBConnections.Update(ctx, c); err != nil {
 				return err
 			}
 			changed++

@@ -115,7 +115,7 @@ func run(cmd string, args []string) error {
 		if err != nil {
 			return fmt.Errorf("rotation failed, nothing was changed: %w", err)
 		}
-		fmt.Printf("re-sealed the secrets of %d task(s) under key %q\n", n, keys.ActiveID())
+		fmt.Printf("re-sealed the secrets of %d task(s) and database connection(s) under key %q\n", n, keys.ActiveID())
 	case "unlock":
 		if err := schema.Unlock(ctx, db); err != nil {
 			return err
