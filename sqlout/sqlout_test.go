@@ -434,3 +434,25 @@ func TestTLSModes(t *testing.T) {
 		t.Error("a CA that is not PEM is accepted")
 	}
 }
+
+// FuzzSplitStatements: any script splits without panicking into non-empty statements, each a
+// piece of the script in order.
+func FuzzSplitStatements(f *testing.F) {
+	for _, seed := range []string{"SELECT 1; SELECT 2", "SELECT 'a;b''c'; SELECT E'x\\';y'", "SELECT $$a;b$$; SELECT $t$ $$ ; $t$",
+		"-- c;\nSELECT 1 /* x; /* y; */ z */; SELECT \"q;\"", "$", "'", "/*", "E'\\", "$a", ";;;"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, script string) {
+		rest := script
+		for _, st := range sqlout.SplitStatements(script) {
+			if strings.TrimSpace(st) == "" {
+				t.Fatalf("an empty statement from %q", script)
+			}
+			i := strings.Index(rest, st)
+			if i < 0 {
+				t.Fatalf("statement %q is not in order in %q", st, script)
+			}
+			rest = rest[i+len(st):]
+		}
+	})
+}
