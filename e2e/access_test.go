@@ -38,7 +38,7 @@ func TestEveryRouteEnforcesItsRole(t *testing.T) {
 		if !routed[key] {
 			t.Fatalf("rule %s has no route", key)
 		}
-		path := strings.ReplaceAll(rule.Path, ":id", uuid.NewString())
+		path := strings.NewReplacer(":id", uuid.NewString(), ":source", "kev").Replace(rule.Path)
 		var body any
 		if rule.Method == http.MethodPost || rule.Method == http.MethodPut || rule.Method == http.MethodPatch {
 			body = map[string]any{}
@@ -83,7 +83,7 @@ func documentedRoles(t *testing.T) map[string]string {
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			role, _ := op.Extensions["x-role"].(string)
-			out[method+" "+strings.NewReplacer("{id}", ":id", "{record_id}", ":record_id").Replace(path)] = role
+			out[method+" "+strings.NewReplacer("{id}", ":id", "{record_id}", ":record_id", "{source}", ":source").Replace(path)] = role
 		}
 	}
 	return out

@@ -313,22 +313,31 @@ func (a *api) vulnerabilityScope(c *gin.Context, f *store.OccurrenceFilter) erro
 }
 
 type vulnerabilityView struct {
-	ID              int64     `json:"id"`
-	Source          string    `json:"source"`
-	Scope           string    `json:"scope"`
-	VendorID        string    `json:"vendor_id"`
-	Title           string    `json:"title"`
-	Level           *int      `json:"level"`
-	Severity        string    `json:"severity"`
-	VendorSeverity  string    `json:"vendor_severity"`
-	CVEs            []string  `json:"cves"`
-	Description     string    `json:"description,omitempty"`
-	Solution        string    `json:"solution,omitempty"`
-	DescriptionHTML string    `json:"description_html,omitempty"`
-	SolutionHTML    string    `json:"solution_html,omitempty"`
-	OpenOccurrences int64     `json:"open_occurrences"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	ID              int64    `json:"id"`
+	Source          string   `json:"source"`
+	Scope           string   `json:"scope"`
+	VendorID        string   `json:"vendor_id"`
+	Title           string   `json:"title"`
+	Level           *int     `json:"level"`
+	Severity        string   `json:"severity"`
+	VendorSeverity  string   `json:"vendor_severity"`
+	CVEs            []string `json:"cves"`
+	Description     string   `json:"description,omitempty"`
+	Solution        string   `json:"solution,omitempty"`
+	DescriptionHTML string   `json:"description_html,omitempty"`
+	SolutionHTML    string   `json:"solution_html,omitempty"`
+	OpenOccurrences int64    `json:"open_occurrences"`
+	// KnownExploited is the current KEV catalogue's word on the entry's CVEs, nil when it
+	// lists none of them.
+	KnownExploited *knownExploitedView `json:"known_exploited"`
+	CreatedAt      time.Time           `json:"created_at"`
+	UpdatedAt      time.Time           `json:"updated_at"`
+}
+
+type knownExploitedView struct {
+	DateAdded     string  `json:"date_added"`
+	DueDate       *string `json:"due_date"`
+	RansomwareUse bool    `json:"known_ransomware_use"`
 }
 
 // vulnerabilityResponse shows a catalogue entry; full adds the long texts.
@@ -339,14 +348,27 @@ func vulnerabilityResponse(v *store.Vulnerability, full bool) vulnerabilityView 
 	if full {
 		out.Description, out.Solution, out.DescriptionHTML, out.SolutionHTML = v.Description, v.Solution, v.DescriptionHTML, v.SolutionHTML
 	}
+	if v.KEVDateAdded != nil {
+		ke := &knownExploitedView{DateAdded: v.KEVDateAdded.Format(time.DateOnly), RansomwareUse: v.KEVRansomware != nil && *v.KEVRansomware}
+		if v.KEVDueDate != nil {
+			d := v.KEVDueDate.Format(time.DateOnly)
+			ke.DueDate = &d
+		}
+		out.KnownExploited = ke
+	}
 	return out
 }
 
 func (a *api) listVulnerabilities() gin.HandlerFunc {
-	return listing(a, []string{"source", "severity", "cve", "q"},
+	return listing(a, []string{"source", "severity", "cve", "q", "known_exploited"},
 		func(_ *gin.Context, q *query) (store.VulnerabilityFilter, error) {
-			return store.VulnerabilityFilter{Source: q.enum("source", "qualys", "nexpose", "xml"), Severity: q.enum("severity", severities...),
-				CVE: q.text("cve", 64), Query: q.text("q", 200), Limit: q.limit(), Cursor: q.Get("cursor")}, nil
+			f := store.VulnerabilityFilter{Source: q.enum("source", "qualys", "nexpose", "xml"), Severity: q.enum("severity", severities...),
+				CVE: q.text("cve", 64), Query: q.text("q", 200), Limit: q.limit(), Cursor: q.Get("cursor")}
+			if ke := q.enum("known_exploited", "true", "false"); ke != "" {
+				b := ke == "true"
+				f.KnownExploited = &b
+			}
+			return f, nil
 		}, func(ctx context.Context, f store.VulnerabilityFilter) ([]store.Vulnerability, string, error) {
 			return a.Store.Directory.ListVulnerabilities(ctx, f)
 		}, func(v *store.Vulnerability) vulnerabilityView { return vulnerabilityResponse(v, false) })

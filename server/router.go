@@ -147,6 +147,8 @@ func (a *api) routes() []route {
 		r("DELETE", "/api/v1/files/:id", auth.Operator, a.deleteFile),
 		r("POST", "/api/v1/xml-imports/preview", auth.Operator, a.handle(a.previewXML)),
 		r("GET", "/api/v1/xml-imports/presets", auth.Viewer, a.handle(a.xmlPresets)),
+		r("GET", "/api/v1/content/versions", auth.Viewer, a.handle(a.listContentVersions)),
+		r("POST", "/api/v1/content/:source/rollback", auth.Admin, a.handle(a.rollbackContent)),
 		r("GET", "/api/v1/runs/:id/record-issues", auth.Viewer, a.recordIssues()),
 
 		r("GET", "/api/v1/connector-types", auth.Viewer, a.listConnectorTypes),

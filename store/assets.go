@@ -250,6 +250,11 @@ type Vulnerability struct {
 	CreatedAt       time.Time `bun:"created_at"`
 	UpdatedAt       time.Time `bun:"updated_at"`
 	OpenOccurrences int64     `bun:"open_occurrences,scanonly"`
+	// KEVDateAdded, KEVDueDate and KEVRansomware come from the current Known Exploited
+	// Vulnerabilities catalogue for the entry's CVEs (nil when none is listed).
+	KEVDateAdded  *time.Time `bun:"kev_date_added,scanonly"`
+	KEVDueDate    *time.Time `bun:"kev_due_date,scanonly"`
+	KEVRansomware *bool      `bun:"kev_ransomware,scanonly"`
 }
 
 // VulnerabilityFilter narrows a catalogue listing.
@@ -258,14 +263,22 @@ type VulnerabilityFilter struct {
 	Severity string
 	CVE      string
 	// Query matches the title or the vendor ID as a substring, case-insensitively.
-	Query  string
-	Cursor string
-	Limit  int
+	Query string
+	// KnownExploited, when set, keeps the entries whose CVEs the current KEV catalogue lists
+	// (true) or does not (false).
+	KnownExploited *bool
+	Cursor         string
+	Limit          int
 }
+
+const kevMatch = "FROM known_exploited_current k WHERE k.cve_id = ANY(v.cves)"
 
 func vulnerabilityColumns(q *bun.SelectQuery) *bun.SelectQuery {
 	return q.ColumnExpr("v.*").
-		ColumnExpr("(SELECT count(*) FROM vulnerability_occurrences o WHERE o.vulnerability_id = v.id AND o.status = 'open') AS open_occurrences")
+		ColumnExpr("(SELECT count(*) FROM vulnerability_occurrences o WHERE o.vulnerability_id = v.id AND o.status = 'open') AS open_occurrences").
+		ColumnExpr("(SELECT min(k.date_added) " + kevMatch + ") AS kev_date_added").
+		ColumnExpr("(SELECT min(k.due_date) " + kevMatch + ") AS kev_due_date").
+		ColumnExpr("(SELECT bool_or(k.ransomware_use = 'Known') " + kevMatch + ") AS kev_ransomware")
 }
 
 // ListVulnerabilities returns one page of the catalogue ordered by ID.
@@ -289,6 +302,13 @@ func (s *Directory) ListVulnerabilities(ctx context.Context, f VulnerabilityFilt
 		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 			return q.Where("v.title ILIKE ?", like).WhereOr("v.vendor_id ILIKE ?", like)
 		})
+	}
+	if f.KnownExploited != nil {
+		cond := "EXISTS (SELECT 1 " + kevMatch + ")"
+		if !*f.KnownExploited {
+			cond = "NOT " + cond
+		}
+		q = q.Where(cond)
 	}
 	return pageByID(ctx, q, &out, "v.id", "vulnerability", f.Cursor, f.Limit, func(v Vulnerability) int64 { return v.ID })
 }

@@ -67,6 +67,7 @@ func Register(r sdkworker.Registry, opts Options) {
 	r.RegisterActivity(&activities.SQLExports{Store: opts.Store, Keyring: opts.Keyring, Reporting: opts.Reporting})
 	r.RegisterActivity(&activities.SQLScripts{Store: opts.Store, Keyring: opts.Keyring, Reporting: opts.Reporting})
 	r.RegisterActivity(&activities.Dashboards{Store: opts.Store, Keyring: opts.Keyring, Reporting: opts.Reporting})
+	r.RegisterActivity(&activities.LiveUpdates{Store: opts.Store, Keyring: opts.Keyring})
 }
 
 // New returns a worker with everything registered; start it with Run or Start.

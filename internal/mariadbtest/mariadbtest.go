@@ -33,8 +33,8 @@ type Server struct {
 	// CAPEM is the CA that signs the server's certificate (for 127.0.0.1 and localhost) when
 	// it was started with TLS.
 	CAPEM string
-	cmd  *exec.Cmd
-	log  *bytes.Buffer
+	cmd   *exec.Cmd
+	log   *bytes.Buffer
 }
 
 // binary finds a MariaDB program, or says how to install it.
