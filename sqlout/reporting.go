@@ -128,41 +128,12 @@ func (r *Reporting) Describe(ctx context.Context, sql string) ([]Column, error) 
 // Query runs sql and calls fn with its columns and rows; rows must be consumed within fn.
 // The transaction is read-only and rolled back: nothing the SQL does is kept.
 func (r *Reporting) Query(ctx context.Context, sql string, opts Options, fn func(cols []Column, rows pgx.Rows) error) error {
-	conn, err := r.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	tx, err := begin(ctx, conn, opts)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	sd, err := tx.Prepare(ctx, "tributary_query", sql)
-	if err != nil {
-		return queryError(sql, err)
-	}
-	cols, err := resultColumns(sd.Fields, conn.TypeMap())
-	if err != nil {
-		return err
-	}
-	rows, err := tx.Query(ctx, sd.Name)
-	if err != nil {
-		return queryError(sql, err)
-	}
-	defer rows.Close()
-	if err := fn(cols, rows); err != nil {
-		return err
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return queryError(sql, err)
-	}
-	return nil
+	return r.QueryScript(ctx, []string{sql}, opts, func(_ int, cols []Column, rows pgx.Rows) error { return fn(cols, rows) })
 }
 
 // QueryScript runs statements (from SplitStatements) in one read-only transaction as the
-// reporting role, calling fn with the index, columns and rows of each.
+// reporting role, calling fn with the index, columns and rows of each. Errors of a script of
+// several statements name the statement.
 func (r *Reporting) QueryScript(ctx context.Context, statements []string, opts Options, fn func(i int, cols []Column, rows pgx.Rows) error) error {
 	conn, err := r.connect(ctx)
 	if err != nil {
@@ -175,29 +146,36 @@ func (r *Reporting) QueryScript(ctx context.Context, statements []string, opts O
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	for i, sql := range statements {
-		sd, err := tx.Prepare(ctx, fmt.Sprintf("tributary_statement_%d", i+1), sql)
-		if err != nil {
-			return fmt.Errorf("statement %d: %w", i+1, queryError(sql, err))
-		}
-		cols, err := resultColumns(sd.Fields, conn.TypeMap())
-		if err != nil {
-			return fmt.Errorf("statement %d: %w", i+1, err)
-		}
-		rows, err := tx.Query(ctx, sd.Name)
-		if err != nil {
-			return fmt.Errorf("statement %d: %w", i+1, queryError(sql, err))
-		}
-		err = fn(i, cols, rows)
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-			if err != nil {
-				err = queryError(sql, err)
+		if err := runStatement(ctx, tx, conn.TypeMap(), i, sql, fn); err != nil {
+			if len(statements) > 1 {
+				return fmt.Errorf("statement %d: %w", i+1, err)
 			}
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("statement %d: %w", i+1, err)
-		}
+	}
+	return nil
+}
+
+func runStatement(ctx context.Context, tx pgx.Tx, tm *pgtype.Map, i int, sql string, fn func(i int, cols []Column, rows pgx.Rows) error) error {
+	sd, err := tx.Prepare(ctx, fmt.Sprintf("tributary_statement_%d", i+1), sql)
+	if err != nil {
+		return queryError(sql, err)
+	}
+	cols, err := resultColumns(sd.Fields, tm)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, sd.Name)
+	if err != nil {
+		return queryError(sql, err)
+	}
+	defer rows.Close()
+	if err := fn(i, cols, rows); err != nil {
+		return err
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return queryError(sql, err)
 	}
 	return nil
 }
