@@ -101,6 +101,30 @@ func TestLiveUpdateKEV(t *testing.T) {
 	if len(vp.Items) != 2 {
 		t.Fatalf("not known exploited: %+v", vp)
 	}
+	// Its occurrences show it too, on their asset's listing.
+	var assets struct {
+		Items []assetView `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/assets?source=xml", nil, &assets)
+	var occs struct {
+		Items []struct {
+			VendorID       string `json:"vendor_id"`
+			KnownExploited bool   `json:"known_exploited"`
+		} `json:"items"`
+	}
+	known := 0
+	for _, a := range assets.Items {
+		s.must(http.StatusOK, "GET", "/api/v1/assets/"+a.ID+"/occurrences?known_exploited=true", nil, &occs)
+		for _, o := range occs.Items {
+			if !o.KnownExploited || o.VendorID != "ssh-cve-2023-48795" {
+				t.Fatalf("occurrence: %+v", o)
+			}
+			known++
+		}
+	}
+	if known != 2 {
+		t.Fatalf("%d known-exploited occurrences, want 2 (two nodes run the vulnerable OpenSSH)", known)
+	}
 	// Unchanged: the conditional request answers 304.
 	if r := run(apply, "succeeded"); r.Details["not_modified"] != true || r.Counts["unchanged"] != 3 {
 		t.Fatalf("304: %+v", r)

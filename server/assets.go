@@ -43,7 +43,17 @@ func (q *query) enum(name string, allowed ...string) string {
 	return enumParam(q.Values, name, allowed, &q.fs)
 }
 func (q *query) uuid(name string) *uuid.UUID { return uuidParam(q.Values, name, &q.fs) }
-func (q *query) limit() int                  { return limitParam(q.Values, &q.fs) }
+
+// boolean reads an optional true/false parameter.
+func (q *query) boolean(name string) *bool {
+	v := q.enum(name, "true", "false")
+	if v == "" {
+		return nil
+	}
+	b := v == "true"
+	return &b
+}
+func (q *query) limit() int { return limitParam(q.Values, &q.fs) }
 
 func (q *query) text(name string, max int) string {
 	v := strings.TrimSpace(q.Get(name))
@@ -233,6 +243,8 @@ func (a *api) updateAsset(c *gin.Context) (int, any, error) {
 }
 
 type occurrenceView struct {
+	// KnownExploited: the current KEV catalogue lists a CVE of the vulnerability.
+	KnownExploited  bool       `json:"known_exploited"`
 	ID              int64      `json:"id"`
 	TaskID          uuid.UUID  `json:"task_id"`
 	Identity        string     `json:"identity"`
@@ -266,7 +278,8 @@ func occurrenceResponse(o *store.Occurrence) occurrenceView {
 		VulnerabilityID: o.VulnerabilityID, VendorID: o.VendorID, Title: o.Title, Level: o.Level, Source: o.Source, Port: o.Port,
 		Protocol: o.Protocol, Instance: o.Instance, Status: o.Status, DetectionType: o.DetectionType, VendorStatus: o.VendorStatus,
 		Evidence: o.Evidence, Probability: o.Probability, RiskScore: o.RiskScore, FirstFound: o.FirstFound, LastFound: o.LastFound,
-		TimesFound: o.TimesFound, ClosedAt: o.ClosedAt, ExpiredAt: o.ExpiredAt, UpdatedAt: o.UpdatedAt, Tickets: o.Tickets}
+		TimesFound: o.TimesFound, ClosedAt: o.ClosedAt, ExpiredAt: o.ExpiredAt, UpdatedAt: o.UpdatedAt, Tickets: o.Tickets,
+		KnownExploited: o.KnownExploited}
 	if out.Tickets == nil {
 		out.Tickets = []int64{}
 	}
@@ -277,9 +290,10 @@ var occurrenceStatuses = []string{"open", "risk_accepted", "not_vulnerable", "cl
 
 // listOccurrences lists occurrences; scope reads the path (an asset or a vulnerability).
 func (a *api) listOccurrences(scope func(c *gin.Context, f *store.OccurrenceFilter) error) gin.HandlerFunc {
-	return listing(a, []string{"status", "task_id"},
+	return listing(a, []string{"status", "task_id", "known_exploited"},
 		func(c *gin.Context, q *query) (store.OccurrenceFilter, error) {
-			f := store.OccurrenceFilter{Status: q.enum("status", occurrenceStatuses...), TaskID: q.uuid("task_id"), Limit: q.limit(), Cursor: q.Get("cursor")}
+			f := store.OccurrenceFilter{Status: q.enum("status", occurrenceStatuses...), TaskID: q.uuid("task_id"), Limit: q.limit(), Cursor: q.Get("cursor"),
+				KnownExploited: q.boolean("known_exploited")}
 			return f, scope(c, &f)
 		}, func(ctx context.Context, f store.OccurrenceFilter) ([]store.Occurrence, string, error) {
 			return a.Store.Directory.ListOccurrences(ctx, f)
@@ -364,10 +378,7 @@ func (a *api) listVulnerabilities() gin.HandlerFunc {
 		func(_ *gin.Context, q *query) (store.VulnerabilityFilter, error) {
 			f := store.VulnerabilityFilter{Source: q.enum("source", "qualys", "nexpose", "xml"), Severity: q.enum("severity", severities...),
 				CVE: q.text("cve", 64), Query: q.text("q", 200), Limit: q.limit(), Cursor: q.Get("cursor")}
-			if ke := q.enum("known_exploited", "true", "false"); ke != "" {
-				b := ke == "true"
-				f.KnownExploited = &b
-			}
+			f.KnownExploited = q.boolean("known_exploited")
 			return f, nil
 		}, func(ctx context.Context, f store.VulnerabilityFilter) ([]store.Vulnerability, string, error) {
 			return a.Store.Directory.ListVulnerabilities(ctx, f)

@@ -190,6 +190,8 @@ type Occurrence struct {
 	Title     string `bun:"title,scanonly"`
 	Level     *int   `bun:"level,scanonly"`
 	RiskScore int64  `bun:"risk_score,scanonly"`
+	// KnownExploited says whether the current KEV catalogue lists a CVE of the vulnerability.
+	KnownExploited bool `bun:"known_exploited,scanonly"`
 	// Tickets are the numbers of the Qualys remediation tickets of the occurrence.
 	Tickets []int64 `bun:"tickets,array,scanonly"`
 }
@@ -200,8 +202,11 @@ type OccurrenceFilter struct {
 	VulnerabilityID *int64
 	TaskID          *uuid.UUID
 	Status          string
-	Cursor          string
-	Limit           int
+	// KnownExploited keeps the occurrences of vulnerabilities the KEV catalogue lists (true)
+	// or does not (false).
+	KnownExploited *bool
+	Cursor         string
+	Limit          int
 }
 
 // ListOccurrences returns one page of occurrences ordered by ID.
@@ -213,6 +218,7 @@ func (s *Directory) ListOccurrences(ctx context.Context, f OccurrenceFilter) ([]
 	q := s.db.NewSelect().Model(&out).ColumnExpr("o.*").ColumnExpr("a.name AS asset_name, v.vendor_id, v.title, v.level").
 		ColumnExpr("CASE WHEN o.status = 'open' THEN o.probability * COALESCE(v.level, 1) * a.relevance ELSE 0 END AS risk_score").
 		ColumnExpr("ARRAY(SELECT t.number FROM remediation_tickets t WHERE t.occurrence_ids @> ARRAY[o.id] ORDER BY t.number) AS tickets").
+		ColumnExpr("EXISTS (SELECT 1 " + kevMatch + ") AS known_exploited").
 		Join("JOIN assets a ON a.id = o.asset_id").Join("JOIN vulnerabilities v ON v.id = o.vulnerability_id")
 	if f.AssetID != nil {
 		q = q.Where("o.asset_id = ?", *f.AssetID)
@@ -225,6 +231,13 @@ func (s *Directory) ListOccurrences(ctx context.Context, f OccurrenceFilter) ([]
 	}
 	if f.Status != "" {
 		q = q.Where("o.status = ?", f.Status)
+	}
+	if f.KnownExploited != nil {
+		cond := "EXISTS (SELECT 1 " + kevMatch + ")"
+		if !*f.KnownExploited {
+			cond = "NOT " + cond
+		}
+		q = q.Where(cond)
 	}
 	return pageByID(ctx, q, &out, "o.id", "occurrence", f.Cursor, f.Limit, func(o Occurrence) int64 { return o.ID })
 }
