@@ -45,8 +45,11 @@ func (q *query) enum(name string, allowed ...string) string {
 func (q *query) uuid(name string) *uuid.UUID { return uuidParam(q.Values, name, &q.fs) }
 
 // boolean reads an optional true/false parameter.
-func (q *query) boolean(name string) *bool {
-	v := q.enum(name, "true", "false")
+func (q *query) boolean(name string) *bool { return q.booleanInto(name, &q.fs) }
+
+// booleanInto is boolean with the errors collected in fs.
+func (q *query) booleanInto(name string, fs *[]valid.FieldError) *bool {
+	v := enumParam(q.Values, name, []string{"true", "false"}, fs)
 	if v == "" {
 		return nil
 	}

@@ -101,6 +101,8 @@ func testResponse(t *store.Test) testView {
 }
 
 type findingView struct {
+	// KnownExploited: the current KEV catalogue lists a CVE of the finding (listings).
+	KnownExploited bool       `json:"known_exploited"`
 	ID             int64      `json:"id"`
 	TestID         uuid.UUID  `json:"test_id"`
 	ProductID      uuid.UUID  `json:"product_id"`
@@ -141,7 +143,7 @@ type findingView struct {
 
 // findingResponse shows a finding; full adds the long texts, which listings leave out.
 func findingResponse(f *store.Finding, full bool) findingView {
-	v := findingView{ID: f.ID, TestID: f.TestID, ProductID: f.ProductID, RecordID: f.RecordID, Identity: f.Identity, Title: f.Title,
+	v := findingView{KnownExploited: f.KnownExploited, ID: f.ID, TestID: f.TestID, ProductID: f.ProductID, RecordID: f.RecordID, Identity: f.Identity, Title: f.Title,
 		Severity: f.Severity, VendorSeverity: f.VendorSeverity, VendorID: f.VendorID, CVEs: f.CVEs, Host: f.Host, IP: f.IP,
 		Port: f.Port, Protocol: f.Protocol, FirstSeen: f.FirstSeen, LastSeen: f.LastSeen, Active: f.Active,
 		Status: f.Status, VendorStatus: f.VendorStatus, DetectionType: f.DetectionType, UniqueVulnID: f.UniqueVulnID,
@@ -600,7 +602,7 @@ var severities = []string{scanner.SeverityCritical, scanner.SeverityHigh, scanne
 
 func (a *api) listFindings(c *gin.Context) {
 	q := c.Request.URL.Query()
-	if err := checkQuery(q, "product_id", "test_id", "record_id", "asset_id", "active", "severity", "status", "limit", "cursor"); err != nil {
+	if err := checkQuery(q, "product_id", "test_id", "record_id", "asset_id", "active", "severity", "status", "known_exploited", "limit", "cursor"); err != nil {
 		renderError(c, a.Logger, err)
 		return
 	}
@@ -615,6 +617,7 @@ func (a *api) listFindings(c *gin.Context) {
 		}
 		f.Active = &b
 	}
+	f.KnownExploited = (&query{Values: q}).booleanInto("known_exploited", &fs)
 	if err := valid.Fields(fs...); err != nil {
 		renderError(c, a.Logger, err)
 		return

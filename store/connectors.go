@@ -152,6 +152,8 @@ type Finding struct {
 	InactivatedAt *time.Time `bun:"inactivated_at"`
 	// ProductID is filled by listings.
 	ProductID uuid.UUID `bun:"product_id,type:uuid,scanonly"`
+	// KnownExploited is filled by listings: the current KEV catalogue lists a CVE of it.
+	KnownExploited bool `bun:"known_exploited,scanonly"`
 }
 
 // TestImport is one reimport of one record into a test.
@@ -483,8 +485,10 @@ type FindingFilter struct {
 	Status string
 	// AssetID keeps the findings of one asset.
 	AssetID *uuid.UUID
-	Cursor  string
-	Limit   int
+	// KnownExploited keeps the findings whose CVEs the KEV catalogue lists (true) or not.
+	KnownExploited *bool
+	Cursor         string
+	Limit          int
 }
 
 // ListFindings returns one page of findings ordered by ID, and the next page's cursor.
@@ -493,7 +497,8 @@ func (s *Connectors) ListFindings(ctx context.Context, f FindingFilter) ([]Findi
 		f.Limit = 50
 	}
 	out := make([]Finding, 0, f.Limit+1)
-	q := s.db.NewSelect().Model(&out).ColumnExpr("f.*").ColumnExpr("e.product_id").
+	kev := "EXISTS (SELECT 1 FROM known_exploited_current k WHERE k.cve_id = ANY(f.cves))"
+	q := s.db.NewSelect().Model(&out).ColumnExpr("f.*").ColumnExpr("e.product_id").ColumnExpr(kev + " AS known_exploited").
 		Join("JOIN tests t ON t.id = f.test_id").Join("JOIN engagements e ON e.id = t.engagement_id")
 	if f.ProductID != nil {
 		q = q.Where("e.product_id = ?", *f.ProductID)
@@ -515,6 +520,13 @@ func (s *Connectors) ListFindings(ctx context.Context, f FindingFilter) ([]Findi
 	}
 	if f.AssetID != nil {
 		q = q.Where("f.asset_id = ?", *f.AssetID)
+	}
+	if f.KnownExploited != nil {
+		if *f.KnownExploited {
+			q = q.Where(kev)
+		} else {
+			q = q.Where("NOT " + kev)
+		}
 	}
 	return pageByID(ctx, q, &out, "f.id", "finding", f.Cursor, f.Limit, func(x Finding) int64 { return x.ID })
 }
