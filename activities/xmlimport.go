@@ -165,7 +165,7 @@ func (a *XMLImports) ImportXMLFile(ctx context.Context, in TaskInput) (TaskOutpu
 	}
 	r.lap("file")
 	if cfg.Kind() == "events" && cfg.EventMatch == "always_new" {
-		if prev, ok, err := a.previousImport(ctx, task.ID, r.file.SHA256); err != nil {
+		if prev, ok, err := a.Store.XMLFileImported(ctx, task.ID, r.file.SHA256); err != nil {
 			return TaskOutput{}, err
 		} else if ok {
 			r.det.NoFile = "the task imported this file (same SHA-256) before: nothing changes"
@@ -210,16 +210,6 @@ func (a *XMLImports) maxBytes() int64 {
 	return 1 << 30
 }
 
-func (a *XMLImports) previousImport(ctx context.Context, taskID uuid.UUID, sha string) (int64, bool, error) {
-	ok, err := a.Store.XMLFileImported(ctx, taskID, sha)
-	if err != nil || !ok {
-		return 0, ok, err
-	}
-	var n int64
-	err = a.Store.DB.NewRaw("SELECT records FROM xml_imports WHERE task_id = ? AND file_sha256 = ? ORDER BY applied_at DESC LIMIT 1", taskID, sha).Scan(ctx, &n)
-	return n, true, err
-}
-
 func (a *XMLImports) saveDetails(ctx context.Context, r *xmlRun) error {
 	issues, err := a.Store.RecordIssues(ctx, r.runID, "", 0, maxDetailIssues)
 	if err != nil {
@@ -227,7 +217,7 @@ func (a *XMLImports) saveDetails(ctx context.Context, r *xmlRun) error {
 	}
 	if len(issues) > 0 {
 		r.det.Issues = issues
-		if err := a.Store.DB.NewRaw("SELECT count(*) FROM import_record_issues WHERE run_id = ?", r.runID).Scan(ctx, &r.det.IssuesTotal); err != nil {
+		if r.det.IssuesTotal, err = a.Store.RecordIssueCount(ctx, r.runID); err != nil {
 			return err
 		}
 	}

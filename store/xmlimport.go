@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -181,11 +183,22 @@ func (st *Staging) SaveIssues(ctx context.Context, runID uuid.UUID) error {
 	return tx.Commit(ctx)
 }
 
-// XMLFileImported says whether the task applied a file with that SHA-256 before.
-func (s *Store) XMLFileImported(ctx context.Context, taskID uuid.UUID, sha256 string) (bool, error) {
-	var ok bool
-	err := s.DB.NewRaw("SELECT EXISTS (SELECT 1 FROM xml_imports WHERE task_id = ? AND file_sha256 = ?)", taskID, sha256).Scan(ctx, &ok)
-	return ok, err
+// XMLFileImported says whether the task applied a file with that SHA-256 before, and how
+// many records it read then.
+func (s *Store) XMLFileImported(ctx context.Context, taskID uuid.UUID, sha256 string) (int64, bool, error) {
+	var n int64
+	err := s.DB.NewRaw("SELECT records FROM xml_imports WHERE task_id = ? AND file_sha256 = ? ORDER BY applied_at DESC LIMIT 1", taskID, sha256).Scan(ctx, &n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return n, err == nil, err
+}
+
+// RecordIssueCount counts a run's record issues.
+func (s *Store) RecordIssueCount(ctx context.Context, runID uuid.UUID) (int64, error) {
+	var n int64
+	err := s.DB.NewRaw("SELECT count(*) FROM import_record_issues WHERE run_id = ?", runID).Scan(ctx, &n)
+	return n, err
 }
 
 // RecordIssues lists a run's record issues in record order, after the record number after
