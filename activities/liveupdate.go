@@ -82,18 +82,93 @@ func (a *LiveUpdates) UpdateContent(ctx context.Context, in TaskInput) (TaskOutp
 		return finish(counts)
 	}
 	cur, err := a.Store.CurrentContent(ctx, cfg.Source)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
+		cur = nil
+	} else if err != nil {
 		return TaskOutput{}, err
+	}
+	body, hdr, err := a.open(ctx, cfg, cur, &det)
+	if err != nil {
+		return TaskOutput{}, err
+	}
+	if body == nil { // not modified
+		det.NotModified = true
+		if cur != nil {
+			det.Version, det.VersionID = cur.Version, cur.ID
+		}
+		return finish(map[string]int64{"added": 0, "changed": 0, "revoked": 0, "unchanged": int64(curItems(cur))})
+	}
+	defer body.Close()
+	h := sha256.New()
+	var rows []store.KEVRow
+	cat, err := feeds.ParseKEV(io.TeeReader(body, h), func(e feeds.KEVEntry) error {
+		r := store.KEVRow{CVEID: e.CVEID, VendorProject: e.VendorProject, Product: e.Product, Name: e.VulnerabilityName, DateAdded: e.DateAdded,
+			ShortDescription: e.ShortDescription, RequiredAction: e.RequiredAction, RansomwareUse: e.RansomwareUse, Notes: e.Notes, CWEs: e.CWEs}
+		if e.DueDate != "" {
+			d := e.DueDate
+			r.DueDate = &d
+		}
+		rows = append(rows, r)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, feeds.ErrKEV) {
+			return TaskOutput{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v; nothing was changed", det.URL, err), ErrTypeFeed, nil)
+		}
+		return TaskOutput{}, temporal.NewApplicationError(fmt.Sprintf("%s: reading the feed failed", det.URL), ErrTypeSource)
+	}
+	det.Version = cat.CatalogVersion
+	counts, err := a.Store.KEVDiff(ctx, rows)
+	if err != nil {
+		return TaskOutput{}, err
+	}
+	if cfg.Mode == "check" {
+		return finish(counts)
+	}
+	raw, _ := json.Marshal(counts)
+	v := &store.ContentVersion{TaskID: &task.ID, Source: cfg.Source, Version: cat.CatalogVersion, ETag: hdr.Get("ETag"),
+		LastModified: hdr.Get("Last-Modified"), SHA256: hex.EncodeToString(h.Sum(nil)), Items: len(rows), Counts: raw, RunID: runID,
+		AppliedAt: time.Now().UTC()}
+	if !cat.DateReleased.IsZero() {
+		r := cat.DateReleased.UTC()
+		v.ReleasedAt = &r
+	}
+	v, replayed, err := a.Store.ApplyKEV(ctx, v, rows)
+	if err != nil {
+		return TaskOutput{}, err
+	}
+	det.VersionID, det.Replayed = v.ID, replayed
+	activity.GetLogger(ctx).Info("content updated", "task", task.Name, "source", cfg.Source, "version", v.Version, "counts", counts)
+	return finish(counts)
+}
+
+// open returns the feed's body and headers: the uploaded file (offline mode; nil when it is
+// the current version's), or the URL's answer to a conditional request (nil on a 304).
+func (a *LiveUpdates) open(ctx context.Context, cfg *tasktype.LiveUpdateConfig, cur *store.ContentVersion, det *LiveUpdateDetails) (io.ReadCloser, http.Header, error) {
+	if cfg.FileID != nil {
+		f, err := a.Store.Files.Get(ctx, *cfg.FileID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the task's file %s no longer exists", *cfg.FileID), ErrTypeSource, nil)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		det.URL = "file " + f.Name
+		if cur != nil && cur.SHA256 == f.SHA256 {
+			return nil, nil, nil
+		}
+		body, err := a.Store.Files.Open(ctx, f.ID)
+		return body, http.Header{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.URL, nil)
 	if err != nil {
-		return TaskOutput{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("url %s: %v", det.URL, err), ErrTypeInvalidConfig, nil)
+		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("url %s: %v", det.URL, err), ErrTypeInvalidConfig, nil)
 	}
 	req.Header.Set("Accept", "application/json")
 	if cfg.APIKey != "" {
 		req.Header.Set("apiKey", cfg.APIKey)
 	}
-	if cur != nil && cur.ID != 0 {
+	if cur != nil {
 		if cur.ETag != "" {
 			req.Header.Set("If-None-Match", cur.ETag)
 		}
@@ -107,63 +182,21 @@ func (a *LiveUpdates) UpdateContent(ctx context.Context, in TaskInput) (TaskOutp
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return TaskOutput{}, temporal.NewApplicationError(fmt.Sprintf("GET %s cannot be reached", det.URL), ErrTypeSource)
+		return nil, nil, temporal.NewApplicationError(fmt.Sprintf("GET %s cannot be reached", det.URL), ErrTypeSource)
 	}
-	defer resp.Body.Close()
 	det.Status = resp.StatusCode
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
-		det.NotModified = true
-		if cur != nil {
-			det.Version, det.VersionID = cur.Version, cur.ID
-		}
-		return finish(map[string]int64{"added": 0, "changed": 0, "revoked": 0, "unchanged": int64(curItems(cur))})
+		resp.Body.Close()
+		return nil, nil, nil
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return TaskOutput{}, temporal.NewApplicationError(fmt.Sprintf("GET %s answered %s", det.URL, resp.Status), ErrTypeSource)
+		resp.Body.Close()
+		return nil, nil, temporal.NewApplicationError(fmt.Sprintf("GET %s answered %s", det.URL, resp.Status), ErrTypeSource)
 	case resp.StatusCode != http.StatusOK:
-		return TaskOutput{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("GET %s answered %s", det.URL, resp.Status), ErrTypeSource, nil)
+		resp.Body.Close()
+		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("GET %s answered %s", det.URL, resp.Status), ErrTypeSource, nil)
 	}
-	h := sha256.New()
-	var rows []store.KEVRow
-	cat, err := feeds.ParseKEV(io.TeeReader(resp.Body, h), func(e feeds.KEVEntry) error {
-		r := store.KEVRow{CVEID: e.CVEID, VendorProject: e.VendorProject, Product: e.Product, Name: e.VulnerabilityName, DateAdded: e.DateAdded,
-			ShortDescription: e.ShortDescription, RequiredAction: e.RequiredAction, RansomwareUse: e.RansomwareUse, Notes: e.Notes, CWEs: e.CWEs}
-		if e.DueDate != "" {
-			d := e.DueDate
-			r.DueDate = &d
-		}
-		rows = append(rows, r)
-		return nil
-	})
-	if err != nil {
-		if errors.Is(err, feeds.ErrKEV) {
-			return TaskOutput{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("GET %s: %v; nothing was changed", det.URL, err), ErrTypeFeed, nil)
-		}
-		return TaskOutput{}, temporal.NewApplicationError(fmt.Sprintf("GET %s: reading the feed failed", det.URL), ErrTypeSource)
-	}
-	det.Version = cat.CatalogVersion
-	counts, err := a.Store.KEVDiff(ctx, rows)
-	if err != nil {
-		return TaskOutput{}, err
-	}
-	if cfg.Mode == "check" {
-		return finish(counts)
-	}
-	raw, _ := json.Marshal(counts)
-	v := &store.ContentVersion{TaskID: &task.ID, Source: cfg.Source, Version: cat.CatalogVersion, ETag: resp.Header.Get("ETag"),
-		LastModified: resp.Header.Get("Last-Modified"), SHA256: hex.EncodeToString(h.Sum(nil)), Items: len(rows), Counts: raw, RunID: runID,
-		AppliedAt: time.Now().UTC()}
-	if !cat.DateReleased.IsZero() {
-		r := cat.DateReleased.UTC()
-		v.ReleasedAt = &r
-	}
-	v, replayed, err := a.Store.ApplyKEV(ctx, v, rows)
-	if err != nil {
-		return TaskOutput{}, err
-	}
-	det.VersionID, det.Replayed = v.ID, replayed
-	activity.GetLogger(ctx).Info("content updated", "task", task.Name, "source", cfg.Source, "version", v.Version, "counts", counts)
-	return finish(counts)
+	return resp.Body, resp.Header, nil
 }
 
 func curItems(v *store.ContentVersion) int {

@@ -173,4 +173,17 @@ func TestLiveUpdateKEV(t *testing.T) {
 	if r := s.do("POST", "/api/v1/content/kev/rollback", nil); r.status != http.StatusConflict {
 		t.Fatalf("no earlier version: %d %s", r.status, r.body)
 	}
+
+	// Offline: the same format from an uploaded file; the same file again changes nothing.
+	var up fileView
+	s.send(s.token, "POST", "/api/v1/files?name=kev.json", "application/octet-stream", strings.NewReader(v2)).decode(t, &up)
+	var offline taskView
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "live_update", "name": "kev offline", "config": map[string]any{
+		"file_id": up.ID}}, &offline)
+	if r := run(offline, "succeeded"); r.Details["version"] != "2026.12.01" || r.Counts["changed"] != 1 || r.Details["url"] != "file kev.json" {
+		t.Fatalf("offline: %+v", r)
+	}
+	if r := run(offline, "succeeded"); r.Details["not_modified"] != true {
+		t.Fatalf("offline again: %+v", r)
+	}
 }

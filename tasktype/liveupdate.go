@@ -1,6 +1,8 @@
 package tasktype
 
 import (
+	"github.com/google/uuid"
+
 	"github.com/tributary-io/tributary/valid"
 )
 
@@ -18,7 +20,7 @@ func init() {
 		Description: "Checks a content feed for a new version (conditional requests: an unchanged feed is a run with nothing to do) and, in " +
 			"apply mode, stores it as a new content version in one transaction: the CISA Known Exploited Vulnerabilities catalogue marks " +
 			"the catalogue's vulnerabilities of those CVEs. Check mode reports what would change.",
-		New: func() Config { return &LiveUpdateConfig{Source: "kev", URL: KEVURL, Mode: "apply"} }})
+		New: func() Config { return &LiveUpdateConfig{Source: "kev", Mode: "apply"} }})
 }
 
 // LiveUpdateConfig configures a Live Update feed.
@@ -26,8 +28,12 @@ type LiveUpdateConfig struct {
 	// Source is the feed's format: "kev" (CISA Known Exploited Vulnerabilities JSON). Optional;
 	// defaults to kev.
 	Source string `json:"source" validate:"oneof=kev"`
-	// URL is the feed: the publisher's or a mirror's. Optional; defaults to CISA's.
-	URL string `json:"url" validate:"required,max=2048"`
+	// URL is the feed: the publisher's or a mirror's. Optional; defaults to CISA's (unless
+	// file_id is given).
+	URL string `json:"url,omitempty" validate:"max=2048"`
+	// FileID imports the feed from a file uploaded with POST /api/v1/files instead (offline
+	// mode, for sites without internet access): one of url and file_id.
+	FileID *uuid.UUID `json:"file_id,omitempty"`
 	// AllowPlaintextHTTP permits an http:// URL (a local mirror). Optional.
 	AllowPlaintextHTTP bool `json:"allow_plaintext_http,omitempty"`
 	// APIKey is sent as the "apiKey" header: write-only, sealed. Optional.
@@ -37,8 +43,21 @@ type LiveUpdateConfig struct {
 	Mode string `json:"mode" validate:"oneof=apply check"`
 }
 
-// Validate checks the URL.
+// ApplyDefaults points a feed without a file at the publisher.
+func (c *LiveUpdateConfig) ApplyDefaults() {
+	if c.URL == "" && c.FileID == nil {
+		c.URL = KEVURL
+	}
+}
+
+// Validate checks the URL, or that a file is given instead.
 func (c *LiveUpdateConfig) Validate() []valid.FieldError {
+	if c.FileID != nil {
+		if c.URL != "" {
+			return []valid.FieldError{{Field: "file_id", Message: "give url or file_id, not both"}}
+		}
+		return nil
+	}
 	if msg := checkFileURL(c.URL, c.AllowPlaintextHTTP); msg != "" {
 		return []valid.FieldError{{Field: "url", Message: msg}}
 	}
