@@ -29,6 +29,8 @@ type ContentVersion struct {
 	Current      bool            `bun:"current,notnull"`
 	AppliedAt    time.Time       `bun:"applied_at,notnull"`
 	RolledBackAt *time.Time      `bun:"rolled_back_at"`
+	// Watermark is the NVD lastModEndDate up to which the version holds every change.
+	Watermark *time.Time `bun:"watermark"`
 }
 
 // KEVRow is one entry of the Known Exploited Vulnerabilities catalogue as stored.
@@ -173,6 +175,11 @@ func (s *Store) RollbackContent(ctx context.Context, source string) (*ContentVer
 		}
 		if _, err := tx.NewUpdate().Table("content_versions").Set("current = false, rolled_back_at = now()").Where("id = ?", cur.ID).Exec(ctx); err != nil {
 			return err
+		}
+		if source != "kev" { // the KEV catalogue is copied whole per version; the others per item
+			if err := undoItems(ctx, tx, cur.ID); err != nil {
+				return err
+			}
 		}
 		out.Current = true
 		_, err := tx.NewUpdate().Table("content_versions").Set("current = true").Where("id = ?", out.ID).Exec(ctx)
