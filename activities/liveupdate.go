@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -46,6 +47,32 @@ type LiveUpdateDetails struct {
 	Replayed    bool  `json:"replayed,omitempty"`
 	Attempt     int32 `json:"attempt"`
 	DurationMS  int64 `json:"duration_ms"`
+	// Collection is the ATT&CK collection taken from an index.
+	Collection string `json:"collection,omitempty"`
+	// SHA256 is the document's checksum; ChecksumVerified says the publisher's matched it.
+	SHA256           string `json:"sha256,omitempty"`
+	ChecksumVerified bool   `json:"checksum_verified,omitempty"`
+	// NVD: the window of changes fetched (none for a first full load), the requests made,
+	// and how often the NVD throttled (403) or failed (5xx) and was waited for.
+	Since         string `json:"last_mod_start,omitempty"`
+	Until         string `json:"last_mod_end,omitempty"`
+	Requests      int    `json:"requests,omitempty"`
+	ThrottleWaits int    `json:"throttle_waits,omitempty"`
+	ServerRetries int    `json:"server_retries,omitempty"`
+	Resumed       bool   `json:"resumed,omitempty"`
+}
+
+// LiveUpdateProgress is a live update's heartbeat: how far an NVD load has paged (a retry
+// resumes there), or how many items a document has staged.
+type LiveUpdateProgress struct {
+	Phase string `json:"phase"`
+	// Until is the lastModEndDate (RFC 3339) of the run's last window, fixed at its start.
+	Until      string `json:"until,omitempty"`
+	Window     int    `json:"window"`
+	Windows    int    `json:"windows"`
+	StartIndex int    `json:"start_index"`
+	Total      int    `json:"total"`
+	Staged     int    `json:"staged"`
 }
 
 // UpdateContent fetches the task's feed with the current version's ETag and Last-Modified
@@ -87,16 +114,45 @@ func (a *LiveUpdates) UpdateContent(ctx context.Context, in TaskInput) (TaskOutp
 	} else if err != nil {
 		return TaskOutput{}, err
 	}
-	body, hdr, err := a.open(ctx, cfg, cur, &det)
+	lr := &liveRun{ctx: ctx, cfg: cfg, task: task, runID: runID, cur: cur, det: &det, finish: finish}
+	switch {
+	case cfg.Source == "kev":
+		return a.updateKEV(lr)
+	case cfg.Source == "nvd" && cfg.FileID == nil:
+		return a.updateNVD(lr)
+	}
+	return a.updateDocument(lr)
+}
+
+// liveRun is one attempt of a live update run.
+type liveRun struct {
+	ctx    context.Context
+	cfg    *tasktype.LiveUpdateConfig
+	task   *store.Task
+	runID  uuid.UUID
+	cur    *store.ContentVersion
+	det    *LiveUpdateDetails
+	finish func(map[string]int64) (TaskOutput, error)
+}
+
+// notModified ends a run that found nothing new.
+func (r *liveRun) notModified() (TaskOutput, error) {
+	r.det.NotModified = true
+	if r.cur != nil {
+		r.det.Version, r.det.VersionID = r.cur.Version, r.cur.ID
+	}
+	return r.finish(map[string]int64{"added": 0, "changed": 0, "revoked": 0, "unchanged": int64(curItems(r.cur))})
+}
+
+// updateKEV applies the KEV catalogue, which is copied whole per version.
+func (a *LiveUpdates) updateKEV(r *liveRun) (TaskOutput, error) {
+	ctx, cfg, cur, det, finish, runID, task := r.ctx, r.cfg, r.cur, r.det, r.finish, r.runID, r.task
+	body, hdr, err := a.open(ctx, cfg, cfg.URL, cur, det)
 	if err != nil {
 		return TaskOutput{}, err
 	}
-	if body == nil { // not modified
-		det.NotModified = true
-		if cur != nil {
-			det.Version, det.VersionID = cur.Version, cur.ID
-		}
-		return finish(map[string]int64{"added": 0, "changed": 0, "revoked": 0, "unchanged": int64(curItems(cur))})
+	if body == nil {
+		return r.notModified()
 	}
 	defer body.Close()
 	h := sha256.New()
@@ -117,7 +173,13 @@ func (a *LiveUpdates) UpdateContent(ctx context.Context, in TaskInput) (TaskOutp
 		}
 		return TaskOutput{}, temporal.NewApplicationError(fmt.Sprintf("%s: reading the feed failed", det.URL), ErrTypeSource)
 	}
-	det.Version = cat.CatalogVersion
+	det.Version, det.SHA256 = cat.CatalogVersion, hex.EncodeToString(h.Sum(nil))
+	if err := a.verify(r, det.SHA256); err != nil {
+		return TaskOutput{}, err
+	}
+	if cur != nil && cur.ReleasedAt != nil && cat.DateReleased.Before(*cur.ReleasedAt) {
+		return TaskOutput{}, backwards(det, cat.CatalogVersion, cur)
+	}
 	counts, err := a.Store.KEVDiff(ctx, rows)
 	if err != nil {
 		return TaskOutput{}, err
@@ -144,7 +206,7 @@ func (a *LiveUpdates) UpdateContent(ctx context.Context, in TaskInput) (TaskOutp
 
 // open returns the feed's body and headers: the uploaded file (offline mode; nil when it is
 // the current version's), or the URL's answer to a conditional request (nil on a 304).
-func (a *LiveUpdates) open(ctx context.Context, cfg *tasktype.LiveUpdateConfig, cur *store.ContentVersion, det *LiveUpdateDetails) (io.ReadCloser, http.Header, error) {
+func (a *LiveUpdates) open(ctx context.Context, cfg *tasktype.LiveUpdateConfig, rawURL string, cur *store.ContentVersion, det *LiveUpdateDetails) (io.ReadCloser, http.Header, error) {
 	if cfg.FileID != nil {
 		f, err := a.Store.Files.Get(ctx, *cfg.FileID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -160,7 +222,8 @@ func (a *LiveUpdates) open(ctx context.Context, cfg *tasktype.LiveUpdateConfig, 
 		body, err := a.Store.Files.Open(ctx, f.ID)
 		return body, http.Header{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.URL, nil)
+	det.URL = displayURL(rawURL)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("url %s: %v", det.URL, err), ErrTypeInvalidConfig, nil)
 	}

@@ -18,6 +18,7 @@ func TestProductionBinariesDoNotLinkServerOrTestCode(t *testing.T) {
 		"github.com/tributary-io/tributary/internal/qualyssim",
 		"github.com/tributary-io/tributary/internal/nexposesim",
 		"github.com/tributary-io/tributary/internal/simfault",
+		"github.com/tributary-io/tributary/internal/feedsim",
 		"go.temporal.io/sdk/testsuite",
 		"github.com/temporalio/ui-server",
 	}

@@ -85,9 +85,11 @@ func deref(f *float64) float64 {
 	return *f
 }
 
-// ClearStaging drops a run's staged items (a run that starts over, or one that is done).
+// ClearStaging drops a run's staged items (a run that starts over, or one that is done),
+// and what runs that ended without applying left behind.
 func (s *Store) ClearStaging(ctx context.Context, runID uuid.UUID) error {
-	_, err := s.DB.NewDelete().Model((*StagedItem)(nil)).Where("run_id = ?", runID).Exec(ctx)
+	_, err := s.DB.NewDelete().Model((*StagedItem)(nil)).
+		Where("run_id = ? OR NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = cs.run_id AND r.status = 'running')", runID).Exec(ctx)
 	return mapError(err)
 }
 
