@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -347,8 +348,19 @@ type vulnerabilityView struct {
 	// KnownExploited is the current KEV catalogue's word on the entry's CVEs, nil when it
 	// lists none of them.
 	KnownExploited *knownExploitedView `json:"known_exploited"`
-	CreatedAt      time.Time           `json:"created_at"`
-	UpdatedAt      time.Time           `json:"updated_at"`
+	// NVD is the NVD's word on the entry's highest-scored CVE, nil when the NVD content
+	// holds none of them.
+	NVD       *nvdView  `json:"nvd"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+type nvdView struct {
+	CVEID       string   `json:"cve_id"`
+	Score       *float64 `json:"score"`
+	Severity    string   `json:"severity"`
+	State       string   `json:"state"`
+	Description string   `json:"description,omitempty"`
 }
 
 type knownExploitedView struct {
@@ -372,6 +384,15 @@ func vulnerabilityResponse(v *store.Vulnerability, full bool) vulnerabilityView 
 			ke.DueDate = &d
 		}
 		out.KnownExploited = ke
+	}
+	if len(v.NVD) > 0 && string(v.NVD) != "null" {
+		var n nvdView
+		if json.Unmarshal(v.NVD, &n) == nil {
+			if !full {
+				n.Description = ""
+			}
+			out.NVD = &n
+		}
 	}
 	return out
 }

@@ -149,6 +149,9 @@ func (a *api) routes() []route {
 		r("GET", "/api/v1/xml-imports/presets", auth.Viewer, a.handle(a.xmlPresets)),
 		r("GET", "/api/v1/content/versions", auth.Viewer, a.handle(a.listContentVersions)),
 		r("POST", "/api/v1/content/:source/rollback", auth.Admin, a.handle(a.rollbackContent)),
+		r("GET", "/api/v1/content/items", auth.Viewer, a.listContentItems()),
+		r("GET", "/api/v1/content/items/:id", auth.Viewer, a.handle(a.getContentItem)),
+		r("POST", "/api/v1/content/items/:id/copy", auth.Admin, a.handle(a.copyContentItem)),
 		r("GET", "/api/v1/runs/:id/record-issues", auth.Viewer, a.recordIssues()),
 
 		r("GET", "/api/v1/connector-types", auth.Viewer, a.listConnectorTypes),

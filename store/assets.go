@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -268,6 +269,9 @@ type Vulnerability struct {
 	KEVDateAdded  *time.Time `bun:"kev_date_added,scanonly"`
 	KEVDueDate    *time.Time `bun:"kev_due_date,scanonly"`
 	KEVRansomware *bool      `bun:"kev_ransomware,scanonly"`
+	// NVD is the NVD's word on the entry's highest-scored CVE (cve_id, score, severity,
+	// description, state), null when the NVD content holds none of its CVEs.
+	NVD json.RawMessage `bun:"nvd,scanonly"`
 }
 
 // VulnerabilityFilter narrows a catalogue listing.
@@ -291,7 +295,9 @@ func vulnerabilityColumns(q *bun.SelectQuery) *bun.SelectQuery {
 		ColumnExpr("(SELECT count(*) FROM vulnerability_occurrences o WHERE o.vulnerability_id = v.id AND o.status = 'open') AS open_occurrences").
 		ColumnExpr("(SELECT min(k.date_added) " + kevMatch + ") AS kev_date_added").
 		ColumnExpr("(SELECT min(k.due_date) " + kevMatch + ") AS kev_due_date").
-		ColumnExpr("(SELECT bool_or(k.ransomware_use = 'Known') " + kevMatch + ") AS kev_ransomware")
+		ColumnExpr("(SELECT bool_or(k.ransomware_use = 'Known') " + kevMatch + ") AS kev_ransomware").
+		ColumnExpr("(SELECT json_build_object('cve_id', n.cve_id, 'score', n.score, 'severity', n.severity, 'description', n.description, 'state', n.state) " +
+			"FROM nvd_current n WHERE n.cve_id = ANY(v.cves) ORDER BY n.score DESC NULLS LAST, n.cve_id LIMIT 1) AS nvd")
 }
 
 // ListVulnerabilities returns one page of the catalogue ordered by ID.
