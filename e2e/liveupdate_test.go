@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tributary-io/tributary/internal/feedsim"
 )
 
 // kevFeed serves a KEV catalogue with an ETag, answering 304 to a matching If-None-Match.
@@ -186,4 +189,172 @@ func TestLiveUpdateKEV(t *testing.T) {
 	if r := run(offline, "succeeded"); r.Details["not_modified"] != true {
 		t.Fatalf("offline again: %+v", r)
 	}
+}
+
+// The NVD, ATT&CK and OSCAL feeds through the API, against the simulated publishers: the
+// catalogue's vulnerabilities show the NVD's score for their CVEs; threats and controls are
+// listed, searched and read with their relationships; a customer's copy survives the feed's
+// next version; a rollback restores the previous version; bad configurations are refused
+// field by field.
+func TestLiveUpdateContentThroughAPI(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	sim := feedsim.New(feedsim.Options{Seed: 5, CVEs: 300, Named: []string{"CVE-2023-48795"}, Techniques: 9})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	run := func(task taskView, want string) runView {
+		var tr triggered
+		s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+task.ID+"/runs", nil, &tr)
+		r := s.waitRun(tr.RunID, 60*time.Second)
+		if r.Status != want {
+			t.Fatalf("%s: %+v", task.Name, r)
+		}
+		return r
+	}
+	var f fileView
+	s.send(s.token, "POST", "/api/v1/files?name=nx.xml", "application/xml", bytes.NewReader(xmlFixture(t, "nexpose_export_2.xml"))).decode(t, &f)
+	var imp taskView
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "xml_vulnerabilities", "name": "nx", "config": map[string]any{
+		"file_id": f.ID, "preset": "nexpose_xml_2_vulnerabilities"}}, &imp)
+	run(imp, "succeeded")
+
+	// Configurations are checked field by field.
+	for field, cfg := range map[string]map[string]any{
+		"config.checksum_url":     {"source": "nvd", "url": srv.URL + feedsim.NVDPath, "allow_plaintext_http": true, "checksum_url": srv.URL + "/x.sha256"},
+		"config.collection":       {"source": "oscal", "collection": "Enterprise ATT&CK"},
+		"config.results_per_page": {"source": "nvd", "results_per_page": 5000},
+		"config.source":           {"source": "cpe"},
+	} {
+		r := s.do("POST", "/api/v1/tasks", map[string]any{"type": "live_update", "name": "bad " + field, "config": cfg})
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), field) {
+			t.Errorf("%s: %d %s", field, r.status, r.body)
+		}
+	}
+
+	var nvd, attack, oscal taskView
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "live_update", "name": "NVD", "config": map[string]any{
+		"source": "nvd", "url": srv.URL + feedsim.NVDPath, "allow_plaintext_http": true, "api_key": "nvd-key-e2e", "results_per_page": 100}}, &nvd)
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "live_update", "name": "ATT&CK", "config": map[string]any{
+		"source": "attack", "url": srv.URL + feedsim.ATTACKIndexPath, "allow_plaintext_http": true, "collection": "Enterprise ATT&CK"}}, &attack)
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "live_update", "name": "SP 800-53", "config": map[string]any{
+		"source": "oscal", "url": srv.URL + feedsim.OSCALPath, "allow_plaintext_http": true, "checksum_url": srv.URL + feedsim.OSCALChecksumPath}}, &oscal)
+	if r := run(nvd, "succeeded"); r.Counts["added"] != 301 || r.Details["requests"] != float64(4) {
+		t.Fatalf("nvd: %+v", r)
+	}
+	if strings.Contains(string(s.do("GET", "/api/v1/tasks/"+nvd.ID, nil).body), "nvd-key-e2e") {
+		t.Fatal("the API key is shown")
+	}
+	var vp struct {
+		Items []struct {
+			VendorID string `json:"vendor_id"`
+			NVD      *struct {
+				CVEID    string   `json:"cve_id"`
+				Score    *float64 `json:"score"`
+				Severity string   `json:"severity"`
+			} `json:"nvd"`
+		} `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/vulnerabilities?cve=CVE-2023-48795", nil, &vp)
+	if len(vp.Items) != 1 || vp.Items[0].NVD == nil || vp.Items[0].NVD.CVEID != "CVE-2023-48795" || vp.Items[0].NVD.Score == nil {
+		t.Fatalf("NVD on the catalogue: %+v", vp)
+	}
+	run(attack, "succeeded")
+	if r := run(oscal, "succeeded"); r.Details["checksum_verified"] != true {
+		t.Fatalf("oscal: %+v", r)
+	}
+
+	type item struct {
+		ID            int64          `json:"id"`
+		ItemID        string         `json:"item_id"`
+		Origin        string         `json:"origin"`
+		Name          string         `json:"name"`
+		Description   string         `json:"description"`
+		State         string         `json:"state"`
+		Data          map[string]any `json:"data"`
+		Relationships []struct {
+			Type       string `json:"type"`
+			ExternalID string `json:"external_id"`
+			Direction  string `json:"direction"`
+		} `json:"relationships"`
+	}
+	var items struct {
+		Items      []item `json:"items"`
+		NextCursor string `json:"next_cursor"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/content/items?source=attack&external_id=t1000", nil, &items)
+	if len(items.Items) != 1 || items.Items[0].Name != "Technique 0" {
+		t.Fatalf("T1000: %+v", items)
+	}
+	var t0 item
+	s.must(http.StatusOK, "GET", fmt.Sprintf("/api/v1/content/items/%d", items.Items[0].ID), nil, &t0)
+	kinds := map[string]bool{}
+	for _, r := range t0.Relationships {
+		kinds[r.Type+" "+r.Direction] = true
+	}
+	if !kinds["uses in"] || !kinds["mitigates in"] || t0.Data["url"] != "https://attack.mitre.org/techniques/T1000" {
+		t.Fatalf("T1000 relationships: %+v", t0)
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/content/items?source=attack&kind=intrusion-set&q=bear%201", nil, &items)
+	if len(items.Items) != 1 || items.Items[0].Name != "Group 1" {
+		t.Fatalf("a group by its alias: %+v", items)
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/content/items?source=attack&state=revoked", nil, &items)
+	if len(items.Items) != 1 {
+		t.Fatalf("revoked: %+v", items)
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/content/items?source=oscal&q=review%20AC-2&limit=2", nil, &items)
+	if len(items.Items) != 1 || items.Items[0].ItemID != "ac-2" {
+		t.Fatalf("search controls: %+v", items)
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/content/items?source=oscal&kind=control&limit=5", nil, &items)
+	if len(items.Items) != 5 || items.NextCursor == "" {
+		t.Fatalf("paging: %+v", items)
+	}
+
+	// A customer's copy of technique 2 survives MITRE's next version.
+	s.must(http.StatusOK, "GET", "/api/v1/content/items?source=attack&external_id=T1002", nil, &items)
+	var cp item
+	s.must(http.StatusCreated, "POST", fmt.Sprintf("/api/v1/content/items/%d/copy", items.Items[0].ID), map[string]any{"name": "Our T1002"}, &cp)
+	if cp.Origin != "customer" || cp.Name != "Our T1002" {
+		t.Fatalf("copy: %+v", cp)
+	}
+	s.must(http.StatusConflict, "POST", fmt.Sprintf("/api/v1/content/items/%d/copy", items.Items[0].ID), nil, nil)
+	s.must(http.StatusBadRequest, "POST", fmt.Sprintf("/api/v1/content/items/%d/copy", items.Items[0].ID), map[string]any{"name": ""}, nil)
+	sim.PublishATTACK("18.1", "Technique 2")
+	if r := run(attack, "succeeded"); r.Counts["changed"] != 1 || r.Details["version"] != "18.1" {
+		t.Fatalf("18.1: %+v", r)
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/content/items?external_id=T1002", nil, &items)
+	descs := map[string]string{}
+	for _, it := range items.Items {
+		descs[it.Origin] = it.Description
+	}
+	if len(items.Items) != 2 || !strings.Contains(descs["attack"], "revised in 18.1") || strings.Contains(descs["customer"], "revised") {
+		t.Fatalf("after 18.1: %+v", items)
+	}
+	// Roll ATT&CK back to 18.0: MITRE's technique is as it was; the copy stays.
+	var back struct {
+		Version string `json:"version"`
+	}
+	s.must(http.StatusOK, "POST", "/api/v1/content/attack/rollback", nil, &back)
+	s.must(http.StatusOK, "GET", "/api/v1/content/items?external_id=T1002&origin=attack", nil, &items)
+	if back.Version != "18.0" || len(items.Items) != 1 || strings.Contains(items.Items[0].Description, "revised") {
+		t.Fatalf("rollback: %+v %+v", back, items)
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/content/items?origin=customer", nil, &items)
+	if len(items.Items) != 1 {
+		t.Fatalf("the customer's copy after the rollback: %+v", items)
+	}
+	var versions struct {
+		Items []struct {
+			Source    string  `json:"source"`
+			Version   string  `json:"version"`
+			Watermark *string `json:"watermark"`
+		} `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/content/versions?source=nvd", nil, &versions)
+	if len(versions.Items) != 1 || versions.Items[0].Watermark == nil {
+		t.Fatalf("nvd versions: %+v", versions)
+	}
+	s.must(http.StatusBadRequest, "GET", "/api/v1/content/items?source=cpe", nil, nil)
+	s.must(http.StatusNotFound, "GET", "/api/v1/content/items/999999999", nil, nil)
 }

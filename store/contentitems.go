@@ -205,7 +205,8 @@ type ContentItemFilter struct {
 	State  string
 	// ExternalID matches exactly, case-insensitively (T1059, AC-2, CVE-2024-3094).
 	ExternalID string
-	// Query matches the name, external ID or description as a substring, case-insensitively.
+	// Query matches the name, external ID, description or (ATT&CK) aliases as a substring,
+	// case-insensitively.
 	Query  string
 	Cursor string
 	Limit  int
@@ -229,7 +230,8 @@ func (s *Store) ListContentItems(ctx context.Context, f ContentItemFilter) ([]Co
 	if f.Query != "" {
 		like := "%" + escapeLike(f.Query) + "%"
 		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.Where("ci.name ILIKE ?", like).WhereOr("ci.external_id ILIKE ?", like).WhereOr("ci.description ILIKE ?", like)
+			return q.Where("ci.name ILIKE ?", like).WhereOr("ci.external_id ILIKE ?", like).WhereOr("ci.description ILIKE ?", like).
+				WhereOr("(ci.data ->> 'aliases') ILIKE ?", like)
 		})
 	}
 	return pageByID(ctx, q, &out, "ci.id", "content item", f.Cursor, f.Limit, func(c ContentItem) int64 { return c.ID })

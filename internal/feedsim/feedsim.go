@@ -43,6 +43,9 @@ type Options struct {
 	// window); KeyLimit with one. Optional; default 5, 50 per 30 s.
 	Limit, KeyLimit int
 	Window          time.Duration
+	// Named are real CVE IDs the NVD serves after the generated ones (to meet a scanner's
+	// catalogue).
+	Named []string
 	// Techniques sizes the ATT&CK bundle (with a third as many groups and mitigations);
 	// Families and ControlsPerFamily the OSCAL catalog.
 	Techniques                  int
@@ -111,14 +114,23 @@ func New(opt Options) *Sim {
 	return s
 }
 
-// CVEID is the ID of the i-th CVE.
+// CVEID is the ID of the i-th generated CVE.
 func CVEID(i int) string { return fmt.Sprintf("CVE-%d-%05d", 2000+i/90000, i%90000+1) }
+
+func (s *Sim) cveID(i int) string {
+	if i >= s.opt.CVEs {
+		return s.opt.Named[i-s.opt.CVEs]
+	}
+	return CVEID(i)
+}
+
+func (s *Sim) total() int { return s.opt.CVEs + len(s.opt.Named) }
 
 // Modify marks n CVEs (from the i-th on) modified at t; reject rejects them as well.
 func (s *Sim) Modify(from, n int, t time.Time, reject bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := from; i < from+n && i < s.opt.CVEs; i++ {
+	for i := from; i < from+n && i < s.total(); i++ {
 		s.modified[i] = t.UTC()
 		if reject {
 			s.rejected[i] = true
@@ -274,7 +286,7 @@ func (s *Sim) lastModified(i int) time.Time {
 	if t, ok := s.modified[i]; ok {
 		return t
 	}
-	step := 400 * 24 * time.Hour / time.Duration(max(s.opt.CVEs, 1))
+	step := 400 * 24 * time.Hour / time.Duration(max(s.total(), 1))
 	return s.base.Add(time.Duration(i) * step)
 }
 
@@ -327,7 +339,7 @@ func (s *Sim) serveNVD(w http.ResponseWriter, r *http.Request, cut bool) {
 			ids = cached
 		} else {
 			ids = []int{}
-			for i := 0; i < s.opt.CVEs; i++ {
+			for i := 0; i < s.total(); i++ {
 				if m := s.lastModified(i); !m.Before(f) && !m.After(t) {
 					ids = append(ids, i)
 				}
@@ -335,7 +347,7 @@ func (s *Sim) serveNVD(w http.ResponseWriter, r *http.Request, cut bool) {
 			s.windows[key] = ids
 		}
 	}
-	total := s.opt.CVEs
+	total := s.total()
 	if ids != nil {
 		total = len(ids)
 	}
@@ -385,14 +397,14 @@ func (s *Sim) writeCVE(buf *bytes.Buffer, i int) {
 	}
 	desc := fmt.Sprintf("A %s issue in component %d of product %d allows a remote attacker to cause a %s (generated for %s).",
 		[]string{"buffer overflow", "cross-site scripting", "SQL injection", "use-after-free", "path traversal"}[rng.IntN(5)],
-		rng.IntN(100), rng.IntN(5000), []string{"denial of service", "code execution", "information disclosure"}[rng.IntN(3)], CVEID(i))
+		rng.IntN(100), rng.IntN(5000), []string{"denial of service", "code execution", "information disclosure"}[rng.IntN(3)], s.cveID(i))
 	if _, ok := s.modified[i]; ok {
 		desc += " Updated " + mod.Format(time.DateOnly) + "."
 	}
 	d, _ := json.Marshal(desc)
 	fmt.Fprintf(buf, `{"cve":{"id":"%s","sourceIdentifier":"cve@mitre.org","published":"%s","lastModified":"%s","vulnStatus":"%s",`+
 		`"cveTags":[],"descriptions":[{"lang":"en","value":%s},{"lang":"es","value":"Descripción"}],"metrics":{`,
-		CVEID(i), s.base.Add(-time.Duration(rng.IntN(1000))*time.Hour).Format("2006-01-02T15:04:05.000"), mod.Format("2006-01-02T15:04:05.000"), status, d)
+		s.cveID(i), s.base.Add(-time.Duration(rng.IntN(1000))*time.Hour).Format("2006-01-02T15:04:05.000"), mod.Format("2006-01-02T15:04:05.000"), status, d)
 	switch rng.IntN(3) {
 	case 0:
 		fmt.Fprintf(buf, `"cvssMetricV31":[{"source":"nvd@nist.gov","type":"Primary","cvssData":{"version":"3.1","vectorString":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H","baseScore":%.1f,"baseSeverity":"%s"},"exploitabilityScore":3.9,"impactScore":5.9},`+
