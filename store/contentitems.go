@@ -106,6 +106,11 @@ func (s *Store) ItemsDiff(ctx context.Context, source string, runID uuid.UUID, s
 	var r struct {
 		Added, Changed, Unchanged, Revoked int64
 	}
+	// The staging has no statistics until analysed: without them the planner joins a delta of
+	// 2,000 staged items to 300,000 current ones by scanning the lot for each.
+	if _, err := s.DB.ExecContext(ctx, "ANALYZE content_staging"); err != nil {
+		return nil, mapError(err)
+	}
 	err := s.DB.NewRaw(`SELECT
 		count(*) FILTER (WHERE c.id IS NULL) AS added,
 		count(*) FILTER (WHERE c.id IS NOT NULL AND c.hash <> s.hash) AS changed,
@@ -156,13 +161,21 @@ func (s *Store) ApplyItems(ctx context.Context, v *ContentVersion, snapshot bool
 			ver, run, src, src); err != nil {
 			return fmt.Errorf("close the changed items: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO content_items
+		res, err := tx.ExecContext(ctx, `INSERT INTO content_items
 			(source, origin, item_id, kind, external_id, name, description, score, severity, state, modified, hash, data, from_version)
 			SELECT ?, ?, s.item_id, s.kind, s.external_id, s.name, s.description, s.score, s.severity, s.state, s.modified, s.hash, s.data, ?
 			FROM content_staging s WHERE s.run_id = ? AND NOT EXISTS (SELECT 1 FROM content_items c
 				WHERE c.source = ? AND c.origin = ? AND c.item_id = s.item_id AND c.to_version IS NULL)`,
-			src, src, ver, run, src, src); err != nil {
+			src, src, ver, run, src, src)
+		if err != nil {
 			return fmt.Errorf("store the new items: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 10_000 {
+			// A first load: the planner must learn the table's new size before the next
+			// delta joins against it (autovacuum's analyse may come much later).
+			if _, err := tx.ExecContext(ctx, "ANALYZE content_items"); err != nil {
+				return err
+			}
 		}
 		if snapshot {
 			if _, err := tx.ExecContext(ctx, `WITH gone AS (
@@ -182,7 +195,7 @@ func (s *Store) ApplyItems(ctx context.Context, v *ContentVersion, snapshot bool
 			return err
 		}
 		v.Current = true
-		_, err := tx.NewUpdate().Table("content_versions").Set("current = true").Where("id = ?", ver).Exec(ctx)
+		_, err = tx.NewUpdate().Table("content_versions").Set("current = true").Where("id = ?", ver).Exec(ctx)
 		return err
 	})
 	return v, replayed, mapError(err)

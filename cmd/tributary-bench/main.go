@@ -20,6 +20,9 @@
 //	                         an encoding/xml token loop over the same file
 //	tributary-bench sqlout   Export Queries to SQL Tables' engine: 100,000 and 1,000,000 rows to
 //	                         PostgreSQL and MariaDB, next to COPY and LOAD DATA of the same rows
+//	tributary-bench nvd      Live Update Service, NVD source, through the simulated CVE API 2.0:
+//	                         a first load of 300,000 CVEs and a daily delta of 2,000, next to
+//	                         paging and decoding the same answers with nothing stored
 //
 // Without DATABASE_URL each starts a throwaway PostgreSQL cluster.
 package main
@@ -48,7 +51,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger|ldap|reimport|scanner|remediation|xml|sqlout [flags]")
+		fmt.Fprintln(os.Stderr, "usage: tributary-bench runs|trigger|ldap|reimport|scanner|remediation|xml|sqlout|nvd [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -83,12 +86,18 @@ func main() {
 		err = benchSQLOut(ctx, os.Args[2:])
 	case "sqlout-run":
 		err = sqloutRunChild(ctx, os.Args[2:])
+	case "nvd":
+		err = benchNVD(ctx, os.Args[2:])
+	case "nvd-run":
+		err = nvdRunChild(ctx, os.Args[2:])
+	case "nvd-decode":
+		err = nvdDecodeChild(ctx, os.Args[2:])
 	case "xml-tokens":
 		err = xmlTokensChild(ctx, os.Args[2:])
 	case "xml-run":
 		err = xmlRunChild(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown benchmark %q: use runs, trigger, ldap, reimport, scanner, remediation, xml or sqlout", os.Args[1])
+		err = fmt.Errorf("unknown benchmark %q: use runs, trigger, ldap, reimport, scanner, remediation, xml, sqlout or nvd", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tributary-bench:", err)
