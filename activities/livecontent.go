@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -26,42 +27,97 @@ import (
 	"github.com/tributary-io/tributary/store"
 )
 
-// stageBatch is how many items go to the staging table in one statement.
-const stageBatch = 1000
+// stageBatch is how many items go to the staging table in one COPY.
+const stageBatch = 2000
 
-// stager collects a run's items and writes them to its staging in batches.
+// stager writes a run's items to its staging in batches, with COPY, from a goroutine of its
+// own, so that the next page is fetched and parsed while the last one is stored: at most one
+// batch is being copied, one waits and one is being filled.
 type stager struct {
 	ctx   context.Context
 	st    *store.Store
 	runID uuid.UUID
 	buf   []store.StagedItem
+	// n counts the items handed over; spent is the time spent waiting for the staging.
 	n     int
-	hb    *heartbeater
-	prog  *LiveUpdateProgress
+	spent time.Duration
+	jobs  chan stageJob
+	done  chan struct{}
+	once  sync.Once
+	mu    sync.Mutex
+	err   error
+}
+
+type stageJob struct {
+	items []store.StagedItem
+	// then runs once the job's items (and every earlier job's) are stored.
+	then func()
+}
+
+func newStager(ctx context.Context, st *store.Store, runID uuid.UUID) *stager {
+	s := &stager{ctx: ctx, st: st, runID: runID, jobs: make(chan stageJob, 1), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for j := range s.jobs {
+			if s.failed() != nil {
+				continue
+			}
+			if len(j.items) > 0 {
+				if err := s.st.StageItems(s.ctx, s.runID, j.items); err != nil {
+					s.mu.Lock()
+					s.err = fmt.Errorf("stage the items: %w", err)
+					s.mu.Unlock()
+					continue
+				}
+			}
+			if j.then != nil {
+				j.then()
+			}
+		}
+	}()
+	return s
+}
+
+func (s *stager) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 func (s *stager) add(it store.StagedItem) error {
 	s.buf = append(s.buf, it)
 	if len(s.buf) >= stageBatch {
-		return s.flush()
+		return s.flush(nil)
 	}
 	return nil
 }
 
-func (s *stager) flush() error {
-	if len(s.buf) == 0 {
-		return nil
+// flush hands the buffered items over; then runs once they are stored.
+func (s *stager) flush(then func()) error {
+	if err := s.failed(); err != nil {
+		return err
 	}
-	if err := s.st.StageItems(s.ctx, s.runID, s.buf); err != nil {
-		return fmt.Errorf("stage the items: %w", err)
+	start := time.Now()
+	select {
+	case s.jobs <- stageJob{items: s.buf, then: then}:
+	case <-s.ctx.Done():
+		return s.ctx.Err()
 	}
+	s.spent += time.Since(start)
 	s.n += len(s.buf)
-	s.buf = s.buf[:0]
-	if s.prog != nil {
-		s.prog.Staged = s.n
-		s.hb.set(*s.prog)
-	}
+	s.buf = make([]store.StagedItem, 0, stageBatch)
 	return nil
+}
+
+// close waits until everything handed over is stored (or failed).
+func (s *stager) close() error {
+	s.once.Do(func() {
+		start := time.Now()
+		close(s.jobs)
+		<-s.done
+		s.spent += time.Since(start)
+	})
+	return s.failed()
 }
 
 // updateDocument applies a source delivered as one document (ATT&CK, OSCAL, an NVD data
@@ -106,8 +162,9 @@ func (a *LiveUpdates) updateDocument(r *liveRun) (TaskOutput, error) {
 	defer body.Close()
 	hb := newHeartbeater(ctx, 5*time.Second)
 	defer hb.stop()
-	prog := LiveUpdateProgress{Phase: "staging"}
-	st := &stager{ctx: ctx, st: a.Store, runID: r.runID, hb: hb, prog: &prog}
+	st := newStager(ctx, a.Store, r.runID)
+	defer st.close()
+	fetchStart := time.Now()
 	h := sha256.New()
 	in := io.TeeReader(body, h)
 	v := &store.ContentVersion{TaskID: &r.task.ID, Source: cfg.Source, ETag: hdr.Get("ETag"), LastModified: hdr.Get("Last-Modified"), RunID: r.runID}
@@ -135,8 +192,12 @@ func (a *LiveUpdates) updateDocument(r *liveRun) (TaskOutput, error) {
 		return TaskOutput{}, temporal.NewNonRetryableApplicationError("unknown content source "+cfg.Source, ErrTypeInvalidConfig, nil)
 	}
 	if err == nil {
-		err = st.flush()
+		err = st.flush(nil)
 	}
+	if cerr := st.close(); err == nil {
+		err = cerr
+	}
+	hb.set(LiveUpdateProgress{Phase: "staged", Staged: st.n})
 	if err != nil {
 		_ = a.Store.ClearStaging(context.WithoutCancel(ctx), r.runID)
 		if errors.Is(err, feeds.ErrSTIX) || errors.Is(err, feeds.ErrOSCAL) || errors.Is(err, feeds.ErrNVD) {
@@ -147,6 +208,8 @@ func (a *LiveUpdates) updateDocument(r *liveRun) (TaskOutput, error) {
 		}
 		return TaskOutput{}, err
 	}
+	r.phase("fetch", time.Since(fetchStart)-st.spent)
+	r.phase("stage", st.spent)
 	det.Version, det.SHA256 = v.Version, hex.EncodeToString(h.Sum(nil))
 	v.SHA256, v.Items = det.SHA256, st.n
 	if !released.IsZero() {
@@ -168,10 +231,12 @@ func (a *LiveUpdates) updateDocument(r *liveRun) (TaskOutput, error) {
 // stores them as the new current version.
 func (a *LiveUpdates) applyStaged(r *liveRun, v *store.ContentVersion, snapshot bool) (TaskOutput, error) {
 	ctx := r.ctx
+	start := time.Now()
 	counts, err := a.Store.ItemsDiff(ctx, r.cfg.Source, r.runID, snapshot)
 	if err != nil {
 		return TaskOutput{}, err
 	}
+	r.phase("diff", time.Since(start))
 	if r.cfg.Mode == "check" {
 		if err := a.Store.ClearStaging(ctx, r.runID); err != nil {
 			return TaskOutput{}, err
@@ -183,10 +248,12 @@ func (a *LiveUpdates) applyStaged(r *liveRun, v *store.ContentVersion, snapshot 
 	if v.Items == 0 {
 		v.Items = int(counts["added"] + counts["changed"] + counts["unchanged"])
 	}
+	start = time.Now()
 	v, replayed, err := a.Store.ApplyItems(ctx, v, snapshot)
 	if err != nil {
 		return TaskOutput{}, err
 	}
+	r.phase("apply", time.Since(start))
 	r.det.VersionID, r.det.Replayed = v.ID, replayed
 	activity.GetLogger(ctx).Info("content updated", "task", r.task.Name, "source", v.Source, "version", v.Version, "counts", counts)
 	return r.finish(counts)
@@ -248,7 +315,9 @@ func (a *LiveUpdates) updateNVD(r *liveRun) (TaskOutput, error) {
 	hb.set(prog)
 	n, window := cfg.RateLimit()
 	limiter := rate.NewLimiter(rate.Every(window/time.Duration(n)), 1)
-	st := &stager{ctx: ctx, st: a.Store, runID: r.runID}
+	st := newStager(ctx, a.Store, r.runID)
+	defer st.close()
+	fetchStart := time.Now()
 	var released time.Time
 	for ; prog.Window < len(windows); prog.Window, prog.StartIndex = prog.Window+1, 0 {
 		for {
@@ -261,7 +330,11 @@ func (a *LiveUpdates) updateNVD(r *liveRun) (TaskOutput, error) {
 			}
 			prog.StartIndex += page.Count
 			prog.Total, prog.Staged = page.TotalResults, prog.Staged+page.Count
-			hb.set(prog)
+			// The heartbeat (where a retry resumes) moves on once the page is stored.
+			done := prog
+			if err := st.flush(func() { hb.set(done) }); err != nil {
+				return TaskOutput{}, err
+			}
 			if prog.StartIndex >= page.TotalResults {
 				break
 			}
@@ -270,6 +343,11 @@ func (a *LiveUpdates) updateNVD(r *liveRun) (TaskOutput, error) {
 			}
 		}
 	}
+	if err := st.close(); err != nil {
+		return TaskOutput{}, err
+	}
+	r.phase("fetch", time.Since(fetchStart)-st.spent)
+	r.phase("stage", st.spent)
 	staged, err := a.Store.StagedCount(ctx, r.runID)
 	if err != nil {
 		return TaskOutput{}, err
@@ -362,7 +440,7 @@ func (a *LiveUpdates) nvdPage(ctx context.Context, r *liveRun, limiter *rate.Lim
 		p, err := feeds.ParseNVD(resp.Body, func(c feeds.NVDCVE) error { return st.add(nvdItem(c)) })
 		resp.Body.Close()
 		if err == nil {
-			err = st.flush()
+			err = st.flush(nil)
 		}
 		switch {
 		case errors.Is(err, feeds.ErrNVD):

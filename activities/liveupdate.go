@@ -60,6 +60,8 @@ type LiveUpdateDetails struct {
 	ThrottleWaits int    `json:"throttle_waits,omitempty"`
 	ServerRetries int    `json:"server_retries,omitempty"`
 	Resumed       bool   `json:"resumed,omitempty"`
+	// PhasesMS: fetch (requests and parsing), stage, diff and apply, in milliseconds.
+	PhasesMS map[string]int64 `json:"phase_ms,omitempty"`
 }
 
 // LiveUpdateProgress is a live update's heartbeat: how far an NVD load has paged (a retry
@@ -133,6 +135,14 @@ type liveRun struct {
 	cur    *store.ContentVersion
 	det    *LiveUpdateDetails
 	finish func(map[string]int64) (TaskOutput, error)
+}
+
+// phase records how long a phase of the run took.
+func (r *liveRun) phase(name string, d time.Duration) {
+	if r.det.PhasesMS == nil {
+		r.det.PhasesMS = map[string]int64{}
+	}
+	r.det.PhasesMS[name] = d.Milliseconds()
 }
 
 // notModified ends a run that found nothing new.

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 )
 
@@ -43,8 +46,8 @@ type ContentItem struct {
 type StagedItem struct {
 	bun.BaseModel `bun:"table:content_staging,alias:cs"`
 
-	RunID       uuid.UUID       `bun:"run_id,pk,type:uuid"`
-	ItemID      string          `bun:"item_id,pk"`
+	RunID       uuid.UUID       `bun:"run_id,type:uuid"`
+	ItemID      string          `bun:"item_id"`
 	Kind        string          `bun:"kind,notnull"`
 	ExternalID  string          `bun:"external_id,notnull"`
 	Name        string          `bun:"name,notnull"`
@@ -57,25 +60,43 @@ type StagedItem struct {
 	Data        json.RawMessage `bun:"data,type:jsonb,notnull"`
 }
 
-// StageItems adds a batch of a run's items to its staging (no ID twice in one batch). An
-// item staged again (a CVE changed while the NVD was paged) keeps its latest modification.
+var stagedCols = []string{"run_id", "item_id", "kind", "external_id", "name", "description", "score", "severity", "state", "modified", "hash", "data"}
+
+// StageItems adds a batch of a run's items to its staging with COPY. An item may be staged
+// more than once; the diff keeps its latest modification.
 func (s *Store) StageItems(ctx context.Context, runID uuid.UUID, items []StagedItem) error {
 	if len(items) == 0 {
 		return nil
 	}
+	rows := make([][]any, len(items))
+	run := runID.String()
 	for i := range items {
-		items[i].RunID = runID
-		items[i].Hash = contentHash(items[i].Kind, items[i].ExternalID, items[i].Name, items[i].Description, fmt.Sprint(deref(items[i].Score)),
-			items[i].Severity, items[i].State, string(items[i].Data))
+		it := &items[i]
+		it.RunID = runID
+		it.Hash = contentHash(it.Kind, it.ExternalID, it.Name, it.Description, fmt.Sprint(deref(it.Score)), it.Severity, it.State, string(it.Data))
+		var score any
+		if it.Score != nil {
+			score = strconv.FormatFloat(*it.Score, 'f', 1, 64)
+		}
+		var modified any
+		if it.Modified != nil {
+			modified = *it.Modified
+		}
+		rows[i] = []any{run, it.ItemID, it.Kind, it.ExternalID, it.Name, it.Description, score, it.Severity, it.State, modified, it.Hash, string(it.Data)}
 	}
-	_, err := s.DB.NewInsert().Model(&items).
-		On("CONFLICT (run_id, item_id) DO UPDATE").
-		Set("kind = EXCLUDED.kind, external_id = EXCLUDED.external_id, name = EXCLUDED.name, description = EXCLUDED.description").
-		Set("score = EXCLUDED.score, severity = EXCLUDED.severity, state = EXCLUDED.state, modified = EXCLUDED.modified").
-		Set("hash = EXCLUDED.hash, data = EXCLUDED.data").
-		Where("cs.modified IS NULL OR EXCLUDED.modified IS NULL OR EXCLUDED.modified >= cs.modified").
-		Exec(ctx)
-	return mapError(err)
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("content staging: need a pgx connection, not %T", dc)
+		}
+		_, err := sc.Conn().CopyFrom(ctx, pgx.Identifier{"content_staging"}, stagedCols, pgx.CopyFromRows(rows))
+		return err
+	})
 }
 
 func deref(f *float64) float64 {
@@ -109,6 +130,12 @@ func (s *Store) ItemsDiff(ctx context.Context, source string, runID uuid.UUID, s
 	// The staging has no statistics until analysed: without them the planner joins a delta of
 	// 2,000 staged items to 300,000 current ones by scanning the lot for each.
 	if _, err := s.DB.ExecContext(ctx, "ANALYZE content_staging"); err != nil {
+		return nil, mapError(err)
+	}
+	// An item staged twice keeps its latest modification (and of those, its last staging).
+	if _, err := s.DB.ExecContext(ctx, `DELETE FROM content_staging a USING content_staging b
+		WHERE a.run_id = ? AND b.run_id = a.run_id AND b.item_id = a.item_id
+			AND (coalesce(b.modified, '-infinity'), b.seq) > (coalesce(a.modified, '-infinity'), a.seq)`, runID); err != nil {
 		return nil, mapError(err)
 	}
 	err := s.DB.NewRaw(`SELECT

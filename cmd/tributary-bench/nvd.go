@@ -84,7 +84,7 @@ func benchNVD(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Printf("%-58s %10s %10s %10s %7.2fx\n", "  live update (page, stage, diff, apply)", ms(wall), mib(rss), mib(res.PeakHeap), float64(wall)/float64(floorWall))
-		fmt.Printf("    counts %v\n", res.Counts)
+		fmt.Printf("    counts %v, phases (ms) %v\n", res.Counts, res.PhaseMS)
 		return nil
 	}
 	if err := step(fmt.Sprintf("first load, %d CVEs", *n), ""); err != nil {

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/signal"
@@ -29,6 +30,7 @@ import (
 	"github.com/tributary-io/tributary/connectortype"
 	"github.com/tributary-io/tributary/internal/app"
 	"github.com/tributary-io/tributary/internal/devstack"
+	"github.com/tributary-io/tributary/internal/feedsim"
 	"github.com/tributary-io/tributary/internal/nexposesim"
 	"github.com/tributary-io/tributary/internal/qualyssim"
 	"github.com/tributary-io/tributary/schema"
@@ -55,6 +57,7 @@ func run() error {
 	temporalDB := flag.String("temporal-db", "", "keep Temporal's state in this SQLite file (default: in memory)")
 	demo := flag.Bool("demo", true, "create an HTTP-call task that checks the API's readiness every 30 seconds")
 	scanners := flag.Bool("scanners", true, "start Qualys and Nexpose simulators and create a connector for each (findings to map and sync)")
+	feedSim := flag.Bool("feeds", true, "start a simulator of the Live Update publishers (KEV, NVD, ATT&CK, OSCAL) and print the task configurations for it")
 	logLevel := flag.String("log-level", "warn", "log level of the stack: debug, info, warn, error")
 	flag.Parse()
 
@@ -178,6 +181,13 @@ func run() error {
 			scannerLines = "not created: " + err.Error()
 		}
 	}
+	feedsLine := "off (-feeds=false)"
+	if *feedSim {
+		fs := feedsim.New(feedsim.Options{Seed: 1, CVEs: 5000, Named: devNamedCVEs(), Window: 30 * time.Second})
+		srv := httptest.NewServer(fs)
+		defer srv.Close()
+		feedsLine = devFeedsLine(srv.URL)
+	}
 	fmt.Printf(`
 Tributary development stack is up.
 
@@ -187,6 +197,7 @@ Tributary development stack is up.
   Postgres      %s
   Demo task     %s
   Scanners      %s
+  Content feeds %s
   XML drop dir  %s   (drop_glob of the XML import tasks is relative to it)
   Data out      %s
   Admin token   %s
@@ -194,7 +205,7 @@ Tributary development stack is up.
   Try: curl -H 'Authorization: Bearer %s' http://%s/api/v1/runs
 
 Press Ctrl-C to stop.
-`, apiAddr, apiAddr, tmp.UIURL, tmp.Namespace, tmp.FrontendAddr, tmp.Namespace, cfg.TaskQueue, dbURL, demoLine, scannerLines, dropDir, dataOutLine, token, token, apiAddr)
+`, apiAddr, apiAddr, tmp.UIURL, tmp.Namespace, tmp.FrontendAddr, tmp.Namespace, cfg.TaskQueue, dbURL, demoLine, scannerLines, feedsLine, dropDir, dataOutLine, token, token, apiAddr)
 
 	var firstErr error
 	select {
@@ -291,6 +302,32 @@ func ensureDemoConnectors(ctx context.Context, cfg config.Config, db *bun.DB, c 
 	}
 	lines = append(lines, fmt.Sprintf("move the Qualys simulator's tickets and scans: curl -u sim:sim-password -X POST '%s%s?generation=1'", qualysURL, qualyssim.ControlPath))
 	return strings.Join(lines, "\n                "), nil
+}
+
+// devNamedCVEs are the CVEs of the Qualys simulator's first vulnerabilities: the feed
+// simulator's NVD describes them and its KEV catalogue lists the first three, so that the
+// findings of the demo connector show scores and known exploitation.
+func devNamedCVEs() []string {
+	var out []string
+	for j := 0; j < 20; j++ {
+		out = append(out, fmt.Sprintf("CVE-2025-%d", qualyssim.QID(j)))
+	}
+	return out
+}
+
+// devFeedsLine tells how to add the four Live Update feeds against the simulator at url.
+func devFeedsLine(url string) string {
+	lines := []string{"simulated publishers at " + url + "; add a feed with POST /api/v1/tasks, e.g."}
+	for _, f := range []struct{ source, path, extra string }{
+		{"kev", feedsim.KEVPath, ""},
+		{"nvd", feedsim.NVDPath, `, "window_seconds": 1`},
+		{"attack", feedsim.ATTACKIndexPath, `, "collection": "Enterprise ATT&CK"`},
+		{"oscal", feedsim.OSCALPath, `, "checksum_url": "` + url + feedsim.OSCALChecksumPath + `"`},
+	} {
+		lines = append(lines, fmt.Sprintf(`{"type": "live_update", "name": "%s", "config": {"source": "%s", "url": "%s%s", "allow_plaintext_http": true%s}}`,
+			strings.ToUpper(f.source), f.source, url, f.path, f.extra))
+	}
+	return strings.Join(lines, "\n                ")
 }
 
 // devDataOut gives the reporting role a login (REPORTING_DATABASE_URL, unless set) and creates

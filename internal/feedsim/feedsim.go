@@ -212,10 +212,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == KEVPath:
 		s.mu.Lock()
 		body, status = s.kev, http.StatusOK
-		s.mu.Unlock()
 		if body == nil {
-			status = http.StatusNotFound
+			body = s.kevDoc()
 		}
+		s.mu.Unlock()
 	case r.URL.Path == ATTACKIndexPath:
 		body, status = s.attackIndex(r), http.StatusOK
 	case strings.HasPrefix(r.URL.Path, "/attack/enterprise-attack-"):
@@ -420,6 +420,27 @@ func (s *Sim) writeCVE(buf *bytes.Buffer, i int) {
 	}
 	fmt.Fprintf(buf, `},"weaknesses":[{"source":"nvd@nist.gov","type":"Primary","description":[{"lang":"en","value":"%s"}]}],`+
 		`"references":[{"url":"https://vendor.example/advisories/%d","source":"cve@mitre.org","tags":["Vendor Advisory"]}]}}`, cwes[rng.IntN(len(cwes))], i)
+}
+
+// kevDoc generates a KEV catalogue: the first three named CVEs and every 100th generated one.
+func (s *Sim) kevDoc() []byte {
+	var vulns []map[string]any
+	add := func(id string, n int) {
+		vulns = append(vulns, map[string]any{"cveID": id, "vendorProject": "Vendor", "product": fmt.Sprintf("Product %d", n),
+			"vulnerabilityName": "Vendor Product " + id + " Vulnerability", "dateAdded": time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, n%60).Format(time.DateOnly),
+			"shortDescription": "A vulnerability exploited in the wild.", "requiredAction": "Apply mitigations per vendor instructions or discontinue use of the product if mitigations are unavailable.",
+			"dueDate": time.Date(2026, 10, 22, 0, 0, 0, 0, time.UTC).AddDate(0, 0, n%60).Format(time.DateOnly), "knownRansomwareCampaignUse": []string{"Unknown", "Known"}[n%2],
+			"notes": "https://nvd.nist.gov/vuln/detail/" + id, "cwes": []string{"CWE-78"}})
+	}
+	for i, id := range s.opt.Named[:min(3, len(s.opt.Named))] {
+		add(id, i)
+	}
+	for i := 0; i < s.opt.CVEs; i += 100 {
+		add(CVEID(i), i)
+	}
+	b, _ := json.Marshal(map[string]any{"title": "CISA Catalog of Known Exploited Vulnerabilities", "catalogVersion": "2026.12.01",
+		"dateReleased": "2026-12-01T15:02:11.1234Z", "count": len(vulns), "vulnerabilities": vulns})
+	return b
 }
 
 // stixUUID is a deterministic UUID for the n-th object of kind.

@@ -43,9 +43,12 @@ CREATE INDEX content_items_kind_idx ON content_items (source, kind, external_id)
 CREATE INDEX content_items_rel_source_idx ON content_items ((data ->> 'source_ref')) WHERE kind = 'relationship' AND to_version IS NULL;
 CREATE INDEX content_items_rel_target_idx ON content_items ((data ->> 'target_ref')) WHERE kind = 'relationship' AND to_version IS NULL;
 
--- content_staging: a run's items as fetched, page by page, before the one-transaction apply
--- (kept across retries of the run: a retried NVD load resumes at its next page).
+-- content_staging: a run's items as fetched, page by page (COPY, no key: an item staged twice,
+-- by a page asked again after a retry or a CVE modified while the NVD was paged, is reduced to
+-- its latest before the diff), kept across retries of the run: a retried NVD load resumes at
+-- its next page.
 CREATE UNLOGGED TABLE content_staging (
+    seq         bigint      GENERATED ALWAYS AS IDENTITY,
     run_id      uuid        NOT NULL,
     item_id     text        NOT NULL,
     kind        text        NOT NULL,
@@ -57,9 +60,9 @@ CREATE UNLOGGED TABLE content_staging (
     state       text        NOT NULL,
     modified    timestamptz,
     hash        text        NOT NULL,
-    data        jsonb       NOT NULL,
-    PRIMARY KEY (run_id, item_id)
+    data        jsonb       NOT NULL
 );
+CREATE INDEX content_staging_item_idx ON content_staging (run_id, item_id);
 
 -- The NVD's word on each CVE, for the vulnerability catalogue's listings.
 CREATE VIEW nvd_current AS
