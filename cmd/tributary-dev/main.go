@@ -320,7 +320,7 @@ func devFeedsLine(url string) string {
 	lines := []string{"simulated publishers at " + url + "; add a feed with POST /api/v1/tasks, e.g."}
 	for _, f := range []struct{ source, path, extra string }{
 		{"kev", feedsim.KEVPath, ""},
-		{"nvd", feedsim.NVDPath, `, "window_seconds": 1`},
+		{"nvd", feedsim.NVDPath, ""},
 		{"attack", feedsim.ATTACKIndexPath, `, "collection": "Enterprise ATT&CK"`},
 		{"oscal", feedsim.OSCALPath, `, "checksum_url": "` + url + feedsim.OSCALChecksumPath + `"`},
 	} {
