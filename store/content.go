@@ -118,21 +118,29 @@ func (s *Store) KEVDiff(ctx context.Context, entries []KEVRow) (map[string]int64
 	return counts, nil
 }
 
+// startVersion begins the apply of a version (serialised per source): it inserts v, not yet
+// current, or, when v's run applied a version already, loads that one into v and says so.
+func startVersion(ctx context.Context, tx bun.Tx, v *ContentVersion) (replayed bool, err error) {
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('content:' || ?))", v.Source); err != nil {
+		return false, err
+	}
+	prev := new(ContentVersion)
+	if err := tx.NewSelect().Model(prev).Where("run_id = ?", v.RunID).Scan(ctx); err == nil {
+		*v = *prev
+		return true, nil
+	}
+	v.Current = false
+	_, err = tx.NewInsert().Model(v).Returning("id").Exec(ctx)
+	return false, err
+}
+
 // ApplyKEV stores a new KEV version with its entries and makes it current, in one
 // transaction (serialised per source). A run that already applied one returns it.
 func (s *Store) ApplyKEV(ctx context.Context, v *ContentVersion, entries []KEVRow) (*ContentVersion, bool, error) {
 	replayed := false
 	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('content:' || ?))", v.Source); err != nil {
-			return err
-		}
-		prev := new(ContentVersion)
-		if err := tx.NewSelect().Model(prev).Where("run_id = ?", v.RunID).Scan(ctx); err == nil {
-			*v, replayed = *prev, true
-			return nil
-		}
-		v.Current = false
-		if _, err := tx.NewInsert().Model(v).Returning("id").Exec(ctx); err != nil {
+		var err error
+		if replayed, err = startVersion(ctx, tx, v); err != nil || replayed {
 			return err
 		}
 		for start := 0; start < len(entries); start += 1000 {
@@ -151,7 +159,7 @@ func (s *Store) ApplyKEV(ctx context.Context, v *ContentVersion, entries []KEVRo
 			return err
 		}
 		v.Current = true
-		_, err := tx.NewUpdate().Table("content_versions").Set("current = true").Where("id = ?", v.ID).Exec(ctx)
+		_, err = tx.NewUpdate().Table("content_versions").Set("current = true").Where("id = ?", v.ID).Exec(ctx)
 		return err
 	})
 	return v, replayed, mapError(err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 )
 
@@ -84,17 +83,8 @@ func (s *Store) StageItems(ctx context.Context, runID uuid.UUID, items []StagedI
 		}
 		rows[i] = []any{run, it.ItemID, it.Kind, it.ExternalID, it.Name, it.Description, score, it.Severity, it.State, modified, it.Hash, string(it.Data)}
 	}
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("content staging: need a pgx connection, not %T", dc)
-		}
-		_, err := sc.Conn().CopyFrom(ctx, pgx.Identifier{"content_staging"}, stagedCols, pgx.CopyFromRows(rows))
+	return withPgx(ctx, s.DB, "content staging", func(c *pgx.Conn) error {
+		_, err := c.CopyFrom(ctx, pgx.Identifier{"content_staging"}, stagedCols, pgx.CopyFromRows(rows))
 		return err
 	})
 }
@@ -170,16 +160,8 @@ const currentOf = "ci.source = ? AND ci.origin = ? AND ci.to_version IS NULL"
 func (s *Store) ApplyItems(ctx context.Context, v *ContentVersion, snapshot bool) (*ContentVersion, bool, error) {
 	replayed := false
 	err := s.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('content:' || ?))", v.Source); err != nil {
-			return err
-		}
-		prev := new(ContentVersion)
-		if err := tx.NewSelect().Model(prev).Where("run_id = ?", v.RunID).Scan(ctx); err == nil {
-			*v, replayed = *prev, true
-			return nil
-		}
-		v.Current = false
-		if _, err := tx.NewInsert().Model(v).Returning("id").Exec(ctx); err != nil {
+		var err error
+		if replayed, err = startVersion(ctx, tx, v); err != nil || replayed {
 			return err
 		}
 		src, run, ver := v.Source, v.RunID, v.ID

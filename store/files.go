@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 )
 
@@ -48,19 +47,9 @@ func (s *Files) Put(ctx context.Context, f *File, r io.Reader, max int64) (*File
 	if !ok {
 		return nil, false, errors.New("files: Put needs the database, not a transaction")
 	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	defer conn.Close()
 	f.ID = uuid.New()
 	src := &chunkSource{r: r, id: f.ID, h: sha256.New(), buf: make([]byte, fileChunk), max: max, seq: -1}
-	err = conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("files: need a pgx connection, not %T", dc)
-		}
-		pc := sc.Conn()
+	err := withPgx(ctx, db, "files", func(pc *pgx.Conn) error {
 		tx, err := pc.Begin(ctx)
 		if err != nil {
 			return err

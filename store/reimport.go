@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/tributary-io/tributary/scanner"
 )
@@ -63,17 +62,8 @@ var (
 
 // WithStaging runs fn with an empty staging area on a connection of its own.
 func (s *Store) WithStaging(ctx context.Context, fn func(*Staging) error) error {
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("staging needs a pgx connection, not %T", dc)
-		}
-		st := &Staging{conn: sc.Conn()}
+	return withPgx(ctx, s.DB, "staging", func(c *pgx.Conn) error {
+		st := &Staging{conn: c}
 		if _, err := st.conn.Exec(ctx, `
 			CREATE TEMP TABLE IF NOT EXISTS stage_detections (
 				identity text NOT NULL, vendor_id text NOT NULL, host text NOT NULL, ip text NOT NULL, port integer,

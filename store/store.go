@@ -121,3 +121,20 @@ func mapError(err error) error {
 	}
 	return err
 }
+
+// withPgx runs fn on a pooled connection of db as pgx sees it (for COPY); what named the
+// caller in the error when the driver is not pgx.
+func withPgx(ctx context.Context, db *bun.DB, what string, fn func(*pgx.Conn) error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("%s needs a pgx connection, not %T", what, dc)
+		}
+		return fn(sc.Conn())
+	})
+}

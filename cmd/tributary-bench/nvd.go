@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/tributary-io/tributary/activities"
 	"github.com/tributary-io/tributary/feeds"
 	"github.com/tributary-io/tributary/internal/feedsim"
@@ -55,19 +53,9 @@ func benchNVD(ctx context.Context, args []string) error {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	api := "http://" + ln.Addr().String() + feedsim.NVDPath
-	raw, _ := json.Marshal(map[string]any{"source": "nvd", "url": api, "allow_plaintext_http": true, "requests_per_window": 1000, "window_seconds": 1})
-	cfg, err := tasktype.Decode(tasktype.LiveUpdate, raw)
+	task, err := storeTask(ctx, st, keys, tasktype.LiveUpdate, map[string]any{"source": "nvd", "url": api, "allow_plaintext_http": true,
+		"requests_per_window": 1000, "window_seconds": 1})
 	if err != nil {
-		return err
-	}
-	if err := tasktype.SealSecrets(cfg, keys.Seal); err != nil {
-		return err
-	}
-	sealed, _ := json.Marshal(cfg)
-	now := time.Now()
-	task := &store.Task{ID: uuid.New(), Type: tasktype.LiveUpdate, Name: "bench nvd " + uuid.NewString()[:8], Config: sealed, Timezone: "UTC",
-		Enabled: true, OverlapPolicy: "skip", MaxDurationSeconds: 7200, MaxAttempts: 1, CreatedAt: now, UpdatedAt: now}
-	if err := st.Tasks.Insert(ctx, task); err != nil {
 		return err
 	}
 	fmt.Printf("Live Update Service, NVD CVE API 2.0 through the simulator (pages of 2,000), DATABASE %s\n\n", redactDSN(dbURL))

@@ -63,22 +63,12 @@ func benchRemediation(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf(", %d events (%d single, %d consolidated of 5) %s\n\n", *events, singles, groups, ms(time.Since(start)))
-	raw, _ := json.Marshal(map[string]any{"base_url": sim.URL, "username": "sim", "password": "sim-password", "allow_plaintext_http": true,
-		"overlap_seconds": 0})
-	cfg, err := tasktype.Decode(tasktype.QualysRemediation, raw)
+	task, err := storeTask(ctx, st, keys, tasktype.QualysRemediation, map[string]any{"base_url": sim.URL, "username": "sim", "password": "sim-password",
+		"allow_plaintext_http": true, "overlap_seconds": 0})
 	if err != nil {
 		return err
 	}
-	if err := tasktype.SealSecrets(cfg, keys.Seal); err != nil {
-		return err
-	}
-	sealed, _ := json.Marshal(cfg)
 	now := time.Now()
-	task := &store.Task{ID: uuid.New(), Type: tasktype.QualysRemediation, Name: "bench remediation " + uuid.NewString()[:8], Config: sealed, Timezone: "UTC",
-		Enabled: true, OverlapPolicy: "skip", MaxDurationSeconds: 7200, MaxAttempts: 1, CreatedAt: now, UpdatedAt: now}
-	if err := st.Tasks.Insert(ctx, task); err != nil {
-		return err
-	}
 	fmt.Printf("%-52s %10s %10s %10s %8s\n", "", "wall", "peak RSS", "peak heap", "ratio")
 	sim.SetGenerationAt(1, now.Add(time.Hour))
 	floor, floorWall, floorRSS, err := runChild(ctx, "tickets-read", dbURL, keySpec, sim.URL)

@@ -79,8 +79,14 @@ func benchScanner(ctx context.Context, args []string) error {
 
 // benchTask stores a scanner import task of typ against the simulator at url.
 func benchTask(ctx context.Context, st *store.Store, keys *secrets.Keyring, typ, url string) (*store.Task, error) {
-	raw, _ := json.Marshal(map[string]any{"base_url": url, "username": "sim", "password": "sim-password", "allow_plaintext_http": true,
+	return storeTask(ctx, st, keys, typ, map[string]any{"base_url": url, "username": "sim", "password": "sim-password", "allow_plaintext_http": true,
 		"max_removal_percent": 100})
+}
+
+// storeTask stores a task of typ with config as the API would receive it (checked, secrets
+// sealed), enabled, one attempt, two hours at most.
+func storeTask(ctx context.Context, st *store.Store, keys *secrets.Keyring, typ string, config map[string]any) (*store.Task, error) {
+	raw, _ := json.Marshal(config)
 	cfg, err := tasktype.Decode(typ, raw)
 	if err != nil {
 		return nil, err

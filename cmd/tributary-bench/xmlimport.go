@@ -95,19 +95,8 @@ func benchXML(ctx context.Context, args []string) error {
 }
 
 func xmlBenchTask(ctx context.Context, st *store.Store, keys *secrets.Keyring, file uuid.UUID) (*store.Task, error) {
-	raw, _ := json.Marshal(map[string]any{"file_id": file, "preset": "nexpose_xml_2_vulnerabilities", "asset_source": "bench-" + uuid.NewString()[:8]})
-	cfg, err := tasktype.Decode(tasktype.XMLVulnerabilities, raw)
-	if err != nil {
-		return nil, err
-	}
-	if err := tasktype.SealSecrets(cfg, keys.Seal); err != nil {
-		return nil, err
-	}
-	sealed, _ := json.Marshal(cfg)
-	now := time.Now()
-	task := &store.Task{ID: uuid.New(), Type: tasktype.XMLVulnerabilities, Name: "bench xml " + uuid.NewString()[:8], Config: sealed, Timezone: "UTC",
-		Enabled: true, OverlapPolicy: "skip", MaxDurationSeconds: 7200, MaxAttempts: 1, CreatedAt: now, UpdatedAt: now}
-	return task, st.Tasks.Insert(ctx, task)
+	return storeTask(ctx, st, keys, tasktype.XMLVulnerabilities, map[string]any{"file_id": file, "preset": "nexpose_xml_2_vulnerabilities",
+		"asset_source": "bench-" + uuid.NewString()[:8]})
 }
 
 // writeNexposeExport writes a NeXpose XML Export 2.0 of about size bytes: nodes with two
