@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/store"
 )
 
@@ -32,6 +33,8 @@ type Runs struct {
 	Store *store.Store
 	// Temporal is used to describe busy workflows and wait for them.
 	Temporal client.Client
+	// Metrics counts runs as they start and end. Optional.
+	Metrics *metrics.Registry
 }
 
 // RunStart describes a run as it starts.
@@ -82,7 +85,11 @@ func (a *Runs) RecordRunStart(ctx context.Context, in RunStart) error {
 	if err != nil {
 		return err
 	}
-	return a.Store.Runs.RecordStart(ctx, r)
+	inserted, err := a.Store.Runs.RecordStartOnce(ctx, r)
+	if inserted && a.Metrics != nil {
+		a.Metrics.RunStarted(in.Kind, in.TaskType)
+	}
+	return err
 }
 
 // RunEnd is the outcome of a run.
@@ -107,7 +114,20 @@ func (a *Runs) RecordRunEnd(ctx context.Context, in RunEnd) error {
 			return err
 		}
 	}
-	_, err = a.Store.Runs.Finish(ctx, id, store.RunEnd{Status: in.Status, EndedAt: in.EndedAt, Counts: in.Counts, Error: in.Error})
+	finished, err := a.Store.Runs.Finish(ctx, id, store.RunEnd{Status: in.Status, EndedAt: in.EndedAt, Counts: in.Counts, Error: in.Error})
+	if finished && a.Metrics != nil {
+		if r, gerr := a.Store.Runs.Get(ctx, id); gerr == nil {
+			typ := ""
+			if r.TaskType != nil {
+				typ = *r.TaskType
+			}
+			var d time.Duration
+			if r.DurationMS != nil {
+				d = time.Duration(*r.DurationMS) * time.Millisecond
+			}
+			a.Metrics.RunFinished(r.Kind, typ, r.Status, d, in.Counts)
+		}
+	}
 	return err
 }
 
@@ -132,7 +152,11 @@ func (a *Runs) RecordRunSkipped(ctx context.Context, in RunSkipped) error {
 			r.Error = fmt.Sprintf("skipped: %s was busy with run %s (Temporal run %s)", in.BusyWorkflowID, other.ID, busyRun)
 		}
 	}
-	return a.Store.Runs.RecordSkipped(ctx, r)
+	inserted, err := a.Store.Runs.RecordSkipped(ctx, r)
+	if inserted && a.Metrics != nil {
+		a.Metrics.RunFinished(in.Run.Kind, in.Run.TaskType, store.StatusSkipped, 0, nil)
+	}
+	return err
 }
 
 // WaitForWorkflowClose blocks until no execution of workflowID is running, heartbeating

@@ -30,6 +30,9 @@ type Config struct {
 	TemporalUIURL string
 	// HTTPAddr is the API server's listen address (HTTP_ADDR). Defaults to 127.0.0.1:8080.
 	HTTPAddr string
+	// WorkerMetricsAddr is where the worker serves GET /metrics (WORKER_METRICS_ADDR; "off"
+	// for nowhere). Defaults to 127.0.0.1:9464.
+	WorkerMetricsAddr string
 	// HeartbeatTimeout is how long a task activity may go silent before Temporal retries it on
 	// another worker (ACTIVITY_HEARTBEAT_TIMEOUT, a Go duration). Defaults to 30s.
 	HeartbeatTimeout time.Duration
@@ -66,6 +69,10 @@ func FromEnv() (Config, error) {
 		TaskQueue:         env("TEMPORAL_TASK_QUEUE", DefaultTaskQueue),
 		TemporalUIURL:     strings.TrimRight(env("TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "/"),
 		HTTPAddr:          env("HTTP_ADDR", "127.0.0.1:8080"),
+		WorkerMetricsAddr: env("WORKER_METRICS_ADDR", "127.0.0.1:9464"),
+	}
+	if c.WorkerMetricsAddr == "off" {
+		c.WorkerMetricsAddr = ""
 	}
 	hb, err := time.ParseDuration(env("ACTIVITY_HEARTBEAT_TIMEOUT", "30s"))
 	if err != nil || hb < time.Second {

@@ -203,7 +203,7 @@ func TestRunListingPagination(t *testing.T) {
 			WorkflowID: "task-type/http_call", WorkflowRunID: uuid.NewString()}
 		var err error
 		if i%5 == 0 {
-			err = s.store.Runs.RecordSkipped(ctx, r)
+			_, err = s.store.Runs.RecordSkipped(ctx, r)
 		} else {
 			err = s.store.Runs.RecordStart(ctx, r)
 		}

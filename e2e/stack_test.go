@@ -28,6 +28,7 @@ import (
 	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/dispatch"
 	"github.com/tributary-io/tributary/internal/testenv"
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/server"
 	"github.com/tributary-io/tributary/sqlout"
@@ -59,6 +60,9 @@ type stack struct {
 	apiLog, workerLog *syncBuffer
 	// workerClient is the workers' Temporal client, which logs to workerLog.
 	workerClient client.Client
+	// metrics is the stack's registry: the API's requests, the workers' runs and the
+	// workers' Temporal SDK metrics.
+	metrics *metrics.Registry
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -110,8 +114,14 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		t.Fatal(err)
 	}
 	s.keys, s.keySpec, s.apiLog, s.workerLog = keys, spec, &syncBuffer{}, &syncBuffer{}
+	s.metrics = metrics.New()
+	mh, err := s.metrics.Temporal()
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.workerClient = ts.NewClientWithOptions(client.Options{
-		Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(s.workerLog, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		Logger:         sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(s.workerLog, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		MetricsHandler: mh,
 	})
 	if opts.failedAuthPerMinute == 0 {
 		opts.failedAuthPerMinute = 1000
@@ -120,7 +130,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		Store: s.store, Dispatcher: d, Temporal: c, Namespace: ts.GetDefaultNamespace(),
 		TemporalUIURL: "http://temporal-ui.test", Logger: slog.New(slog.NewTextHandler(s.apiLog, nil)),
 		FailedAuthPerMinute: opts.failedAuthPerMinute, Keyring: keys, MaxUploadBytes: opts.maxUploadBytes,
-		Reporting: sqlout.NewReporting(s.reportingURL),
+		Reporting: sqlout.NewReporting(s.reportingURL), Metrics: s.metrics,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +148,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 func (s *stack) startWorker() sdkworker.Worker {
 	s.t.Helper()
 	w, err := worker.New(worker.Options{Client: s.workerClient, Store: s.store, TaskQueue: taskQueue, Keyring: s.keys,
-		Reporting: sqlout.NewReporting(s.reportingURL), Worker: sdkworker.Options{WorkflowPanicPolicy: sdkworker.FailWorkflow}})
+		Reporting: sqlout.NewReporting(s.reportingURL), Metrics: s.metrics, Worker: sdkworker.Options{WorkflowPanicPolicy: sdkworker.FailWorkflow}})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -68,9 +68,9 @@ type oscalPart struct {
 }
 
 type oscalControl struct {
-	ID     string      `json:"id"`
-	Class  string      `json:"class"`
-	Title  string      `json:"title"`
+	ID     string `json:"id"`
+	Class  string `json:"class"`
+	Title  string `json:"title"`
 	Params []struct {
 		ID string `json:"id"`
 	} `json:"params"`

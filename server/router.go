@@ -18,6 +18,7 @@ import (
 	"github.com/tributary-io/tributary/dataout"
 	"github.com/tributary-io/tributary/directory"
 	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/sqlout"
 	"github.com/tributary-io/tributary/store"
@@ -60,6 +61,9 @@ type Options struct {
 	// Reporting runs saved queries as the reporting role. Optional; without it saved queries
 	// are refused with 409.
 	Reporting *sqlout.Reporting
+	// Metrics counts and times the requests and serves GET /metrics. Optional; without it
+	// there is no /metrics.
+	Metrics *metrics.Registry
 }
 
 //go:embed openapi.yaml
@@ -237,6 +241,11 @@ func NewRouter(opts Options) (*gin.Engine, error) {
 	}
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	if opts.Metrics != nil {
+		r.Use(opts.Metrics.Middleware())
+		// Like the probes, /metrics needs no token: it holds counts by route and type only.
+		r.GET("/metrics", gin.WrapH(opts.Metrics.Handler()))
+	}
 	r.Use(a.requestLog(), a.recoverJSON(), securityHeaders(), a.limitBody(), a.timeout())
 	r.NoRoute(func(c *gin.Context) { renderError(c, a.Logger, errRouteNotFound) })
 	r.NoMethod(func(c *gin.Context) { renderError(c, a.Logger, errMethodNotAllowed) })

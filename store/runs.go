@@ -64,13 +64,21 @@ type Runs struct{ db bun.IDB }
 // RecordStart inserts a running run. A second call with the same ID (an activity retry)
 // changes nothing and reports the stored row.
 func (s *Runs) RecordStart(ctx context.Context, r *Run) error {
+	_, err := s.RecordStartOnce(ctx, r)
+	return err
+}
+
+// RecordStartOnce is RecordStart, saying whether this call inserted the run (false: an
+// activity retry found it).
+func (s *Runs) RecordStartOnce(ctx context.Context, r *Run) (bool, error) {
 	r.Status = StatusRunning
 	r.EndedAt, r.DurationMS = nil, nil
 	return s.insertOnce(ctx, r)
 }
 
-// RecordSkipped inserts a run that never started because its exclusivity key was busy.
-func (s *Runs) RecordSkipped(ctx context.Context, r *Run) error {
+// RecordSkipped inserts a run that never started because its exclusivity key was busy, and
+// says whether this call inserted it.
+func (s *Runs) RecordSkipped(ctx context.Context, r *Run) (bool, error) {
 	r.Status = StatusSkipped
 	ended := r.StartedAt
 	var zero int64
@@ -79,15 +87,19 @@ func (s *Runs) RecordSkipped(ctx context.Context, r *Run) error {
 }
 
 // insertOnce inserts r unless a run with its ID exists (an activity retry).
-func (s *Runs) insertOnce(ctx context.Context, r *Run) error {
+func (s *Runs) insertOnce(ctx context.Context, r *Run) (bool, error) {
 	if r.Counts == nil {
 		r.Counts = map[string]int64{}
 	}
 	if len(r.Details) == 0 {
 		r.Details = json.RawMessage(`{}`)
 	}
-	_, err := s.db.NewInsert().Model(r).On("CONFLICT (id) DO NOTHING").Exec(ctx)
-	return mapError(err)
+	res, err := s.db.NewInsert().Model(r).On("CONFLICT (id) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return false, mapError(err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
 }
 
 // RunEnd is the outcome written by Finish.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tributary-io/tributary/activities"
 	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/sqlout"
 	"github.com/tributary-io/tributary/store"
@@ -48,13 +49,15 @@ type Options struct {
 	XMLClient *http.Client
 	// Worker holds Temporal worker options. Optional.
 	Worker sdkworker.Options
+	// Metrics counts runs and the rows they moved. Optional.
+	Metrics *metrics.Registry
 }
 
 // Register registers Tributary's workflows and activities on r.
 func Register(r sdkworker.Registry, opts Options) {
 	r.RegisterWorkflowWithOptions(workflows.IntegrationTaskWorkflow, workflow.RegisterOptions{Name: workflows.IntegrationTaskName})
 	r.RegisterWorkflowWithOptions(workflows.ScheduledTaskWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledIntegrationTaskName})
-	r.RegisterActivity(&activities.Runs{Store: opts.Store, Temporal: opts.Client})
+	r.RegisterActivity(&activities.Runs{Store: opts.Store, Temporal: opts.Client, Metrics: opts.Metrics})
 	r.RegisterActivity(&activities.HTTPCalls{Store: opts.Store, Keyring: opts.Keyring, Client: opts.HTTPClient})
 	r.RegisterActivity(&activities.DirectoryImports{Store: opts.Store, Keyring: opts.Keyring})
 	r.RegisterWorkflowWithOptions(workflows.ConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ConnectorOperationName})

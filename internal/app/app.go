@@ -20,6 +20,7 @@ import (
 
 	"github.com/tributary-io/tributary/config"
 	"github.com/tributary-io/tributary/dispatch"
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/server"
 	"github.com/tributary-io/tributary/sqlout"
@@ -27,12 +28,18 @@ import (
 	"github.com/tributary-io/tributary/worker"
 )
 
-// DialTemporal connects to the Temporal frontend of cfg.
+// DialTemporal connects to the Temporal frontend of cfg, with the SDK's metrics in the
+// process's registry.
 func DialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (client.Client, error) {
+	mh, err := metrics.Default().Temporal()
+	if err != nil {
+		return nil, fmt.Errorf("temporal metrics: %w", err)
+	}
 	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		MetricsHandler: mh,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
@@ -56,7 +63,7 @@ func ServeAPI(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun.
 	router, err := server.NewRouter(server.Options{
 		Store: s, Dispatcher: d, Temporal: c, Namespace: cfg.TemporalNamespace, TemporalUIURL: cfg.TemporalUIURL, Logger: log,
 		Keyring: cfg.Keyring, TrustedProxies: cfg.TrustedProxies, MaxUploadBytes: cfg.MaxUploadBytes, UploadTimeout: cfg.UploadTimeout,
-		Reporting: sqlout.NewReporting(cfg.ReportingDatabaseURL),
+		Reporting: sqlout.NewReporting(cfg.ReportingDatabaseURL), Metrics: metrics.Default(),
 	})
 	if err != nil {
 		return err
@@ -79,16 +86,28 @@ func RunWorker(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun
 		return err
 	}
 	w, err := worker.New(worker.Options{Client: c, Store: s, TaskQueue: cfg.TaskQueue, Keyring: cfg.Keyring, XMLDropDir: cfg.XMLDropDir,
-		MaxXMLFileBytes: cfg.MaxUploadBytes, Reporting: sqlout.NewReporting(cfg.ReportingDatabaseURL),
+		MaxXMLFileBytes: cfg.MaxUploadBytes, Reporting: sqlout.NewReporting(cfg.ReportingDatabaseURL), Metrics: metrics.Default(),
 		Worker: sdkworker.Options{WorkerStopTimeout: 10 * time.Second}})
 	if err != nil {
 		return err
+	}
+	metricsErr := make(chan error, 1)
+	if cfg.WorkerMetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Default().Handler())
+		srv := &http.Server{Addr: cfg.WorkerMetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+		go func() { metricsErr <- serve(ctx, srv, log.With("component", "worker-metrics"), nil) }()
 	}
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err := <-metricsErr:
+		w.Stop()
+		return fmt.Errorf("worker metrics on %s: %w", cfg.WorkerMetricsAddr, err)
+	}
 	w.Stop()
 	return nil
 }
@@ -101,7 +120,7 @@ func serve(ctx context.Context, srv *http.Server, log *slog.Logger, ready func(s
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	log.Info("API listening", "addr", ln.Addr().String())
+	log.Info("listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
