@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-io/tributary/connectortype"
 	"github.com/tributary-io/tributary/scanner"
 	"github.com/tributary-io/tributary/secrets"
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/store"
 )
 
@@ -34,6 +35,8 @@ type Connectors struct {
 	Keyring *secrets.Keyring
 	// Transport makes vendor HTTP requests. Optional; defaults to http.DefaultTransport.
 	Transport http.RoundTripper
+	// Metrics counts the vendor requests and waits. Optional.
+	Metrics *metrics.Registry
 	// Sleep replaces the vendor clients' waits (rate limits, backoff). Optional.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -107,7 +110,7 @@ func (a *Connectors) open(ctx context.Context, id uuid.UUID) (opened, error) {
 		return opened{}, err
 	}
 	sc, cfg, err := connectortype.OpenStored(c.ToolType, c.BaseURL, c.Config, a.Keyring.Open,
-		connectortype.ClientOptions{Transport: a.Transport, Sleep: a.Sleep})
+		connectortype.ClientOptions{Transport: a.Transport, Sleep: a.Sleep, Metrics: a.Metrics})
 	if err != nil {
 		return opened{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("connector %s: %v", c.Name, err), ErrTypeInvalidConfig, nil)
 	}

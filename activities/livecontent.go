@@ -382,10 +382,7 @@ func (a *LiveUpdates) nvdPage(ctx context.Context, r *liveRun, limiter *rate.Lim
 	}
 	u.RawQuery = q.Encode()
 	det.URL = displayURL(cfg.URL)
-	client := a.Client
-	if client == nil {
-		client = &http.Client{Timeout: 5 * time.Minute}
-	}
+	client := a.client("nvd")
 	where := fmt.Sprintf("GET %s (startIndex %d)", det.URL, start)
 	for attempt := 0; ; attempt++ {
 		if err := limiter.Wait(ctx); err != nil {
@@ -419,7 +416,7 @@ func (a *LiveUpdates) nvdPage(ctx context.Context, r *liveRun, limiter *rate.Lim
 			if attempt >= 5 {
 				return feeds.NVDPage{}, temporal.NewApplicationError(fmt.Sprintf("%s: throttled (%s) %d times in a row; the run resumes here on its next attempt", where, resp.Status, attempt+1), ErrTypeSource)
 			}
-			if err := sleepCtx(ctx, window); err != nil { // a rolling window clears after one window
+			if err := a.Metrics.VendorSleep(sleepCtx, "nvd")(ctx, window); err != nil { // a rolling window clears after one window
 				return feeds.NVDPage{}, err
 			}
 			continue
@@ -429,7 +426,7 @@ func (a *LiveUpdates) nvdPage(ctx context.Context, r *liveRun, limiter *rate.Lim
 			if attempt >= 3 {
 				return feeds.NVDPage{}, temporal.NewApplicationError(fmt.Sprintf("%s answered %s %d times in a row; the run resumes here on its next attempt", where, resp.Status, attempt+1), ErrTypeSource)
 			}
-			if err := sleepCtx(ctx, window/time.Duration(4-attempt)); err != nil {
+			if err := a.Metrics.VendorSleep(sleepCtx, "nvd")(ctx, window/time.Duration(4-attempt)); err != nil {
 				return feeds.NVDPage{}, err
 			}
 			continue

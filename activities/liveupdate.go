@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/tributary-io/tributary/feeds"
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasktype"
@@ -32,6 +33,9 @@ type LiveUpdates struct {
 	Keyring *secrets.Keyring
 	// Client fetches the feeds. Optional; defaults to a client with a 5-minute timeout.
 	Client *http.Client
+	// Metrics counts the requests to the publishers (vendor kev, nvd, attack, oscal).
+	// Optional.
+	Metrics *metrics.Registry
 }
 
 // LiveUpdateDetails is what a live update run records.
@@ -249,11 +253,7 @@ func (a *LiveUpdates) open(ctx context.Context, cfg *tasktype.LiveUpdateConfig, 
 			req.Header.Set("If-Modified-Since", cur.LastModified)
 		}
 	}
-	client := a.Client
-	if client == nil {
-		client = &http.Client{Timeout: 5 * time.Minute}
-	}
-	resp, err := client.Do(req)
+	resp, err := a.client(cfg.Source).Do(req)
 	if err != nil {
 		return nil, nil, temporal.NewApplicationError(fmt.Sprintf("GET %s cannot be reached", det.URL), ErrTypeSource)
 	}
@@ -270,6 +270,20 @@ func (a *LiveUpdates) open(ctx context.Context, cfg *tasktype.LiveUpdateConfig, 
 		return nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("GET %s answered %s", det.URL, resp.Status), ErrTypeSource, nil)
 	}
 	return resp.Body, resp.Header, nil
+}
+
+// client is the HTTP client for source's publisher, counting its requests.
+func (a *LiveUpdates) client(source string) *http.Client {
+	c := a.Client
+	if c == nil {
+		c = &http.Client{Timeout: 5 * time.Minute}
+	}
+	if a.Metrics == nil {
+		return c
+	}
+	counted := *c
+	counted.Transport = a.Metrics.VendorTransport(c.Transport, source)
+	return &counted
 }
 
 func curItems(v *store.ContentVersion) int {

@@ -12,6 +12,7 @@ import (
 	"github.com/tributary-io/tributary/scanner"
 	"github.com/tributary-io/tributary/scanner/qualys"
 	"github.com/tributary-io/tributary/secrets"
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasktype"
 )
@@ -26,6 +27,8 @@ type Remediation struct {
 	Keyring *secrets.Keyring
 	// Transport makes the Qualys requests. Optional; defaults to http.DefaultTransport.
 	Transport http.RoundTripper
+	// Metrics counts the Qualys requests and waits. Optional.
+	Metrics *metrics.Registry
 	// Sleep replaces the client's waits (rate limits, backoff). Optional.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// HeartbeatEvery is how often progress is reported. Optional; defaults to 5s.
@@ -72,7 +75,7 @@ func (a *Remediation) SyncQualysRemediation(ctx context.Context, in TaskInput) (
 	if err != nil {
 		return TaskOutput{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s: %v", task.ID, err), ErrTypeInvalidConfig, nil)
 	}
-	client, err := cfg.Client(a.Transport, a.Sleep, 0)
+	client, err := cfg.Client(a.Metrics.VendorTransport(a.Transport, "qualys"), a.Metrics.VendorSleep(a.Sleep, "qualys"), 0)
 	if err != nil {
 		return TaskOutput{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s: %v", task.Name, err), ErrTypeInvalidConfig, nil)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-io/tributary/connectortype"
 	"github.com/tributary-io/tributary/scanner"
 	"github.com/tributary-io/tributary/secrets"
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasktype"
 )
@@ -29,6 +30,8 @@ type ScannerImports struct {
 	Keyring *secrets.Keyring
 	// Transport makes vendor HTTP requests. Optional; defaults to http.DefaultTransport.
 	Transport http.RoundTripper
+	// Metrics counts the vendor requests and waits. Optional.
+	Metrics *metrics.Registry
 	// Sleep replaces the clients' waits (rate limits, backoff). Optional.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// HeartbeatEvery is how often progress is reported. Optional; defaults to 5s.
@@ -91,7 +94,7 @@ func (a *ScannerImports) open(ctx context.Context, in TaskInput, kind string) (*
 	if cfg.Kind() != kind {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s is a %s task, not an import of %s", task.ID, task.Type, kind), ErrTypeInvalidConfig, nil)
 	}
-	sc, err := connectortype.Open(cfg.Tool(), cfg.BaseURL, cfg.ClientConfig(), connectortype.ClientOptions{Transport: a.Transport, Sleep: a.Sleep})
+	sc, err := connectortype.Open(cfg.Tool(), cfg.BaseURL, cfg.ClientConfig(), connectortype.ClientOptions{Transport: a.Transport, Sleep: a.Sleep, Metrics: a.Metrics})
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s: %v", task.Name, err), ErrTypeInvalidConfig, nil)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/scanner"
 	"github.com/tributary-io/tributary/scanner/nexpose"
 	"github.com/tributary-io/tributary/scanner/qualys"
@@ -226,6 +227,8 @@ type ClientOptions struct {
 	// MaxRetries bounds the retries of one request. Optional; defaults to the clients' 5;
 	// negative for none.
 	MaxRetries int
+	// Metrics counts the requests and waits by vendor. Optional.
+	Metrics *metrics.Registry
 }
 
 // Open returns the scanner client of a connector; cfg's password must be open (not sealed).
@@ -234,9 +237,10 @@ func Open(toolType, baseURL string, cfg *Config, opts ClientOptions) (Scanner, e
 	if cfg.RequestTimeoutSeconds > 0 {
 		timeout = time.Duration(cfg.RequestTimeoutSeconds) * time.Second
 	}
-	hc := &http.Client{Timeout: timeout, Transport: opts.Transport,
+	hc := &http.Client{Timeout: timeout, Transport: opts.Metrics.VendorTransport(opts.Transport, toolType),
 		// Never follow a redirect with the credentials to another server.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	opts.Sleep = opts.Metrics.VendorSleep(opts.Sleep, toolType)
 	switch toolType {
 	case Qualys:
 		c, err := qualys.New(qualys.Options{BaseURL: baseURL, Username: cfg.Username, Password: cfg.Password, HTTPClient: hc,

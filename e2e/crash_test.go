@@ -56,8 +56,8 @@ func buildWorker(t *testing.T) string {
 }
 
 // startWorkerProcess starts the worker binary against the stack, logging to a file named
-// after it; the process is killed when the test ends.
-func (s *stack) startWorkerProcess(bin, name string) *exec.Cmd {
+// after it, with env added to its environment; the process is killed when the test ends.
+func (s *stack) startWorkerProcess(bin, name string, env ...string) *exec.Cmd {
 	t := s.t
 	t.Helper()
 	cmd := exec.Command(bin)
@@ -69,7 +69,9 @@ func (s *stack) startWorkerProcess(bin, name string) *exec.Cmd {
 		"LOG_LEVEL=warn",
 		"TRIBUTARY_SECRET_KEYS="+s.keySpec,
 		"REPORTING_DATABASE_URL="+s.reportingURL,
+		"WORKER_METRICS_ADDR=127.0.0.1:0", // several workers may run at once
 	)
+	cmd.Env = append(cmd.Env, env...)
 	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {
 		t.Fatal(err)

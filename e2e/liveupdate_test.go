@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/tributary-io/tributary/internal/feedsim"
 )
@@ -62,15 +61,7 @@ func TestLiveUpdateKEV(t *testing.T) {
 	var imp taskView
 	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "xml_vulnerabilities", "name": "nx", "config": map[string]any{
 		"file_id": f.ID, "preset": "nexpose_xml_2_vulnerabilities"}}, &imp)
-	run := func(task taskView, want string) runView {
-		var tr triggered
-		s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+task.ID+"/runs", nil, &tr)
-		r := s.waitRun(tr.RunID, 60*time.Second)
-		if r.Status != want {
-			t.Fatalf("%s: %+v", task.Name, r)
-		}
-		return r
-	}
+	run := s.runTask
 	run(imp, "succeeded")
 
 	var check, apply taskView
@@ -201,15 +192,7 @@ func TestLiveUpdateContentThroughAPI(t *testing.T) {
 	sim := feedsim.New(feedsim.Options{Seed: 5, CVEs: 300, Named: []string{"CVE-2023-48795"}, Techniques: 9})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
-	run := func(task taskView, want string) runView {
-		var tr triggered
-		s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+task.ID+"/runs", nil, &tr)
-		r := s.waitRun(tr.RunID, 60*time.Second)
-		if r.Status != want {
-			t.Fatalf("%s: %+v", task.Name, r)
-		}
-		return r
-	}
+	run := s.runTask
 	var f fileView
 	s.send(s.token, "POST", "/api/v1/files?name=nx.xml", "application/xml", bytes.NewReader(xmlFixture(t, "nexpose_export_2.xml"))).decode(t, &f)
 	var imp taskView

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,6 +14,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/tributary-io/tributary/internal/feedsim"
+	"github.com/tributary-io/tributary/internal/testenv"
 )
 
 // /metrics serves, without a token, the API's requests by route template, the runs by kind,
@@ -32,6 +38,12 @@ func TestMetrics(t *testing.T) {
 		s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+task.ID+"/runs", nil, &tr)
 		s.waitRun(tr.RunID, 30*time.Second)
 	}
+	feeds := httptest.NewServer(feedsim.New(feedsim.Options{Seed: 1, CVEs: 10}))
+	defer feeds.Close()
+	var kev taskView
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "live_update", "name": "metrics-task-kev", "config": map[string]any{
+		"url": feeds.URL + feedsim.KEVPath, "allow_plaintext_http": true}}, &kev)
+	s.runTask(kev, "succeeded")
 	s.do("GET", "/api/v1/runs/0b7b1c0e-9d1e-4e55-9a55-3d8f5f1b0a11", nil) // 404 by the route template
 	s.do("GET", "/no/such/path/0b7b1c0e-9d1e-4e55-9a55-3d8f5f1b0a11", nil)
 
@@ -80,6 +92,8 @@ func TestMetrics(t *testing.T) {
 		{"tributary_runs_finished_total", map[string]string{"kind": "task", "type": "http_call", "status": "succeeded"}, 1},
 		{"tributary_runs_finished_total", map[string]string{"kind": "task", "type": "http_call", "status": "failed"}, 1},
 		{"tributary_run_duration_seconds", map[string]string{"kind": "task", "type": "http_call", "status": "succeeded"}, 1},
+		{"tributary_vendor_requests_total", map[string]string{"vendor": "kev", "operation": feedsim.KEVPath, "outcome": "2xx"}, 1},
+		{"tributary_run_rows_total", map[string]string{"kind": "task", "type": "live_update", "action": "added"}, 1},
 	}
 	for _, c := range checks {
 		if got := value(c.name, c.labels); got < c.want {
@@ -119,4 +133,37 @@ func matches(m *dto.Metric, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// The worker process serves its own /metrics on WORKER_METRICS_ADDR: its runs and the
+// Temporal SDK's metrics.
+func TestWorkerProcessMetrics(t *testing.T) {
+	s := newStack(t, stackOptions{noWorker: true})
+	bin := buildWorker(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s.startWorkerProcess(bin, "worker-metrics", "WORKER_METRICS_ADDR="+addr)
+	tg := newTarget(t, func(w http.ResponseWriter, _ *http.Request, _ int64) { w.WriteHeader(http.StatusOK) })
+	s.runTask(s.createHTTPTask("metrics-task-process", tg.srv.URL, nil), "succeeded")
+	var body string
+	testenv.Eventually(t, 20*time.Second, func() error {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		if !strings.Contains(body, `tributary_runs_finished_total{kind="task",status="succeeded",type="http_call"} 1`) {
+			return fmt.Errorf("no finished run yet")
+		}
+		return nil
+	})
+	if !strings.Contains(body, "temporal_request") || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("the worker's metrics lack the SDK's or the runtime's:\n%.2000s", body)
+	}
 }

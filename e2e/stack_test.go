@@ -317,6 +317,19 @@ func (s *stack) createHTTPTask(name, url string, extra map[string]any) taskView 
 	return tv
 }
 
+// runTask triggers a run of task, waits for it to end and fails the test unless it ended
+// with status want.
+func (s *stack) runTask(task taskView, want string) runView {
+	s.t.Helper()
+	var tr triggered
+	s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+task.ID+"/runs", nil, &tr)
+	r := s.waitRun(tr.RunID, 60*time.Second)
+	if r.Status != want {
+		s.t.Fatalf("%s: %+v", task.Name, r)
+	}
+	return r
+}
+
 // waitRun waits until the run with id has ended and returns it.
 func (s *stack) waitRun(id string, timeout time.Duration) runView {
 	s.t.Helper()

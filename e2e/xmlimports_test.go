@@ -48,15 +48,7 @@ func TestXMLImportsThroughAPI(t *testing.T) {
 		s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": typ, "name": name, "config": cfg, "max_attempts": 2}, &task)
 		return task
 	}
-	run := func(task taskView, want string) runView {
-		var tr triggered
-		s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+task.ID+"/runs", map[string]any{"trigger": "manual"}, &tr)
-		r := s.waitRun(tr.RunID, 60*time.Second)
-		if r.Status != want {
-			t.Fatalf("%s run: %+v", task.Name, r)
-		}
-		return r
-	}
+	run := s.runTask
 
 	// The presets are listed with the mapping they expand to.
 	var presets struct {

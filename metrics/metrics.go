@@ -5,6 +5,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,6 +33,10 @@ type Registry struct {
 	runsFinished *prometheus.CounterVec
 	runDuration  *prometheus.HistogramVec
 	rows         *prometheus.CounterVec
+
+	vendorRequests *prometheus.CounterVec
+	vendorWaits    *prometheus.CounterVec
+	vendorWaitSecs *prometheus.CounterVec
 
 	temporalOnce sync.Once
 	temporal     client.MetricsHandler
@@ -69,7 +74,14 @@ func New() *Registry {
 	r.rows = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tributary_run_rows_total",
 		Help: "Rows a run moved, by kind, task type and what happened to them (created, updated, closed, …), from its counts."},
 		[]string{"kind", "type", "action"})
-	r.reg.MustRegister(r.requests, r.latency, r.runsStarted, r.runsFinished, r.runDuration, r.rows)
+	r.vendorRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tributary_vendor_requests_total",
+		Help: "Requests to vendors (qualys, nexpose, and the Live Update feeds) by operation (path template) and outcome (2xx, 3xx, 4xx, 409, 429, 5xx, error)."},
+		[]string{"vendor", "operation", "outcome"})
+	r.vendorWaits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tributary_vendor_waits_total",
+		Help: "Waits before asking a vendor again: rate limits, concurrency limits and retry backoffs."}, []string{"vendor"})
+	r.vendorWaitSecs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tributary_vendor_wait_seconds_total",
+		Help: "Time spent in those waits."}, []string{"vendor"})
+	r.reg.MustRegister(r.requests, r.latency, r.runsStarted, r.runsFinished, r.runDuration, r.rows, r.vendorRequests, r.vendorWaits, r.vendorWaitSecs)
 	return r
 }
 
@@ -149,4 +161,90 @@ func (r *Registry) Temporal() (client.MetricsHandler, error) {
 		r.temporal = opentelemetry.NewMetricsHandler(opentelemetry.MetricsHandlerOptions{Meter: provider.Meter("go.temporal.io/sdk")})
 	})
 	return r.temporal, r.temporalErr
+}
+
+// VendorTransport counts the requests base makes to vendor by operation and outcome; nil r
+// returns base.
+func (r *Registry) VendorTransport(base http.RoundTripper, vendor string) http.RoundTripper {
+	if r == nil {
+		return base
+	}
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return vendorTransport{base: base, vendor: vendor, m: r}
+}
+
+type vendorTransport struct {
+	base   http.RoundTripper
+	vendor string
+	m      *Registry
+}
+
+func (t vendorTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	outcome := "error"
+	if err == nil {
+		switch c := resp.StatusCode; {
+		case c == http.StatusConflict || c == http.StatusTooManyRequests:
+			outcome = strconv.Itoa(c)
+		default:
+			outcome = strconv.Itoa(c/100) + "xx"
+		}
+	}
+	t.m.vendorRequests.WithLabelValues(t.vendor, Operation(req), outcome).Inc()
+	return resp, err
+}
+
+// Operation is a request's path template: segments that hold digits become ":id", and a
+// Qualys-style action parameter is kept ("/api/3/sites/:id/assets",
+// "/api/2.0/fo/asset/host/vm/detection/?action=list").
+func Operation(req *http.Request) string {
+	parts := strings.Split(req.URL.Path, "/")
+	for i, p := range parts {
+		if strings.ContainsAny(p, "0123456789") && !isVersion(p) || len(p) > 40 {
+			parts[i] = ":id"
+		}
+	}
+	op := strings.Join(parts, "/")
+	if a := req.URL.Query().Get("action"); a != "" && len(a) <= 20 {
+		op += "?action=" + a
+	}
+	if len(op) > 120 {
+		op = op[:120]
+	}
+	return op
+}
+
+// isVersion says whether a path segment is an API version: "2.0", "3", "v1".
+func isVersion(p string) bool {
+	digits := strings.TrimPrefix(p, "v")
+	for _, c := range digits {
+		if (c < '0' || c > '9') && c != '.' {
+			return false
+		}
+	}
+	return len(digits) > 0 && len(digits) <= 4 && (len(digits) == 1 || digits != p || strings.Contains(digits, "."))
+}
+
+// VendorSleep counts the waits sleep makes for vendor; nil r (or nil sleep) returns sleep.
+func (r *Registry) VendorSleep(sleep func(context.Context, time.Duration) error, vendor string) func(context.Context, time.Duration) error {
+	if r == nil {
+		return sleep
+	}
+	return func(ctx context.Context, d time.Duration) error {
+		r.vendorWaits.WithLabelValues(vendor).Inc()
+		r.vendorWaitSecs.WithLabelValues(vendor).Add(d.Seconds())
+		if sleep != nil {
+			return sleep(ctx, d)
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return nil
+		}
+	}
 }

@@ -62,15 +62,15 @@ func Register(r sdkworker.Registry, opts Options) {
 	r.RegisterActivity(&activities.DirectoryImports{Store: opts.Store, Keyring: opts.Keyring})
 	r.RegisterWorkflowWithOptions(workflows.ConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ConnectorOperationName})
 	r.RegisterWorkflowWithOptions(workflows.ScheduledConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledConnectorOperationName})
-	r.RegisterActivity(&activities.Connectors{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport})
-	r.RegisterActivity(&activities.ScannerImports{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport})
-	r.RegisterActivity(&activities.Remediation{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport})
+	r.RegisterActivity(&activities.Connectors{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport, Metrics: opts.Metrics})
+	r.RegisterActivity(&activities.ScannerImports{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport, Metrics: opts.Metrics})
+	r.RegisterActivity(&activities.Remediation{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport, Metrics: opts.Metrics})
 	r.RegisterActivity(&activities.XMLImports{Store: opts.Store, Keyring: opts.Keyring, DropDir: opts.XMLDropDir, Client: opts.XMLClient,
 		MaxFileBytes: opts.MaxXMLFileBytes})
 	r.RegisterActivity(&activities.SQLExports{Store: opts.Store, Keyring: opts.Keyring, Reporting: opts.Reporting})
 	r.RegisterActivity(&activities.SQLScripts{Store: opts.Store, Keyring: opts.Keyring, Reporting: opts.Reporting})
 	r.RegisterActivity(&activities.Dashboards{Store: opts.Store, Keyring: opts.Keyring, Reporting: opts.Reporting})
-	r.RegisterActivity(&activities.LiveUpdates{Store: opts.Store, Keyring: opts.Keyring})
+	r.RegisterActivity(&activities.LiveUpdates{Store: opts.Store, Keyring: opts.Keyring, Metrics: opts.Metrics})
 }
 
 // New returns a worker with everything registered; start it with Run or Start.

@@ -91,23 +91,24 @@ func RunWorker(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun
 	if err != nil {
 		return err
 	}
-	metricsErr := make(chan error, 1)
 	if cfg.WorkerMetricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics.Default().Handler())
 		srv := &http.Server{Addr: cfg.WorkerMetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
-		go func() { metricsErr <- serve(ctx, srv, log.With("component", "worker-metrics"), nil) }()
+		mlog := log.With("component", "worker-metrics")
+		go func() {
+			// Without its metrics the worker still does its work: Prometheus shows the target
+			// down, and the log says why.
+			if err := serve(ctx, srv, mlog, nil); err != nil {
+				mlog.Error("metrics not served", "addr", cfg.WorkerMetricsAddr, "error", err)
+			}
+		}()
 	}
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
-	select {
-	case <-ctx.Done():
-	case err := <-metricsErr:
-		w.Stop()
-		return fmt.Errorf("worker metrics on %s: %w", cfg.WorkerMetricsAddr, err)
-	}
+	<-ctx.Done()
 	w.Stop()
 	return nil
 }
