@@ -9,10 +9,10 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/scanner"
 	"github.com/tributary-io/tributary/scanner/qualys"
 	"github.com/tributary-io/tributary/secrets"
-	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasktype"
 )

@@ -13,9 +13,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/tributary-io/tributary/connectortype"
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/scanner"
 	"github.com/tributary-io/tributary/secrets"
-	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasktype"
 )
