@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-io/tributary/feeds"
+	"github.com/tributary-io/tributary/scanner"
 	"github.com/tributary-io/tributary/store"
 )
 
@@ -416,7 +417,7 @@ func (a *LiveUpdates) nvdPage(ctx context.Context, r *liveRun, limiter *rate.Lim
 			if attempt >= 5 {
 				return feeds.NVDPage{}, temporal.NewApplicationError(fmt.Sprintf("%s: throttled (%s) %d times in a row; the run resumes here on its next attempt", where, resp.Status, attempt+1), ErrTypeSource)
 			}
-			if err := a.Metrics.VendorSleep(sleepCtx, "nvd")(ctx, window); err != nil { // a rolling window clears after one window
+			if err := a.Metrics.VendorSleep(scanner.Sleep, "nvd")(ctx, window); err != nil { // a rolling window clears after one window
 				return feeds.NVDPage{}, err
 			}
 			continue
@@ -426,7 +427,7 @@ func (a *LiveUpdates) nvdPage(ctx context.Context, r *liveRun, limiter *rate.Lim
 			if attempt >= 3 {
 				return feeds.NVDPage{}, temporal.NewApplicationError(fmt.Sprintf("%s answered %s %d times in a row; the run resumes here on its next attempt", where, resp.Status, attempt+1), ErrTypeSource)
 			}
-			if err := a.Metrics.VendorSleep(sleepCtx, "nvd")(ctx, window/time.Duration(4-attempt)); err != nil {
+			if err := a.Metrics.VendorSleep(scanner.Sleep, "nvd")(ctx, window/time.Duration(4-attempt)); err != nil {
 				return feeds.NVDPage{}, err
 			}
 			continue
@@ -452,17 +453,6 @@ func (a *LiveUpdates) nvdPage(ctx context.Context, r *liveRun, limiter *rate.Lim
 			return p, badFeed(det, fmt.Errorf("%w: %d CVEs on a page of resultsPerPage %d", feeds.ErrNVD, p.Count, p.ResultsPerPage))
 		}
 		return p, nil
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -75,7 +75,11 @@ func (a *Remediation) SyncQualysRemediation(ctx context.Context, in TaskInput) (
 	if err != nil {
 		return TaskOutput{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s: %v", task.ID, err), ErrTypeInvalidConfig, nil)
 	}
-	client, err := cfg.Client(a.Metrics.VendorTransport(a.Transport, "qualys"), a.Metrics.VendorSleep(a.Sleep, "qualys"), 0)
+	sleep := a.Sleep
+	if sleep == nil {
+		sleep = scanner.Sleep
+	}
+	client, err := cfg.Client(a.Metrics.VendorTransport(a.Transport, "qualys"), a.Metrics.VendorSleep(sleep, "qualys"), 0)
 	if err != nil {
 		return TaskOutput{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s: %v", task.Name, err), ErrTypeInvalidConfig, nil)
 	}

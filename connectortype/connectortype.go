@@ -240,6 +240,9 @@ func Open(toolType, baseURL string, cfg *Config, opts ClientOptions) (Scanner, e
 	hc := &http.Client{Timeout: timeout, Transport: opts.Metrics.VendorTransport(opts.Transport, toolType),
 		// Never follow a redirect with the credentials to another server.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if opts.Sleep == nil {
+		opts.Sleep = scanner.Sleep
+	}
 	opts.Sleep = opts.Metrics.VendorSleep(opts.Sleep, toolType)
 	switch toolType {
 	case Qualys:

@@ -227,7 +227,7 @@ func isVersion(p string) bool {
 	return len(digits) > 0 && len(digits) <= 4 && (len(digits) == 1 || digits != p || strings.Contains(digits, "."))
 }
 
-// VendorSleep counts the waits sleep makes for vendor; nil r (or nil sleep) returns sleep.
+// VendorSleep counts the waits sleep makes for vendor; nil r returns sleep.
 func (r *Registry) VendorSleep(sleep func(context.Context, time.Duration) error, vendor string) func(context.Context, time.Duration) error {
 	if r == nil {
 		return sleep
@@ -235,16 +235,6 @@ func (r *Registry) VendorSleep(sleep func(context.Context, time.Duration) error,
 	return func(ctx context.Context, d time.Duration) error {
 		r.vendorWaits.WithLabelValues(vendor).Inc()
 		r.vendorWaitSecs.WithLabelValues(vendor).Add(d.Seconds())
-		if sleep != nil {
-			return sleep(ctx, d)
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			return nil
-		}
+		return sleep(ctx, d)
 	}
 }
