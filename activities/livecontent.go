@@ -42,11 +42,13 @@ type stager struct {
 	// n counts the items handed over; spent is the time spent waiting for the staging.
 	n     int
 	spent time.Duration
-	jobs  chan stageJob
-	done  chan struct{}
-	once  sync.Once
-	mu    sync.Mutex
-	err   error
+	// progress, when set, hears how many items are stored after each full batch.
+	progress func(stored int)
+	jobs     chan stageJob
+	done     chan struct{}
+	once     sync.Once
+	mu       sync.Mutex
+	err      error
 }
 
 type stageJob struct {
@@ -87,10 +89,15 @@ func (s *stager) failed() error {
 
 func (s *stager) add(it store.StagedItem) error {
 	s.buf = append(s.buf, it)
-	if len(s.buf) >= stageBatch {
-		return s.flush(nil)
+	if len(s.buf) < stageBatch {
+		return nil
 	}
-	return nil
+	var then func()
+	if s.progress != nil {
+		stored, progress := s.n+len(s.buf), s.progress
+		then = func() { progress(stored) }
+	}
+	return s.flush(then)
 }
 
 // flush hands the buffered items over; then runs once they are stored.
@@ -165,6 +172,7 @@ func (a *LiveUpdates) updateDocument(r *liveRun) (TaskOutput, error) {
 	defer hb.stop()
 	st := newStager(ctx, a.Store, r.runID)
 	defer st.close()
+	st.progress = func(n int) { hb.set(LiveUpdateProgress{Phase: "staging", Staged: n}) }
 	fetchStart := time.Now()
 	h := sha256.New()
 	in := io.TeeReader(body, h)

@@ -16,6 +16,15 @@ func (a *api) health(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
+// metrics serves the Prometheus metrics; 404 when the server has none.
+func (a *api) metrics(c *gin.Context) {
+	if a.Metrics == nil {
+		renderError(c, a.Logger, errRouteNotFound)
+		return
+	}
+	a.Metrics.Handler().ServeHTTP(c.Writer, c.Request)
+}
+
 type readiness struct {
 	Status   string            `json:"status"`
 	Checks   map[string]string `json:"checks"`

@@ -101,6 +101,8 @@ func (a *api) routes() []route {
 	}
 	return append([]route{
 		r("GET", "/healthz", auth.Public, a.health),
+		// Like the probes, /metrics needs no token: it holds counts by route and type only.
+		r("GET", "/metrics", auth.Public, a.metrics),
 		r("GET", "/readyz", auth.Public, a.ready),
 
 		r("GET", "/api/v1/openapi.yaml", auth.Viewer, a.openAPI),
@@ -243,8 +245,6 @@ func NewRouter(opts Options) (*gin.Engine, error) {
 	r.ContextWithFallback = true
 	if opts.Metrics != nil {
 		r.Use(opts.Metrics.Middleware())
-		// Like the probes, /metrics needs no token: it holds counts by route and type only.
-		r.GET("/metrics", gin.WrapH(opts.Metrics.Handler()))
 	}
 	r.Use(a.requestLog(), a.recoverJSON(), securityHeaders(), a.limitBody(), a.timeout())
 	r.NoRoute(func(c *gin.Context) { renderError(c, a.Logger, errRouteNotFound) })
