@@ -2,14 +2,20 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/tributary-io/tributary/auth"
+	"github.com/tributary-io/tributary/internal/testenv"
 	"github.com/tributary-io/tributary/server"
 )
 
@@ -237,4 +243,44 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("with a forged X-Forwarded-For: %d", resp.StatusCode)
 	}
+}
+
+// The limit on failed authentications holds across API replicas: failures on one replica
+// block the address on another (within about a second), even with a valid token.
+func TestFailedAuthLimitAcrossReplicas(t *testing.T) {
+	s := newStack(t, stackOptions{noWorker: true, failedAuthPerMinute: 5})
+	router2, err := server.NewRouter(server.Options{Store: s.store, Dispatcher: s.dispatcher, Temporal: s.client,
+		Namespace: s.temporal.GetDefaultNamespace(), Keyring: s.keys, FailedAuthPerMinute: 5, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica2 := httptest.NewServer(router2)
+	defer replica2.Close()
+	get := func(base, token string) int {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/tasks", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get(replica2.URL, s.token); got != http.StatusOK {
+		t.Fatalf("replica 2 before: %d", got)
+	}
+	for i := 0; i < 5; i++ {
+		if got := get(s.api.URL, "trb_"+strings.Repeat("B", 43)); got != http.StatusUnauthorized {
+			t.Fatalf("failure %d on replica 1: %d", i+1, got)
+		}
+	}
+	if got := get(s.api.URL, s.token); got != http.StatusTooManyRequests {
+		t.Fatalf("replica 1 after five failures: %d", got)
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if got := get(replica2.URL, s.token); got != http.StatusTooManyRequests {
+			return fmt.Errorf("replica 2 answers %d", got)
+		}
+		return nil
+	})
 }

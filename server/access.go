@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -36,7 +37,7 @@ func (a *api) authenticate() gin.HandlerFunc {
 		}
 		p, err := a.tokens.Authenticate(c, c.GetHeader("Authorization"))
 		if errors.Is(err, auth.ErrNoToken) || errors.Is(err, auth.ErrBadToken) {
-			a.limiter.fail(ip)
+			a.limiter.fail(c, ip)
 			a.Logger.WarnContext(c, "authentication failed", "remote", ip, "route", c.FullPath(), "reason", err.Error())
 			c.Header("WWW-Authenticate", `Bearer realm="tributary"`)
 			renderError(c, a.Logger, err)
@@ -118,28 +119,60 @@ func (a *api) timeout() gin.HandlerFunc {
 	}
 }
 
-// failureLimiter limits failed authentications per client address.
+// failureLimiter limits failed authentications per client address, in this process at once
+// and across API replicas through Postgres: every failure is recorded there, and the
+// addresses over the limit are read back at most every sharedRefresh, so another replica's
+// failures block an address here within that time.
 type failureLimiter struct {
 	mu       sync.Mutex
 	perMin   int
 	limiters map[string]*rate.Limiter
+	st       *store.Store
+	log      *slog.Logger
+	// shared are the addresses over the limit across replicas, as last read.
+	shared    map[string]bool
+	refreshed time.Time
+	loading   bool
 }
 
-func newFailureLimiter(perMinute int) *failureLimiter {
-	return &failureLimiter{perMin: perMinute, limiters: map[string]*rate.Limiter{}}
+// sharedRefresh is how stale this replica's view of the others' failures may be.
+const sharedRefresh = time.Second
+
+func newFailureLimiter(perMinute int, st *store.Store, log *slog.Logger) *failureLimiter {
+	return &failureLimiter{perMin: perMinute, limiters: map[string]*rate.Limiter{}, st: st, log: log, shared: map[string]bool{}}
 }
 
-// blocked reports whether ip has used up its failures. Addresses that never failed have no
-// limiter, so successful requests add nothing to the map.
+// blocked reports whether ip has used up its failures, here or across replicas. Addresses
+// that never failed have no limiter, so successful requests add nothing to the map; the
+// shared view is refreshed in the background, never on the request's path.
 func (l *failureLimiter) blocked(ip string) bool {
 	l.mu.Lock()
 	lim, ok := l.limiters[ip]
+	shared := l.shared[ip]
+	if !l.loading && time.Since(l.refreshed) > sharedRefresh {
+		l.loading = true
+		go l.refresh()
+	}
 	l.mu.Unlock()
-	return ok && lim.Tokens() < 1
+	return shared || ok && lim.Tokens() < 1
 }
 
-// fail counts a failed authentication from ip.
-func (l *failureLimiter) fail(ip string) {
+func (l *failureLimiter) refresh() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	set, err := l.st.BlockedAddrs(ctx, l.perMin, time.Minute)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.loading, l.refreshed = false, time.Now()
+	if err != nil {
+		l.log.Warn("failed authentications of other replicas not read", "error", err.Error())
+		return
+	}
+	l.shared = set
+}
+
+// fail counts a failed authentication from ip, here and for the other replicas.
+func (l *failureLimiter) fail(ctx context.Context, ip string) {
 	l.mu.Lock()
 	lim, ok := l.limiters[ip]
 	if !ok {
@@ -151,6 +184,11 @@ func (l *failureLimiter) fail(ip string) {
 	}
 	l.mu.Unlock()
 	lim.Allow()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := l.st.RecordAuthFailure(rctx, ip); err != nil {
+		l.log.Warn("failed authentication not shared with the other replicas", "remote", ip, "error", err.Error())
+	}
 }
 
 func (l *failureLimiter) retryAfterSeconds() int {

@@ -233,7 +233,7 @@ func NewRouter(opts Options) (*gin.Engine, error) {
 		Options: opts, tasks: tasks.New(opts.Store, opts.Dispatcher, opts.Keyring), tokens: auth.NewTokens(opts.Store),
 		connectors: connectors.New(opts.Store, opts.Dispatcher, opts.Keyring),
 		dataout:    &dataout.Service{Store: opts.Store, Keyring: opts.Keyring, Reporting: opts.Reporting},
-		limiter:    newFailureLimiter(opts.FailedAuthPerMinute),
+		limiter:    newFailureLimiter(opts.FailedAuthPerMinute, opts.Store, opts.Logger),
 	}
 
 	gin.SetMode(gin.ReleaseMode)
