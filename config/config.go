@@ -30,6 +30,9 @@ type Config struct {
 	TemporalUIURL string
 	// HTTPAddr is the API server's listen address (HTTP_ADDR). Defaults to 127.0.0.1:8080.
 	HTTPAddr string
+	// RunRetention is how long run history is kept (RUN_RETENTION_DAYS, whole days; 0 keeps
+	// it forever). Defaults to 0. Workers remove older ended runs hourly, in batches.
+	RunRetention time.Duration
 	// WorkerMetricsAddr is where the worker serves GET /metrics (WORKER_METRICS_ADDR; "off"
 	// for nowhere). Defaults to 127.0.0.1:9464.
 	WorkerMetricsAddr string
@@ -79,6 +82,11 @@ func FromEnv() (Config, error) {
 		return c, fmt.Errorf("ACTIVITY_HEARTBEAT_TIMEOUT must be a duration of at least 1s, such as 30s")
 	}
 	c.HeartbeatTimeout = hb
+	days, err := strconv.Atoi(env("RUN_RETENTION_DAYS", "0"))
+	if err != nil || days < 0 || days > 36500 {
+		return c, fmt.Errorf("RUN_RETENTION_DAYS must be a whole number of days (0 keeps run history forever)")
+	}
+	c.RunRetention = time.Duration(days) * 24 * time.Hour
 	if c.MaxUploadBytes, err = strconv.ParseInt(env("MAX_UPLOAD_BYTES", "1073741824"), 10, 64); err != nil || c.MaxUploadBytes < 1<<20 {
 		return c, fmt.Errorf("MAX_UPLOAD_BYTES must be a number of bytes of at least 1048576 (1 MiB)")
 	}

@@ -34,6 +34,8 @@ type Registry struct {
 	runDuration  *prometheus.HistogramVec
 	rows         *prometheus.CounterVec
 
+	runsPruned prometheus.Counter
+
 	vendorRequests *prometheus.CounterVec
 	vendorWaits    *prometheus.CounterVec
 	vendorWaitSecs *prometheus.CounterVec
@@ -81,7 +83,9 @@ func New() *Registry {
 		Help: "Waits before asking a vendor again: rate limits, concurrency limits and retry backoffs."}, []string{"vendor"})
 	r.vendorWaitSecs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tributary_vendor_wait_seconds_total",
 		Help: "Time spent in those waits."}, []string{"vendor"})
-	r.reg.MustRegister(r.requests, r.latency, r.runsStarted, r.runsFinished, r.runDuration, r.rows, r.vendorRequests, r.vendorWaits, r.vendorWaitSecs)
+	r.runsPruned = prometheus.NewCounter(prometheus.CounterOpts{Name: "tributary_runs_pruned_total",
+		Help: "Ended runs removed from run history by the retention (RUN_RETENTION_DAYS)."})
+	r.reg.MustRegister(r.requests, r.latency, r.runsStarted, r.runsFinished, r.runDuration, r.rows, r.runsPruned, r.vendorRequests, r.vendorWaits, r.vendorWaitSecs)
 	return r
 }
 
@@ -144,6 +148,13 @@ func (r *Registry) RunFinished(kind, typ, status string, d time.Duration, counts
 		if isRows(name) && n > 0 && len(name) <= 40 {
 			r.rows.WithLabelValues(kind, typ, name).Add(float64(n))
 		}
+	}
+}
+
+// RunsPruned counts runs the retention removed; a nil registry ignores it.
+func (r *Registry) RunsPruned(n int64) {
+	if r != nil && n > 0 {
+		r.runsPruned.Add(float64(n))
 	}
 }
 

@@ -248,3 +248,30 @@ func (s *Runs) List(ctx context.Context, f RunFilter) ([]Run, string, error) {
 	}
 	return out, next, nil
 }
+
+// PruneRuns removes the ended runs that started before before, with their record issues and
+// import markers, in batches of batch rows, each its own short statement (so that no lock is
+// held long and several workers can prune at once: locked rows are skipped). pause runs
+// between batches. It returns how many runs it removed.
+func (s *Runs) PruneRuns(ctx context.Context, before time.Time, batch int, pause func(context.Context) error) (int64, error) {
+	var total int64
+	for {
+		res, err := s.db.ExecContext(ctx, `WITH doomed AS (
+				SELECT id FROM runs WHERE started_at < ? AND status <> 'running'
+				ORDER BY started_at LIMIT ? FOR UPDATE SKIP LOCKED),
+			issues AS (DELETE FROM import_record_issues i USING doomed d WHERE i.run_id = d.id),
+			marks AS (DELETE FROM scanner_imports m USING doomed d WHERE m.run_id = d.id)
+			DELETE FROM runs r USING doomed d WHERE r.id = d.id`, before, batch)
+		if err != nil {
+			return total, mapError(err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		if n < int64(batch) {
+			return total, nil
+		}
+		if err := pause(ctx); err != nil {
+			return total, err
+		}
+	}
+}

@@ -104,6 +104,10 @@ func RunWorker(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun
 			}
 		}()
 	}
+	if cfg.RunRetention > 0 {
+		go worker.PruneRunHistory(ctx, worker.RetentionOptions{Store: s, Keep: cfg.RunRetention, Logger: log.With("component", "retention"),
+			Metrics: metrics.Default()})
+	}
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
