@@ -114,19 +114,23 @@ func (a *Runs) RecordRunEnd(ctx context.Context, in RunEnd) error {
 			return err
 		}
 	}
-	finished, err := a.Store.Runs.Finish(ctx, id, store.RunEnd{Status: in.Status, EndedAt: in.EndedAt, Counts: in.Counts, Error: in.Error})
-	if finished && a.Metrics != nil {
-		if r, gerr := a.Store.Runs.Get(ctx, id); gerr == nil {
-			typ := ""
-			if r.TaskType != nil {
-				typ = *r.TaskType
-			}
-			var d time.Duration
-			if r.DurationMS != nil {
-				d = time.Duration(*r.DurationMS) * time.Millisecond
-			}
-			a.Metrics.RunFinished(r.Kind, typ, r.Status, d, in.Counts)
+	var run *store.Run
+	if a.Metrics != nil { // read before the run ends: its workflow closes right after
+		run, err = a.Store.Runs.Get(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			run = nil
+		case err != nil:
+			return err
 		}
+	}
+	finished, err := a.Store.Runs.Finish(ctx, id, store.RunEnd{Status: in.Status, EndedAt: in.EndedAt, Counts: in.Counts, Error: in.Error})
+	if finished && run != nil {
+		typ := ""
+		if run.TaskType != nil {
+			typ = *run.TaskType
+		}
+		a.Metrics.RunFinished(run.Kind, typ, in.Status, max(in.EndedAt.Sub(run.StartedAt), 0), in.Counts)
 	}
 	return err
 }

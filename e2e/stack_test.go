@@ -20,6 +20,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -346,6 +347,20 @@ func (s *stack) waitRun(id string, timeout time.Duration) runView {
 		}
 		return nil
 	})
+	// The run's row ends just before its workflow does: wait for that too, so that the next
+	// trigger of the same type is not refused as busy.
+	if rv.WorkflowID != "" && rv.WorkflowRunID != "" {
+		testenv.Eventually(s.t, timeout, func() error {
+			d, err := s.client.DescribeWorkflowExecution(context.Background(), rv.WorkflowID, rv.WorkflowRunID)
+			if err != nil {
+				return err
+			}
+			if d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				return errRunning
+			}
+			return nil
+		})
+	}
 	return rv
 }
 
