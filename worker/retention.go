@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tributary-io/tributary/metrics"
+	"github.com/tributary-io/tributary/scanner"
 	"github.com/tributary-io/tributary/store"
 )
 
@@ -42,16 +43,7 @@ func PruneRunHistory(ctx context.Context, opts RetentionOptions) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	pause := func(ctx context.Context) error {
-		t := time.NewTimer(opts.Pause)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			return nil
-		}
-	}
+	pause := func(ctx context.Context) error { return scanner.Sleep(ctx, opts.Pause) }
 	tick := time.NewTicker(opts.Every)
 	defer tick.Stop()
 	for {
