@@ -26,10 +26,14 @@ import (
 	"github.com/tributary-io/tributary/feeds"
 	"github.com/tributary-io/tributary/scanner"
 	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/tasktype"
 )
 
 // stageBatch is how many items go to the staging table in one COPY.
 const stageBatch = 2000
+
+// errStage wraps a failure to write to the staging (the database, not the feed).
+var errStage = errors.New("stage the items")
 
 // stager writes a run's items to its staging in batches, with COPY, from a goroutine of its
 // own, so that the next page is fetched and parsed while the last one is stored: at most one
@@ -68,7 +72,7 @@ func newStager(ctx context.Context, st *store.Store, runID uuid.UUID) *stager {
 			if len(j.items) > 0 {
 				if err := s.st.StageItems(s.ctx, s.runID, j.items); err != nil {
 					s.mu.Lock()
-					s.err = fmt.Errorf("stage the items: %w", err)
+					s.err = fmt.Errorf("%w: %w", errStage, err)
 					s.mu.Unlock()
 					continue
 				}
@@ -156,8 +160,9 @@ func (a *LiveUpdates) updateDocument(r *liveRun) (TaskOutput, error) {
 				return r.notModified()
 			}
 		}
-		if docURL = newest.URL; !strings.HasPrefix(docURL, "https://") && !(cfg.AllowPlaintextHTTP && strings.HasPrefix(docURL, "http://")) {
-			return TaskOutput{}, badFeed(det, fmt.Errorf("the index gives version %s the URL %q, which is not https://", newest.Version, displayURL(docURL)))
+		docURL = newest.URL
+		if msg := tasktype.CheckFileURL(docURL, cfg.AllowPlaintextHTTP); msg != "" {
+			return TaskOutput{}, badFeed(det, fmt.Errorf("the index gives version %s the URL %q, which %s", newest.Version, displayURL(docURL), msg))
 		}
 	}
 	body, hdr, err := a.open(ctx, cfg, docURL, r.cur, det)
@@ -212,7 +217,7 @@ func (a *LiveUpdates) updateDocument(r *liveRun) (TaskOutput, error) {
 		if errors.Is(err, feeds.ErrSTIX) || errors.Is(err, feeds.ErrOSCAL) || errors.Is(err, feeds.ErrNVD) {
 			return TaskOutput{}, badFeed(det, err)
 		}
-		if ctx.Err() == nil && !strings.HasPrefix(err.Error(), "stage the items") {
+		if ctx.Err() == nil && !errors.Is(err, errStage) {
 			return TaskOutput{}, temporal.NewApplicationError(fmt.Sprintf("%s: reading the feed failed: %v", det.URL, err), ErrTypeSource)
 		}
 		return TaskOutput{}, err

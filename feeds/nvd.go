@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -286,7 +287,7 @@ func (c *nvdCVE) check() (NVDCVE, error) {
 	}
 	for _, w := range c.Weaknesses {
 		for _, d := range w.Description {
-			if cweID.MatchString(d.Value) && !contains(out.CWEs, d.Value) {
+			if cweID.MatchString(d.Value) && !slices.Contains(out.CWEs, d.Value) {
 				out.CWEs = append(out.CWEs, d.Value)
 			}
 		}
@@ -312,13 +313,4 @@ func severityOf(score float64, version string) string {
 		return "HIGH"
 	}
 	return "CRITICAL"
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -110,7 +110,7 @@ func (c *LiveUpdateConfig) RateLimit() (int, time.Duration) {
 func (c *LiveUpdateConfig) Validate() []valid.FieldError {
 	var errs []valid.FieldError
 	if c.ChecksumURL != "" {
-		if msg := checkFileURL(c.ChecksumURL, c.AllowPlaintextHTTP); msg != "" {
+		if msg := CheckFileURL(c.ChecksumURL, c.AllowPlaintextHTTP); msg != "" {
 			errs = append(errs, valid.FieldError{Field: "checksum_url", Message: msg})
 		}
 		if c.Source == "nvd" && c.FileID == nil {
@@ -129,7 +129,7 @@ func (c *LiveUpdateConfig) Validate() []valid.FieldError {
 		}
 		return errs
 	}
-	if msg := checkFileURL(c.URL, c.AllowPlaintextHTTP); msg != "" {
+	if msg := CheckFileURL(c.URL, c.AllowPlaintextHTTP); msg != "" {
 		errs = append(errs, valid.FieldError{Field: "url", Message: msg})
 	}
 	return errs

@@ -211,7 +211,7 @@ func (c *XMLImportConfig) Validate() []valid.FieldError {
 	}
 	if c.URL != "" {
 		sources++
-		if msg := checkFileURL(c.URL, c.AllowPlaintextHTTP); msg != "" {
+		if msg := CheckFileURL(c.URL, c.AllowPlaintextHTTP); msg != "" {
 			bad("url", "%s", msg)
 		}
 	}
@@ -264,9 +264,9 @@ func maps(m *xmlmap.Mapping, target string) bool {
 	return false
 }
 
-// checkFileURL checks the URL of a file: http(s) with a host and no credentials in it (a
+// CheckFileURL checks the URL of a file: http(s) with a host and no credentials in it (a
 // query, as signed URLs have, is allowed; it is never shown).
-func checkFileURL(raw string, plaintext bool) string {
+func CheckFileURL(raw string, plaintext bool) string {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
