@@ -285,9 +285,12 @@ func TestBufferOneWaitsForTheBusyRun(t *testing.T) {
 // A call slower than the heartbeat timeout still succeeds on its first attempt: the activity
 // heartbeats while it waits for the response.
 func TestSlowCallKeepsHeartbeating(t *testing.T) {
-	s := newStack(t, stackOptions{heartbeatTimeout: time.Second})
+	// Two seconds, not one: the SDK sends heartbeats at 80% of the timeout, so a one-second
+	// timeout left 200 ms of slack, which a loaded CI machine (packages tested in parallel)
+	// overran once. The call still takes well over the timeout.
+	s := newStack(t, stackOptions{heartbeatTimeout: 2 * time.Second})
 	tg := newTarget(t, func(w http.ResponseWriter, r *http.Request, _ int64) {
-		time.Sleep(3 * time.Second)
+		time.Sleep(5 * time.Second)
 		fmt.Fprint(w, "finally")
 	})
 	task := s.createHTTPTask("slow-but-fine", tg.srv.URL, map[string]any{"max_attempts": 3})
