@@ -166,4 +166,16 @@ func TestWorkerProcessMetrics(t *testing.T) {
 	if !strings.Contains(body, "temporal_request") || !strings.Contains(body, "go_goroutines") {
 		t.Fatalf("the worker's metrics lack the SDK's or the runtime's:\n%.2000s", body)
 	}
+	// The probes the Helm chart points Kubernetes at: both 200 once the worker polls.
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"status"`) {
+			t.Fatalf("worker %s: %d %s", path, resp.StatusCode, b)
+		}
+	}
 }

@@ -4,12 +4,14 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -91,9 +93,22 @@ func RunWorker(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun
 	if err != nil {
 		return err
 	}
+	// polling is set once the worker polls its task queue: /readyz says so, for Kubernetes
+	// probes and load balancers; /healthz answers while the process serves at all.
+	var polling atomic.Bool
 	if cfg.WorkerMetricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics.Default().Handler())
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+			writeStatus(w, http.StatusOK, "ok")
+		})
+		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+			if polling.Load() {
+				writeStatus(w, http.StatusOK, "ready")
+				return
+			}
+			writeStatus(w, http.StatusServiceUnavailable, "not ready")
+		})
 		srv := &http.Server{Addr: cfg.WorkerMetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
 		mlog := log.With("component", "worker-metrics")
 		go func() {
@@ -111,10 +126,19 @@ func RunWorker(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
+	polling.Store(true)
 	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
 	<-ctx.Done()
+	polling.Store(false)
 	w.Stop()
 	return nil
+}
+
+// writeStatus writes the worker's probe answer, {"status": "…"}, like the API server's.
+func writeStatus(w http.ResponseWriter, code int, status string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": status})
 }
 
 func serve(ctx context.Context, srv *http.Server, log *slog.Logger, ready func(string)) error {
