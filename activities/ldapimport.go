@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tributary-io/tributary/directory"
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasktype"
@@ -43,6 +44,8 @@ type DirectoryImports struct {
 	Keyring *secrets.Keyring
 	// HeartbeatEvery is how often progress is reported. Optional; defaults to 1s.
 	HeartbeatEvery time.Duration
+	// Metrics counts the entries and pages read. Optional.
+	Metrics *metrics.Registry
 }
 
 // DirectoryImportDetails is what a run of an LDAP import records.
@@ -144,6 +147,7 @@ func (a *DirectoryImports) importKind(ctx context.Context, conn *directory.Conn,
 	st, err := conn.SearchPages(ctx, directory.SearchRequest{BaseDN: k.BaseDN, Scope: k.Search.Scope, Filter: kr.Filter,
 		Attributes: k.Schema.Attributes(), PageSize: pageSize}, func(page []*ldap.Entry) error {
 		objs := make([]directory.Object, 0, len(page))
+		defer func() { a.Metrics.LDAPPage(k.Schema.Kind, len(objs), len(page)-len(objs)) }()
 		for _, e := range page {
 			var members []string
 			if k.Schema.Kind == directory.KindGroup {

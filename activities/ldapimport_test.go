@@ -10,12 +10,14 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/tributary-io/tributary/activities"
 	"github.com/tributary-io/tributary/internal/slapdtest"
 	"github.com/tributary-io/tributary/internal/testenv"
+	"github.com/tributary-io/tributary/metrics"
 	"github.com/tributary-io/tributary/secrets"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/tasktype"
@@ -38,7 +40,8 @@ func newLDAPFixture(t *testing.T, opts slapdtest.Options) *ldapFixture {
 		t.Fatal(err)
 	}
 	st := store.New(testenv.DB(t))
-	return &ldapFixture{t: t, st: st, keys: keys, srv: slapdtest.Start(t, opts), acts: &activities.DirectoryImports{Store: st, Keyring: keys, HeartbeatEvery: 10 * time.Millisecond}}
+	return &ldapFixture{t: t, st: st, keys: keys, srv: slapdtest.Start(t, opts), acts: &activities.DirectoryImports{Store: st, Keyring: keys, HeartbeatEvery: 10 * time.Millisecond,
+		Metrics: metrics.New()}}
 }
 
 // configure stores the task's configuration (JSON, as the API would receive it), sealed.
@@ -133,6 +136,22 @@ func TestDirectoryImportFullIncrementalAndDeletions(t *testing.T) {
 		t.Fatalf("details: %+v", det)
 	}
 	wantCounts(t, counts, map[string]int64{"users_created": 120, "groups_created": 10, "computers_created": 20, "users_removed": 0, "users_skipped": 0})
+	// Entries read, by kind, reach the worker's metrics.
+	if err := testutil.GatherAndCompare(f.acts.Metrics.Gatherer(), strings.NewReader(`
+# HELP tributary_ldap_entries_total Directory entries read by the LDAP imports, by kind (user, group, computer) and outcome (mapped, skipped).
+# TYPE tributary_ldap_entries_total counter
+tributary_ldap_entries_total{kind="computer",outcome="mapped"} 20
+tributary_ldap_entries_total{kind="computer",outcome="skipped"} 0
+tributary_ldap_entries_total{kind="group",outcome="mapped"} 10
+tributary_ldap_entries_total{kind="group",outcome="skipped"} 0
+tributary_ldap_entries_total{kind="user",outcome="mapped"} 120
+tributary_ldap_entries_total{kind="user",outcome="skipped"} 0
+`), "tributary_ldap_entries_total"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(f.acts.Metrics.Gatherer(), "tributary_ldap_pages_total"); err != nil || n != 3 {
+		t.Fatalf("ldap pages: %d series, %v", n, err)
+	}
 	if n := f.scalar("SELECT count(*) FROM directory_members m JOIN directory_objects g ON g.id = m.group_id WHERE g.name = 'group00000' AND m.member_id IS NOT NULL"); n != 16 {
 		t.Fatalf("group00000 has %d resolved members, want 15 users and 1 nested group", n)
 	}

@@ -40,6 +40,9 @@ type Registry struct {
 	vendorWaits    *prometheus.CounterVec
 	vendorWaitSecs *prometheus.CounterVec
 
+	ldapEntries *prometheus.CounterVec
+	ldapPages   *prometheus.CounterVec
+
 	temporalOnce sync.Once
 	temporal     client.MetricsHandler
 	temporalErr  error
@@ -85,7 +88,13 @@ func New() *Registry {
 		Help: "Time spent in those waits."}, []string{"vendor"})
 	r.runsPruned = prometheus.NewCounter(prometheus.CounterOpts{Name: "tributary_runs_pruned_total",
 		Help: "Ended runs removed from run history by the retention (RUN_RETENTION_DAYS)."})
-	r.reg.MustRegister(r.requests, r.latency, r.runsStarted, r.runsFinished, r.runDuration, r.rows, r.runsPruned, r.vendorRequests, r.vendorWaits, r.vendorWaitSecs)
+	r.ldapEntries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tributary_ldap_entries_total",
+		Help: "Directory entries read by the LDAP imports, by kind (user, group, computer) and outcome (mapped, skipped)."},
+		[]string{"kind", "outcome"})
+	r.ldapPages = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tributary_ldap_pages_total",
+		Help: "Pages of paged LDAP searches read, by kind."}, []string{"kind"})
+	r.reg.MustRegister(r.requests, r.latency, r.runsStarted, r.runsFinished, r.runDuration, r.rows, r.runsPruned, r.vendorRequests, r.vendorWaits, r.vendorWaitSecs,
+		r.ldapEntries, r.ldapPages)
 	return r
 }
 
@@ -156,6 +165,17 @@ func (r *Registry) RunsPruned(n int64) {
 	if r != nil && n > 0 {
 		r.runsPruned.Add(float64(n))
 	}
+}
+
+// LDAPPage counts one page of a directory search: its entries mapped to objects and those
+// skipped; a nil registry ignores it.
+func (r *Registry) LDAPPage(kind string, mapped, skipped int) {
+	if r == nil {
+		return
+	}
+	r.ldapPages.WithLabelValues(kind).Inc()
+	r.ldapEntries.WithLabelValues(kind, "mapped").Add(float64(mapped))
+	r.ldapEntries.WithLabelValues(kind, "skipped").Add(float64(skipped))
 }
 
 // Temporal is the Temporal SDK's metrics handler, exporting the SDK's own metrics (requests,

@@ -59,7 +59,7 @@ func Register(r sdkworker.Registry, opts Options) {
 	r.RegisterWorkflowWithOptions(workflows.ScheduledTaskWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledIntegrationTaskName})
 	r.RegisterActivity(&activities.Runs{Store: opts.Store, Temporal: opts.Client, Metrics: opts.Metrics})
 	r.RegisterActivity(&activities.HTTPCalls{Store: opts.Store, Keyring: opts.Keyring, Client: opts.HTTPClient})
-	r.RegisterActivity(&activities.DirectoryImports{Store: opts.Store, Keyring: opts.Keyring})
+	r.RegisterActivity(&activities.DirectoryImports{Store: opts.Store, Keyring: opts.Keyring, Metrics: opts.Metrics})
 	r.RegisterWorkflowWithOptions(workflows.ConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ConnectorOperationName})
 	r.RegisterWorkflowWithOptions(workflows.ScheduledConnectorOperationWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledConnectorOperationName})
 	r.RegisterActivity(&activities.Connectors{Store: opts.Store, Keyring: opts.Keyring, Transport: opts.ScannerTransport, Metrics: opts.Metrics})
