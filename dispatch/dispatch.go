@@ -47,6 +47,11 @@ type Options struct {
 	// HeartbeatTimeout is given to task activities: how soon a dead worker's activity is retried.
 	// Optional; defaults to 30s.
 	HeartbeatTimeout time.Duration
+	// OrphanScheduleAge is how old a schedule of Tributary's whose task or connector is not in
+	// Postgres must be before reconciliation deletes it: an API server creates a new task's
+	// schedule before the task's row commits, so a younger one may belong to a task being
+	// created. Optional; defaults to 2 minutes.
+	OrphanScheduleAge time.Duration
 }
 
 // Dispatcher starts runs and manages schedules.
@@ -61,6 +66,9 @@ func New(opts Options) (*Dispatcher, error) {
 	}
 	if opts.HeartbeatTimeout <= 0 {
 		opts.HeartbeatTimeout = 30 * time.Second
+	}
+	if opts.OrphanScheduleAge <= 0 {
+		opts.OrphanScheduleAge = 2 * time.Minute
 	}
 	return &Dispatcher{opts: opts}, nil
 }

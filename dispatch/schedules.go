@@ -174,6 +174,11 @@ type ReconcileReport struct {
 
 // ReconcileSchedules makes Temporal's task schedules match the tasks in Postgres: every task's
 // schedule is created or updated, and schedules of tasks that no longer exist are deleted.
+//
+// It is safe beside API servers and other workers doing the same: each task and connector is
+// read again and locked (as the API's updates lock it) while its schedules are written, so a
+// change made meanwhile is never overwritten with what was read before; an orphan is deleted
+// only if its task is still absent and the schedule is older than OrphanScheduleAge.
 func (d *Dispatcher) ReconcileSchedules(ctx context.Context) (ReconcileReport, error) {
 	var rep ReconcileReport
 	tasks, err := d.opts.Store.Tasks.List(ctx, store.TaskFilter{})
@@ -183,36 +188,50 @@ func (d *Dispatcher) ReconcileSchedules(ctx context.Context) (ReconcileReport, e
 	want := map[string]bool{}
 	var errs []error
 	for i := range tasks {
-		t := &tasks[i]
-		if t.Schedule != "" {
-			want[workflows.TaskScheduleID(t.ID.String())] = true
-		}
-		if err := d.SyncTaskSchedule(ctx, t); err != nil {
+		id := tasks[i].ID
+		want[workflows.TaskScheduleID(id.String())] = true // whatever its schedule is now
+		err := d.opts.Store.RunInTx(ctx, func(ctx context.Context, tx *store.Store) error {
+			t, err := tx.Tasks.GetForUpdate(ctx, id)
+			if err != nil {
+				return err
+			}
+			return d.SyncTaskSchedule(ctx, t)
+		})
+		switch {
+		case errors.Is(err, store.ErrNotFound): // deleted meanwhile, with its schedule
+		case err != nil:
 			errs = append(errs, err)
-			continue
+		default:
+			rep.Synced++
 		}
-		rep.Synced++
 	}
 	conns, err := d.opts.Store.Connectors.List(ctx)
 	if err != nil {
 		return rep, errors.Join(append(errs, fmt.Errorf("list connectors: %w", err))...)
 	}
 	for i := range conns {
-		c := &conns[i]
-		for op, expr := range map[string]string{workflows.OpDiscover: c.DiscoverSchedule, workflows.OpSync: c.SyncSchedule} {
-			if expr != "" {
-				want[workflows.ConnectorScheduleID(c.ID.String(), op)] = true
+		id := conns[i].ID
+		for _, op := range []string{workflows.OpDiscover, workflows.OpSync} {
+			want[workflows.ConnectorScheduleID(id.String(), op)] = true
+		}
+		err := d.opts.Store.RunInTx(ctx, func(ctx context.Context, tx *store.Store) error {
+			c, err := tx.Connectors.GetForUpdate(ctx, id)
+			if err != nil {
+				return err
 			}
-		}
-		attempts := 0
-		if cfg, err := connectortype.DecodeStored(c.Config); err == nil {
-			attempts = cfg.MaxAttempts
-		}
-		if err := d.SyncConnectorSchedules(ctx, c, attempts); err != nil {
+			attempts := 0
+			if cfg, err := connectortype.DecodeStored(c.Config); err == nil {
+				attempts = cfg.MaxAttempts
+			}
+			return d.SyncConnectorSchedules(ctx, c, attempts)
+		})
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
 			errs = append(errs, err)
-			continue
+		default:
+			rep.Synced++
 		}
-		rep.Synced++
 	}
 	it, err := d.opts.Client.ScheduleClient().List(ctx, client.ScheduleListOptions{PageSize: 500})
 	if err != nil {
@@ -227,14 +246,48 @@ func (d *Dispatcher) ReconcileSchedules(ctx context.Context) (ReconcileReport, e
 		if want[e.ID] || !ours(e.ID) {
 			continue
 		}
-		if err := d.opts.Client.ScheduleClient().GetHandle(ctx, e.ID).Delete(ctx); err != nil {
-			var nf *serviceerror.NotFound
-			if !errors.As(err, &nf) {
-				errs = append(errs, fmt.Errorf("delete orphan schedule %s: %w", e.ID, err))
-			}
-			continue
+		deleted, err := d.deleteOrphan(ctx, e.ID)
+		if err != nil {
+			errs = append(errs, err)
+		} else if deleted {
+			rep.Deleted++
 		}
-		rep.Deleted++
 	}
 	return rep, errors.Join(errs...)
+}
+
+// deleteOrphan deletes schedule id when its task or connector is (still) not in Postgres and
+// the schedule is older than OrphanScheduleAge. The owner's row stays locked meanwhile, if it
+// has appeared, so that it cannot be deleted under a sync.
+func (d *Dispatcher) deleteOrphan(ctx context.Context, id string) (bool, error) {
+	deleted := false
+	err := d.opts.Store.RunInTx(ctx, func(ctx context.Context, tx *store.Store) error {
+		var err error
+		if rest, ok := strings.CutPrefix(id, workflows.TaskSchedulePrefix); ok {
+			_, err = tx.Tasks.GetForUpdate(ctx, uuid.MustParse(rest))
+		} else {
+			cid, _, _ := strings.Cut(strings.TrimPrefix(id, workflows.ConnectorSchedulePrefix), "/")
+			_, err = tx.Connectors.GetForUpdate(ctx, uuid.MustParse(cid))
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err // nil: its owner exists now and synced its schedules itself
+		}
+		h := d.opts.Client.ScheduleClient().GetHandle(ctx, id)
+		desc, err := h.Describe(ctx)
+		var nf *serviceerror.NotFound
+		switch {
+		case errors.As(err, &nf):
+			return nil
+		case err != nil:
+			return fmt.Errorf("describe schedule %s: %w", id, err)
+		case time.Since(desc.Info.CreatedAt) < d.opts.OrphanScheduleAge:
+			return nil // perhaps a task being created: the next reconciliation decides
+		}
+		if err := h.Delete(ctx); err != nil && !errors.As(err, &nf) {
+			return fmt.Errorf("delete orphan schedule %s: %w", id, err)
+		}
+		deleted = true
+		return nil
+	})
+	return deleted, err
 }

@@ -446,7 +446,7 @@ func TestWorkerKilledMidSync(t *testing.T) {
 	s.must(http.StatusCreated, "POST", "/api/v1/connectors", map[string]any{"tool_type": "qualys", "name": "Crash", "base_url": sim.URL,
 		"config": map[string]any{"username": "sim", "password": "sim-password", "allow_plaintext_http": true, "page_size": 3}}, &conn)
 	base := "/api/v1/connectors/" + conn.ID
-	w1 := s.startWorkerProcess(bin, "worker-1")
+	w1 := s.startProcess(bin, "worker-1")
 	var tr triggered
 	s.must(http.StatusAccepted, "POST", base+"/discover", nil, &tr)
 	s.waitRun(tr.RunID, 60*time.Second)
@@ -475,7 +475,7 @@ func TestWorkerKilledMidSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = w1.Wait()
-	s.startWorkerProcess(bin, "worker-2")
+	s.startProcess(bin, "worker-2")
 	run := s.waitRun(tr.RunID, 90*time.Second)
 	if run.Status != "succeeded" || run.Counts["created"] != 27 || run.Counts["total"] != 27 || run.Counts["records_synced"] != 1 {
 		t.Fatalf("sync after the crash: %+v", run)

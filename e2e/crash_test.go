@@ -26,14 +26,14 @@ func TestWorkerProcessKilledMidRun(t *testing.T) {
 		fmt.Fprint(w, "done by the second worker")
 	})
 	task := s.createHTTPTask("crash", tg.srv.URL, map[string]any{"max_attempts": 3})
-	w1 := s.startWorkerProcess(bin, "worker-1")
+	w1 := s.startProcess(bin, "worker-1")
 	tr := trigger(s, task.ID)
 	waitCalls(t, tg, 1)
 	if err := w1.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = w1.Wait()
-	s.startWorkerProcess(bin, "worker-2")
+	s.startProcess(bin, "worker-2")
 	run := s.waitRun(tr.RunID, 90*time.Second)
 	if run.Status != store.StatusSucceeded || run.Attempt != 2 || run.Details["excerpt"] != "done by the second worker" {
 		t.Fatalf("run after the crash: %+v", run)
@@ -48,16 +48,23 @@ func TestWorkerProcessKilledMidRun(t *testing.T) {
 // buildWorker builds the tributary-worker binary into the test's temporary directory.
 func buildWorker(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tributary-worker")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/tributary-worker").CombinedOutput(); err != nil {
-		t.Fatalf("build worker: %v\n%s", err, out)
+	return buildBinary(t, "tributary-worker")
+}
+
+// buildBinary builds the production binary cmd/<name> into the test's temporary directory.
+func buildBinary(t *testing.T, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/"+name).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, out)
 	}
 	return bin
 }
 
-// startWorkerProcess starts the worker binary against the stack, logging to a file named
-// after it, with env added to its environment; the process is killed when the test ends.
-func (s *stack) startWorkerProcess(bin, name string, env ...string) *exec.Cmd {
+// startProcess starts a production binary (the worker, the API server) against the stack,
+// logging to a file named after it, with env added to (and overriding) its environment; the
+// process is killed when the test ends.
+func (s *stack) startProcess(bin, name string, env ...string) *exec.Cmd {
 	t := s.t
 	t.Helper()
 	cmd := exec.Command(bin)

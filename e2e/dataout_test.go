@@ -210,7 +210,7 @@ func TestExportSurvivesWorkerKill(t *testing.T) {
 	maria := mariadbtest.Start(t)
 	maria.CreateDatabase(t, "out")
 	maria.CreateUser(t, "exporter", "exp-Secret-4", "out")
-	w := s.startWorkerProcess(bin, "worker-1")
+	w := s.startProcess(bin, "worker-1")
 	s.must(http.StatusCreated, "POST", "/api/v1/db-connections", map[string]any{"name": "out", "type": "mysql", "host": maria.Host,
 		"port": maria.Port, "database": "out", "username": "exporter", "password": "exp-Secret-4", "tls_mode": "disable"}, nil)
 	s.must(http.StatusCreated, "POST", "/api/v1/saved-queries", map[string]any{"name": "numbers",
@@ -246,7 +246,7 @@ func TestExportSurvivesWorkerKill(t *testing.T) {
 	if err := db.QueryRow("SELECT count(*) FROM numbers").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("readers see %d rows of a dead export (%v)", n, err)
 	}
-	s.startWorkerProcess(bin, "worker-2")
+	s.startProcess(bin, "worker-2")
 	run := s.waitRun(tr.RunID, 120*time.Second)
 	if run.Status != "succeeded" || run.Attempt < 2 || run.Counts["rows_written"] != 2_000_000 {
 		t.Fatalf("run after the kill: %+v", run)

@@ -343,7 +343,7 @@ func TestRemediationSurvivesWorkerKills(t *testing.T) {
 		s := newStack(t, stackOptions{noWorker: kill != ""})
 		var w *exec.Cmd
 		if kill != "" {
-			w = s.startWorkerProcess(bin, "worker-setup")
+			w = s.startProcess(bin, "worker-setup")
 		}
 		occs := remediationSetup(t, s, qs, "pw")
 		var evs eventPage
@@ -355,7 +355,7 @@ func TestRemediationSurvivesWorkerKills(t *testing.T) {
 		qs.SetGenerationAt(1, time.Now().Add(time.Hour))
 		if kill != "" {
 			killProcess(t, w)
-			w = s.startWorkerProcess(bin, "worker-1")
+			w = s.startProcess(bin, "worker-1")
 		}
 		ticketCalls := func() int {
 			n := 0
@@ -395,7 +395,7 @@ func TestRemediationSurvivesWorkerKills(t *testing.T) {
 			killAfterApply(t, s, tr.RunID, "scanner_imports", w)
 		}
 		if kill != "" {
-			s.startWorkerProcess(bin, "worker-2")
+			s.startProcess(bin, "worker-2")
 		}
 		run := s.waitRun(tr.RunID, 120*time.Second)
 		if run.Status != store.StatusSucceeded || (kill != "" && run.Attempt < 2) || (run.Details["replayed"] == true) != (kill == "after apply") {

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/tributary-io/tributary/dispatch"
 	"github.com/tributary-io/tributary/internal/testenv"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/workflows"
@@ -204,6 +205,21 @@ func TestScheduleFollowsTaskConfiguration(t *testing.T) {
 	if _, err := s.client.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: orphan,
 		Spec: client.ScheduleSpec{CronExpressions: []string{"@daily"}}, Paused: true,
 		Action: &client.ScheduleWorkflowAction{Workflow: workflows.ScheduledIntegrationTaskName, TaskQueue: taskQueue}}); err != nil {
+		t.Fatal(err)
+	}
+	// A young orphan may be the schedule of a task whose row has not committed yet: with the
+	// default age, reconciliation leaves it to the next one.
+	young, err := dispatch.New(dispatch.Options{Client: s.client, Store: s.store, TaskQueue: taskQueue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := young.ReconcileSchedules(ctx); err != nil || rep.Deleted != 0 {
+		t.Fatalf("reconcile with a young orphan: %+v %v", rep, err)
+	}
+	if _, err := s.client.ScheduleClient().GetHandle(ctx, orphan).Describe(ctx); err != nil {
+		t.Fatalf("a two-second-old orphan was deleted: %v", err)
+	}
+	if err := h.Delete(ctx); err != nil { // recreated by that reconciliation; drift again
 		t.Fatal(err)
 	}
 	rep, err := s.dispatcher.ReconcileSchedules(ctx)

@@ -146,7 +146,7 @@ func TestWorkerProcessMetrics(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	s.startWorkerProcess(bin, "worker-metrics", "WORKER_METRICS_ADDR="+addr)
+	s.startProcess(bin, "worker-metrics", "WORKER_METRICS_ADDR="+addr)
 	tg := newTarget(t, func(w http.ResponseWriter, _ *http.Request, _ int64) { w.WriteHeader(http.StatusOK) })
 	s.runTask(s.createHTTPTask("metrics-task-process", tg.srv.URL, nil), "succeeded")
 	var body string

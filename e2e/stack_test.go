@@ -105,7 +105,9 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	db, dbURL := testenv.DBWithURL(t)
 	ts, c := testenv.Temporal(t)
 	s := &stack{t: t, store: store.New(db), dbURL: dbURL, reportingURL: testenv.ReportingURL(t, dbURL), temporal: ts, client: c, opts: opts}
-	d, err := dispatch.New(dispatch.Options{Client: c, Store: s.store, TaskQueue: taskQueue, HeartbeatTimeout: opts.heartbeatTimeout})
+	// Orphan schedules go at once: no test creates tasks while it reconciles.
+	d, err := dispatch.New(dispatch.Options{Client: c, Store: s.store, TaskQueue: taskQueue, HeartbeatTimeout: opts.heartbeatTimeout,
+		OrphanScheduleAge: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -236,7 +236,7 @@ func TestXMLImportSurvivesWorkerKills(t *testing.T) {
 		s := newStack(t, stackOptions{noWorker: kill != ""})
 		var w *exec.Cmd
 		if kill != "" {
-			w = s.startWorkerProcess(bin, "worker-1")
+			w = s.startProcess(bin, "worker-1")
 		}
 		var task taskView
 		s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "xml_vulnerabilities", "name": "nexpose url", "max_attempts": 3,
@@ -253,7 +253,7 @@ func TestXMLImportSurvivesWorkerKills(t *testing.T) {
 			killAfterApply(t, s, tr.RunID, "xml_imports", w)
 		}
 		if kill != "" {
-			s.startWorkerProcess(bin, "worker-2")
+			s.startProcess(bin, "worker-2")
 		}
 		run := s.waitRun(tr.RunID, 120*time.Second)
 		if run.Status != store.StatusSucceeded || (kill != "" && run.Attempt < 2) || (run.Details["replayed"] == true) != (kill == "after apply") {

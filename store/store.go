@@ -101,6 +101,26 @@ func (s *Store) RunInTx(ctx context.Context, fn func(ctx context.Context, tx *St
 	})
 }
 
+// WithLock runs fn while holding the Postgres advisory lock named name on a connection of its
+// own, so that processes doing the same (several workers starting at once) take turns. The
+// lock goes with the connection if the process dies. Waiting ends with ctx.
+func (s *Store) WithLock(ctx context.Context, name string, fn func(ctx context.Context) error) error {
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return mapError(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(hashtext(?))", "lock:"+name); err != nil {
+		return fmt.Errorf("take lock %s: %w", name, mapError(err))
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = conn.ExecContext(uctx, "SELECT pg_advisory_unlock(hashtext(?))", "lock:"+name)
+	}()
+	return fn(ctx)
+}
+
 func bind(db *bun.DB, q bun.IDB) *Store {
 	return &Store{DB: db, Tasks: &Tasks{db: q}, Runs: &Runs{db: q}, Tokens: &Tokens{db: q}, Audit: &Audit{db: q},
 		SecretChecks: &SecretChecks{db: q}, Directory: &Directory{db: q}, Connectors: &Connectors{db: q}, Events: &Events{db: q}, Files: &Files{db: q},

@@ -83,24 +83,31 @@ func New(opts Options) (sdkworker.Worker, error) {
 	return w, nil
 }
 
-// Reconcile brings Temporal in line with Postgres before the worker starts polling: it
-// registers the search attributes, creates, updates and deletes task schedules, and closes
-// run-history rows whose workflows ended without recording it.
-func Reconcile(ctx context.Context, log *slog.Logger, c client.Client, namespace string, d *dispatch.Dispatcher) error {
-	if err := dispatch.RegisterSearchAttributes(ctx, c, namespace); err != nil {
-		return err
-	}
-	rep, err := d.ReconcileSchedules(ctx)
-	log.Info("schedules reconciled", "synced", rep.Synced, "deleted", rep.Deleted, "error", errString(err))
-	if err != nil {
-		return fmt.Errorf("reconcile schedules: %w", err)
-	}
-	closed, err := d.ReconcileRuns(ctx, time.Minute)
-	log.Info("run history reconciled", "closed", closed, "error", errString(err))
-	if err != nil {
-		return fmt.Errorf("reconcile run history: %w", err)
-	}
-	return nil
+// Reconcile brings Temporal in line with Postgres when a worker starts: it registers the
+// search attributes, makes every task's and connector's schedules match their configuration,
+// deletes schedules whose task or connector is gone, and closes run-history rows whose
+// workflow ended without saying so. Workers starting at once take turns (a Postgres advisory
+// lock), and each schedule is written with its owner's row locked, as the API servers do, so
+// neither a second worker nor a change made through the API meanwhile is undone.
+func Reconcile(ctx context.Context, log *slog.Logger, c client.Client, namespace string, s *store.Store, d *dispatch.Dispatcher) error {
+	waited := time.Now()
+	return s.WithLock(ctx, "worker-reconcile", func(ctx context.Context) error {
+		log.Info("reconciling", "waited_ms", time.Since(waited).Milliseconds())
+		if err := dispatch.RegisterSearchAttributes(ctx, c, namespace); err != nil {
+			return err
+		}
+		rep, err := d.ReconcileSchedules(ctx)
+		log.Info("schedules reconciled", "synced", rep.Synced, "deleted", rep.Deleted, "error", errString(err))
+		if err != nil {
+			return fmt.Errorf("reconcile schedules: %w", err)
+		}
+		closed, err := d.ReconcileRuns(ctx, time.Minute)
+		log.Info("run history reconciled", "closed", closed, "error", errString(err))
+		if err != nil {
+			return fmt.Errorf("reconcile run history: %w", err)
+		}
+		return nil
+	})
 }
 
 func errString(err error) string {

@@ -84,7 +84,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log *slog.Logger, db *bun
 	if err != nil {
 		return err
 	}
-	if err := worker.Reconcile(ctx, log, c, cfg.TemporalNamespace, d); err != nil {
+	if err := worker.Reconcile(ctx, log, c, cfg.TemporalNamespace, s, d); err != nil {
 		return err
 	}
 	w, err := worker.New(worker.Options{Client: c, Store: s, TaskQueue: cfg.TaskQueue, Keyring: cfg.Keyring, XMLDropDir: cfg.XMLDropDir,
