@@ -223,12 +223,13 @@ type runCursor struct {
 }
 
 // List returns one page of runs, newest first, and the cursor of the next page ("" at the end).
+// Details are not read (a listing does not show them; Get does).
 func (s *Runs) List(ctx context.Context, f RunFilter) ([]Run, string, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
 	out := make([]Run, 0, f.Limit+1)
-	q := s.db.NewSelect().Model(&out).Apply(f.Apply)
+	q := s.db.NewSelect().Model(&out).ExcludeColumn("details").Apply(f.Apply)
 	if f.Cursor != "" {
 		var c runCursor
 		if err := decodeCursor(f.Cursor, &c, func() bool { return c.ID != uuid.Nil && !c.StartedAt.IsZero() }, "run"); err != nil {

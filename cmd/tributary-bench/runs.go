@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -23,6 +27,7 @@ func benchRuns(ctx context.Context, args []string) error {
 	rows := fs.Int("rows", 1_000_000, "runs in the table")
 	concurrency := fs.Int("c", 16, "concurrent clients")
 	duration := fs.Duration("d", 10*time.Second, "load duration per endpoint")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the listing's load phase (server and load generator) to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -123,13 +128,85 @@ FROM generate_series(1, ?) AS g`, benchTasks, benchTasks, benchTasks, benchTasks
 	if err != nil {
 		return err
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	lLat, lEl, err := load(ctx, token, *concurrency, *duration, filtered)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}
+	fmt.Println("each endpoint alone, under its own load:")
 	fmt.Println(hLat.report("GET /healthz", hEl))
 	fmt.Println(lLat.report("GET /api/v1/runs (filtered)", lEl))
 	fmt.Printf("p99 ratio listing/health: %.2f\n", float64(lLat.pct(0.99))/float64(hLat.pct(0.99)))
+
+	// Both endpoints under the same load: the clients above keep paging filtered run history
+	// while one probe asks /healthz and a filtered page in turn, so that both answers wait
+	// for the same busy server and database.
+	fmt.Printf("\nboth endpoints under one load (%d clients listing filtered pages, one probe alternating /healthz and a filtered page every 5 ms):\n", *concurrency)
+	bgErr := make(chan error, 1)
+	go func() {
+		_, _, err := load(ctx, token, *concurrency, *duration, filtered)
+		bgErr <- err
+	}()
+	time.Sleep(500 * time.Millisecond) // let the load build up
+	pH, pL, pEl, err := probe(ctx, token, *duration-time.Second, 5*time.Millisecond, base+"/healthz", func(i int) string { return filtered(1000, i) })
+	if err != nil {
+		return err
+	}
+	if err := <-bgErr; err != nil {
+		return err
+	}
+	fmt.Println(pH.report("GET /healthz (probe)", pEl))
+	fmt.Println(pL.report("GET /api/v1/runs (probe)", pEl))
+	fmt.Printf("p99 ratio listing/health under one load: %.2f\n", float64(pL.pct(0.99))/float64(pH.pct(0.99)))
 	cancel()
 	return <-errc
+}
+
+// probe asks health and then listing(i), waiting every between pairs, for duration, and
+// returns each one's latencies.
+func probe(ctx context.Context, token string, duration, every time.Duration, health string, listing func(i int) string) (*latencies, *latencies, time.Duration, error) {
+	hc := &http.Client{}
+	h, l := &latencies{}, &latencies{}
+	get := func(u string, into *latencies) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		t0 := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("GET %s: %s", u, resp.Status)
+		}
+		into.add(time.Since(t0))
+		return err
+	}
+	start := time.Now()
+	for i := 0; time.Since(start) < duration && ctx.Err() == nil; i++ {
+		if err := get(health, h); err != nil {
+			return h, l, 0, err
+		}
+		if err := get(listing(i), l); err != nil {
+			return h, l, 0, err
+		}
+		time.Sleep(every)
+	}
+	return h, l, time.Since(start), nil
 }
