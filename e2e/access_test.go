@@ -89,7 +89,7 @@ func documentedRoles(t *testing.T) map[string]string {
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			role, _ := op.Extensions["x-role"].(string)
-			out[method+" "+strings.NewReplacer("{id}", ":id", "{record_id}", ":record_id", "{source}", ":source").Replace(path)] = role
+			out[method+" "+strings.NewReplacer("{id}", ":id", "{record_id}", ":record_id", "{source}", ":source", "{filepath}", "*filepath").Replace(path)] = role
 		}
 	}
 	return out

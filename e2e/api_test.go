@@ -305,7 +305,7 @@ func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
 	for _, r := range s.router.Routes() {
 		path := r.Path
 		for _, seg := range strings.Split(path, "/") {
-			if strings.HasPrefix(seg, ":") {
+			if strings.HasPrefix(seg, ":") || strings.HasPrefix(seg, "*") { // *name: the rest of the path
 				path = strings.Replace(path, seg, "{"+seg[1:]+"}", 1)
 			}
 		}

@@ -35,7 +35,13 @@ func (a *api) authenticate() gin.HandlerFunc {
 			renderError(c, a.Logger, errRateLimited)
 			return
 		}
-		p, err := a.tokens.Authenticate(c, c.GetHeader("Authorization"))
+		creds, err := a.sessionCredentials(c)
+		if err != nil {
+			a.Logger.WarnContext(c, "session request without its CSRF token refused", "remote", ip, "route", c.FullPath())
+			renderError(c, a.Logger, err)
+			return
+		}
+		p, err := a.tokens.Authenticate(c, creds)
 		if errors.Is(err, auth.ErrNoToken) || errors.Is(err, auth.ErrBadToken) {
 			a.limiter.fail(c, ip)
 			a.Logger.WarnContext(c, "authentication failed", "remote", ip, "route", c.FullPath(), "reason", err.Error())

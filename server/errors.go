@@ -93,6 +93,8 @@ func classify(err error) (int, apiError) {
 		return http.StatusUnauthorized, apiError{Code: "unauthenticated", Message: "send an API token as Authorization: Bearer <token>"}
 	case errors.Is(err, auth.ErrBadToken):
 		return http.StatusUnauthorized, apiError{Code: "invalid_token", Message: "the token is malformed, unknown, expired or revoked"}
+	case errors.Is(err, errCSRF):
+		return http.StatusForbidden, apiError{Code: "csrf", Message: "a change made with a session cookie needs its CSRF token in the X-CSRF-Token header"}
 	case errors.Is(err, errForbidden):
 		return http.StatusForbidden, apiError{Code: "forbidden", Message: "your token's role does not allow this"}
 	case errors.Is(err, errRateLimited):

@@ -49,6 +49,16 @@ type runResponse struct {
 	Details       json.RawMessage  `json:"details,omitempty"`
 	Error         string           `json:"error"`
 	TemporalURL   string           `json:"temporal_ui_url,omitempty"`
+	Progress      *runProgress     `json:"progress,omitempty"`
+}
+
+type runProgress struct {
+	Activity        string          `json:"activity"`
+	Attempt         int32           `json:"attempt"`
+	State           string          `json:"state"`
+	LastHeartbeatAt *time.Time      `json:"last_heartbeat_at"`
+	Heartbeat       json.RawMessage `json:"heartbeat,omitempty"`
+	LastFailure     string          `json:"last_failure,omitempty"`
 }
 
 type runList struct {

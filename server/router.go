@@ -105,6 +105,14 @@ func (a *api) routes() []route {
 		r("GET", "/metrics", auth.Public, a.metrics),
 		r("GET", "/readyz", auth.Public, a.ready),
 
+		// The web console's files (no data in them) and its sign-in: an API token for a
+		// session cookie (see session.go).
+		r("GET", "/console/*filepath", auth.Public, a.consoleFiles()),
+		// The console's sign-in: an API token for a session cookie (see session.go).
+		r("POST", "/api/v1/session", auth.Public, a.createSession),
+		r("GET", "/api/v1/session", auth.Viewer, a.getSession),
+		r("DELETE", "/api/v1/session", auth.Public, a.deleteSession),
+
 		r("GET", "/api/v1/openapi.yaml", auth.Viewer, a.openAPI),
 		r("GET", "/api/v1/task-types", auth.Viewer, a.listTaskTypes),
 

@@ -1,11 +1,15 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/valid"
@@ -60,7 +64,51 @@ func (a *api) getRun(c *gin.Context) {
 		renderError(c, a.Logger, err)
 		return
 	}
-	c.JSON(http.StatusOK, a.runView(r, true))
+	v := a.runView(r, true)
+	if r.Status == store.StatusRunning {
+		v.Progress = a.runProgress(c, r)
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+// runProgress asks Temporal for the running run's activity and its last heartbeat; nil when
+// Temporal cannot say (the run is shown without it).
+func (a *api) runProgress(ctx context.Context, r *store.Run) *runProgress {
+	if a.Temporal == nil || r.WorkflowID == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	desc, err := a.Temporal.DescribeWorkflowExecution(ctx, r.WorkflowID, r.WorkflowRunID)
+	if err != nil {
+		a.Logger.DebugContext(ctx, "run progress unavailable", "run", r.ID, "error", err.Error())
+		return nil
+	}
+	for _, pa := range desc.GetPendingActivities() {
+		p := &runProgress{Activity: pa.GetActivityType().GetName(), Attempt: pa.GetAttempt(), State: "unknown"}
+		switch pa.GetState() {
+		case enumspb.PENDING_ACTIVITY_STATE_SCHEDULED:
+			p.State = "scheduled"
+		case enumspb.PENDING_ACTIVITY_STATE_STARTED:
+			p.State = "started"
+		case enumspb.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED:
+			p.State = "cancel_requested"
+		}
+		if t := pa.GetLastHeartbeatTime(); t != nil {
+			ht := t.AsTime()
+			p.LastHeartbeatAt = &ht
+		}
+		// Heartbeat details are written by our activities with the default JSON converter.
+		if ps := pa.GetHeartbeatDetails().GetPayloads(); len(ps) > 0 && string(ps[0].GetMetadata()["encoding"]) == "json/plain" &&
+			len(ps[0].GetData()) <= 16<<10 && bytes.HasPrefix(ps[0].GetData(), []byte("{")) && json.Valid(ps[0].GetData()) {
+			p.Heartbeat = ps[0].GetData()
+		}
+		if f := pa.GetLastFailure(); f != nil {
+			p.LastFailure = f.GetMessage()
+		}
+		return p
+	}
+	return nil
 }
 
 // runFilter reads and checks the query of a run listing.

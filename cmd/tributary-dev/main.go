@@ -191,6 +191,7 @@ func run() error {
 	fmt.Printf(`
 Tributary development stack is up.
 
+  Console       http://%s/console/   (sign in with the admin token below)
   API           http://%s/api/v1   (OpenAPI: http://%s/api/v1/openapi.yaml, metrics: http://%s/metrics)
   Temporal UI   %s/namespaces/%s/workflows
   Temporal      %s  namespace %s, task queue %s
@@ -205,7 +206,7 @@ Tributary development stack is up.
   Try: curl -H 'Authorization: Bearer %s' http://%s/api/v1/runs
 
 Press Ctrl-C to stop.
-`, apiAddr, apiAddr, apiAddr, tmp.UIURL, tmp.Namespace, tmp.FrontendAddr, tmp.Namespace, cfg.TaskQueue, dbURL, demoLine, scannerLines, feedsLine, dropDir, dataOutLine, token, token, apiAddr)
+`, apiAddr, apiAddr, apiAddr, apiAddr, tmp.UIURL, tmp.Namespace, tmp.FrontendAddr, tmp.Namespace, cfg.TaskQueue, dbURL, demoLine, scannerLines, feedsLine, dropDir, dataOutLine, token, token, apiAddr)
 
 	var firstErr error
 	select {

@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tributary-io/tributary/auth"
+	"github.com/tributary-io/tributary/internal/qualyssim"
+)
+
+// browser starts a headless Debian Chromium for the test (scripts/test installs it); the
+// flags keep it from reaching for Google's services, which this network refuses.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed (scripts/test installs Debian's chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(1366, 860))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancelT)
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// screenshot saves the page as name.png: into docs/console when UPDATE_SCREENSHOTS is set
+// (the README shows them), else into the test's temporary directory.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := t.TempDir()
+	if os.Getenv("UPDATE_SCREENSHOTS") != "" {
+		dir = filepath.Join("..", "docs", "console")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// In a real headless Chromium: a wrong token is refused next to its field; an operator signs
+// in, sees the overview, runs a task from the tasks page and watches its run finish on the run
+// page without reloading it, then finds it in the run history; a change the page sends without
+// the CSRF token is refused; a viewer sees no Run now buttons.
+func TestConsoleInBrowser(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	tg := newTarget(t, func(w http.ResponseWriter, _ *http.Request, call int64) {
+		if call == 1 {
+			time.Sleep(3 * time.Second) // long enough to be seen running
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	s.createHTTPTask("Nightly asset export — a deliberately long task name that must wrap and not break the table layout", tg.srv.URL, map[string]any{"schedule": "0 2 * * *"})
+	task := s.createHTTPTask("browser-task", tg.srv.URL, nil)
+	s.runTask(s.createHTTPTask("failing-task", "http://127.0.0.1:9/unreachable", nil), "failed")
+	op := s.newToken("Olivia Operator", auth.Operator)
+	viewer := s.newToken("Victor Viewer", auth.Viewer)
+
+	ctx := browser(t)
+	text := func(sel string) string {
+		waitText(t, ctx, sel, "")
+		out, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("%s: %v", sel, err)
+		}
+		return out
+	}
+	// visit changes the page's hash, as a click on a link does (a Navigate to the same
+	// document with another hash would wait for a load that never comes).
+	visit := func(hash string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[string](`location.hash = `+strconv.Quote(hash))(ctx, tg)
+			return err
+		})
+	}
+	do := func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// open goes to a page and waits until sel shows want.
+	open := func(hash, sel, want string) {
+		t.Helper()
+		do(visit(hash))
+		waitText(t, ctx, sel, want)
+	}
+	click := func(sel string) {
+		t.Helper()
+		do(chromedp.Click(chromedp.CSS(sel)))
+	}
+	signIn := func(token string, name string) {
+		if err := chromedp.Do(ctx, visit("#/login")); err != nil {
+			t.Fatal(err)
+		}
+		waitText(t, ctx, "#signin", "Sign in")
+		if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS("#signin"))); err != nil {
+			t.Fatalf("sign in: %v", err)
+		}
+		waitText(t, ctx, "#who", name)
+		waitText(t, ctx, "h1", "Overview")
+	}
+
+	// A wrong token: refused, with the reason next to the field.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(s.api.URL+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), "trb_not-a-real-token"),
+		chromedp.Click(chromedp.CSS("#signin")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "#token-error", "not valid")
+	screenshot(t, ctx, "sign-in")
+
+	signIn(op, "Olivia Operator (operator)")
+	if who := text("#who"); !strings.Contains(who, "Olivia Operator (operator)") {
+		t.Fatalf("signed in as %q", who)
+	}
+	waitText(t, ctx, "#failed-24h", "1")
+	screenshot(t, ctx, "overview")
+
+	// Run a task from the tasks page; the run page follows the run to its end by itself.
+	row := `tr[data-task="browser-task"] button.run-now`
+	open("#/tasks", row, "Run now")
+	screenshot(t, ctx, "tasks")
+	click(row)
+	waitText(t, ctx, "#run-status", "")
+	waitText(t, ctx, "#progress", "activity")
+	screenshot(t, ctx, "run-running")
+	waitText(t, ctx, "#run-status", "succeeded")
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.Contains(loc, "#/runs/") {
+		t.Fatalf("after run now the page is %s (%v)", loc, err)
+	}
+	screenshot(t, ctx, "run")
+	// A second click while a run of the type is in progress would be a 409; here the run is
+	// over, and the run history lists it.
+	open("#/runs?task_id="+task.ID, "table", "succeeded")
+	open("#/runs", "table", "failing-task")
+	screenshot(t, ctx, "runs")
+
+	// Discover on a connector against the Qualys simulator, from the connectors page.
+	sim := qualyssim.New(qualyssim.Options{Seed: 5, AssetGroups: 2, HostsPerGroup: 2, DetectionsPerHost: 1})
+	defer sim.Close()
+	s.must(http.StatusCreated, "POST", "/api/v1/connectors", map[string]any{"tool_type": "qualys", "name": "Qualys EU", "base_url": sim.URL,
+		"config": map[string]any{"username": "sim", "password": "sim-password", "allow_plaintext_http": true}}, nil)
+	discover := `tr[data-connector="Qualys EU"] button.discover`
+	open("#/connectors", discover, "Discover")
+	screenshot(t, ctx, "connectors")
+	click(discover)
+	waitText(t, ctx, "#run-status", "succeeded")
+	waitText(t, ctx, "main", "connector_discover")
+
+	// The page's own script sends changes with the CSRF token; without it they are refused.
+	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/api/v1/tasks/`+task.ID+`/runs", {method: "POST", credentials: "same-origin"}).then(r => r.status)`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != http.StatusForbidden {
+		t.Fatalf("a change without the CSRF token answered %d", status)
+	}
+
+	// A viewer sees the tasks but no button to run them.
+	click("#signout")
+	waitText(t, ctx, "#token", "")
+	signIn(viewer, "Victor Viewer (viewer)")
+	open("#/tasks", `tr[data-task="browser-task"]`, "browser-task")
+	buttons, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("button.run-now").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if buttons != 0 {
+		t.Fatalf("a viewer sees %d Run now buttons", buttons)
+	}
+}
+
+// waitText waits until the element sel contains want.
+func waitText(t *testing.T, ctx context.Context, sel, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var got string
+	for time.Now().Before(deadline) {
+		try, cancel := context.WithTimeout(ctx, 2*time.Second)
+		n, err := chromedp.Run(try, chromedp.Evaluate[int](`document.querySelectorAll(`+strconv.Quote(sel)+`).length`))
+		if err == nil && n > 0 {
+			if got, err = chromedp.Run(try, chromedp.Text(chromedp.CSS(sel))); err == nil && strings.Contains(got, want) {
+				cancel()
+				return
+			}
+		}
+		cancel()
+		time.Sleep(200 * time.Millisecond)
+	}
+	page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash + " | " + document.body.innerText`))
+	t.Fatalf("%s says %q, want %q; the page: %.1500s", sel, got, want, page)
+}
