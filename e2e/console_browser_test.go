@@ -51,6 +51,11 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 			t.Fatal(err)
 		}
 	}
+	// Every page photographed is also checked for values the script failed to render.
+	junk, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector("main").innerText.match(/\b(null|undefined|NaN)\b|\[object Object\]/) || [""])[0]`))
+	if err != nil || junk != "" {
+		t.Fatalf("the %s page shows %q (%v)", name, junk, err)
+	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +82,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	s.runTask(s.createHTTPTask("failing-task", "http://127.0.0.1:9/unreachable", nil), "failed")
 	op := s.newToken("Olivia Operator", auth.Operator)
 	viewer := s.newToken("Victor Viewer", auth.Viewer)
+	admin := s.newToken("Ada Admin", auth.Admin)
 
 	ctx := browser(t)
 	text := func(sel string) string {
@@ -107,9 +113,20 @@ func TestConsoleInBrowser(t *testing.T) {
 		do(visit(hash))
 		waitText(t, ctx, sel, want)
 	}
+	// click clicks sel; a page that re-renders between finding the node and clicking it
+	// gets another try.
 	click := func(sel string) {
 		t.Helper()
-		do(chromedp.Click(chromedp.CSS(sel)))
+		var err error
+		for range 3 {
+			if err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err == nil || !strings.Contains(err.Error(), "Could not find node") {
+				break
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("click %s: %v", sel, err)
+		}
 	}
 	signIn := func(token string, name string) {
 		if err := chromedp.Do(ctx, visit("#/login")); err != nil {
@@ -161,17 +178,47 @@ func TestConsoleInBrowser(t *testing.T) {
 	open("#/runs", "table", "failing-task")
 	screenshot(t, ctx, "runs")
 
-	// Discover on a connector against the Qualys simulator, from the connectors page.
-	sim := qualyssim.New(qualyssim.Options{Seed: 5, AssetGroups: 2, HostsPerGroup: 2, DetectionsPerHost: 1})
+	// An admin does the whole connector flow in the browser: creates a connector against the
+	// Qualys simulator (a missing username is shown next to its field), discovers, maps a
+	// record to a product, syncs, and reads the record's findings.
+	sim := qualyssim.New(qualyssim.Options{Seed: 5, AssetGroups: 2, HostsPerGroup: 2, DetectionsPerHost: 2})
 	defer sim.Close()
-	s.must(http.StatusCreated, "POST", "/api/v1/connectors", map[string]any{"tool_type": "qualys", "name": "Qualys EU", "base_url": sim.URL,
-		"config": map[string]any{"username": "sim", "password": "sim-password", "allow_plaintext_http": true}}, nil)
-	discover := `tr[data-connector="Qualys EU"] button.discover`
-	open("#/connectors", discover, "Discover")
-	screenshot(t, ctx, "connectors")
-	click(discover)
+	click("#signout")
+	waitText(t, ctx, "#token", "")
+	signIn(admin, "Ada Admin (admin)")
+	open("#/connectors", "#new-connector", "New connector")
+	click("#new-connector")
+	waitText(t, ctx, "#save", "Create connector")
+	do(chromedp.SendKeys(chromedp.CSS("#f-name"), "Qualys EU"), chromedp.SendKeys(chromedp.CSS("#f-base_url"), sim.URL),
+		chromedp.SendKeys(chromedp.CSS("#f-config-password"), "sim-password"), chromedp.Click(chromedp.CSS(`input[name="config.allow_plaintext_http"]`)))
+	click("#save")
+	waitText(t, ctx, `label:has(#f-config-username) .field-error`, "config.username")
+	screenshot(t, ctx, "connector-form-error")
+	do(chromedp.SendKeys(chromedp.CSS("#f-config-username"), "sim"))
+	click("#save")
+	waitText(t, ctx, "h1", "Qualys EU")
+	connectorPage, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	click("button.discover")
 	waitText(t, ctx, "#run-status", "succeeded")
-	waitText(t, ctx, "main", "connector_discover")
+	open(connectorPage, "#records", "unmapped")
+	screenshot(t, ctx, "connector-records")
+	click("#records tbody tr:first-child button.map")
+	waitText(t, ctx, "#records tbody tr:first-child button.unmap", "Unmap")
+	click("button.sync")
+	waitText(t, ctx, "#run-status", "succeeded")
+	waitText(t, ctx, "main", "connector_sync")
+	open(connectorPage, "#records", "succeeded")
+	screenshot(t, ctx, "connector")
+	click(`#records a[href^="#/findings"]`)
+	waitText(t, ctx, "#findings", "First seen")
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#findings tbody tr").length`))
+	if err != nil || rows == 0 {
+		t.Fatalf("the mapped record's findings page lists %d findings (%v)", rows, err)
+	}
+	screenshot(t, ctx, "findings")
 
 	// The page's own script sends changes with the CSRF token; without it they are refused.
 	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/api/v1/tasks/`+task.ID+`/runs", {method: "POST", credentials: "same-origin"}).then(r => r.status)`,

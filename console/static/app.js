@@ -38,6 +38,21 @@ function toast(msg, bad, link) {
   setTimeout(() => el.remove(), 8000);
 }
 
+// showErrors puts the API's field errors next to the inputs they name (an input's name is
+// the API's field path, such as "config.username"); the rest go above the form.
+function showErrors(form, err) {
+  for (const el of form.querySelectorAll(".field-error")) el.remove();
+  const fields = (err.body && err.body.fields) || [];
+  const general = [];
+  for (const f of fields) {
+    const input = form.querySelector(`[name="${CSS.escape(f.field)}"]`);
+    const msg = h("span", { class: "field-error", role: "alert" }, f.field + " " + f.message);
+    if (input) input.closest("label").append(msg); else general.push(msg);
+  }
+  if (!fields.length) general.push(h("span", { class: "field-error", role: "alert" }, err.message));
+  form.prepend(...general.map((m) => h("p", {}, m)));
+}
+
 class APIError extends Error {
   constructor(status, body) {
     super((body && body.error && body.error.message) || "HTTP " + status);
@@ -67,7 +82,7 @@ async function api(method, path, body) {
 
 function page(title, ...content) {
   const main = document.getElementById("main");
-  main.replaceChildren(h("h1", {}, title), ...content);
+  main.replaceChildren(h("h1", {}, title), ...content.flat().filter((c) => c !== null && c !== undefined && c !== false));
   document.title = title + " · Tributary";
 }
 
@@ -236,16 +251,122 @@ async function tasksPage() {
 // ---- connectors ----
 async function connectorsPage() {
   const conns = await api("GET", "/api/v1/connectors");
-  page("Connectors", conns.items.length === 0 ? h("p", { class: "muted" }, "No connectors yet.") :
+  page("Connectors", can("admin") ? h("p", {}, h("a", { class: "button", href: "#/connectors/new", id: "new-connector" }, "New connector")) : null,
+    conns.items.length === 0 ? h("p", { class: "muted" }, "No connectors yet.") :
     h("table", {},
       h("thead", {}, h("tr", {}, ["Name", "Tool", "Server", "Schedules", "Enabled", ""].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, conns.items.map((c) => h("tr", { "data-connector": c.name },
-        h("td", {}, h("a", { href: "#/runs?connector_id=" + c.id }, c.name)), h("td", {}, c.tool_type), h("td", {}, c.base_url),
+        h("td", {}, h("a", { href: "#/connectors/" + c.id }, c.name)), h("td", {}, c.tool_type), h("td", {}, c.base_url),
         h("td", {}, "discover " + (c.discover_schedule || "—") + " · sync " + (c.sync_schedule || "—")),
         h("td", {}, c.enabled ? "yes" : "no"),
         h("td", {}, can("operator") ? h("div", { class: "actions" },
           h("button", { type: "button", class: "secondary discover", onclick: (e) => startRun("/api/v1/connectors/" + c.id + "/discover", e.target) }, "Discover"),
           h("button", { type: "button", class: "secondary sync", onclick: (e) => startRun("/api/v1/connectors/" + c.id + "/sync", e.target) }, "Sync")) : null))))));
+}
+
+// A labelled input whose name is the API field it fills.
+function field(label, name, attrs) {
+  return h("label", {}, label, h("input", Object.assign({ name, id: "f-" + name.replace(/\./g, "-") }, attrs || {})));
+}
+
+async function connectorFormPage() {
+  const types = await api("GET", "/api/v1/connector-types");
+  const form = h("form", { class: "edit", id: "connector-form", onsubmit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    const body = {
+      tool_type: f.get("tool_type"), name: f.get("name"), base_url: f.get("base_url"),
+      discover_schedule: f.get("discover_schedule"), sync_schedule: f.get("sync_schedule"),
+      timezone: f.get("timezone") || Intl.DateTimeFormat().resolvedOptions().timeZone,
+      config: { username: f.get("config.username"), password: f.get("config.password"), allow_plaintext_http: f.get("config.allow_plaintext_http") === "on" },
+    };
+    try {
+      const c = await api("POST", "/api/v1/connectors", body);
+      location.hash = "#/connectors/" + c.id;
+    } catch (x) { showErrors(form, x); }
+  } },
+  h("label", {}, "Tool", h("select", { name: "tool_type", id: "f-tool_type" }, types.items.map((t) => h("option", { value: t.name }, t.title)))),
+  field("Name", "name", { required: true, maxlength: 200 }),
+  field("Server URL", "base_url", { required: true, placeholder: "https://qualysapi.qualys.eu" }),
+  field("Username", "config.username"),
+  field("Password (write-only: never shown again)", "config.password", { type: "password", autocomplete: "new-password" }),
+  h("label", { class: "check" }, h("input", { type: "checkbox", name: "config.allow_plaintext_http" }), "Allow plain HTTP (test servers only)"),
+  field("Discover schedule (cron, optional)", "discover_schedule", { placeholder: "0 6 * * *" }),
+  field("Sync schedule (cron, optional)", "sync_schedule", { placeholder: "0 7 * * *" }),
+  field("Time zone of the schedules", "timezone", { placeholder: Intl.DateTimeFormat().resolvedOptions().timeZone }),
+  h("div", { class: "actions" }, h("button", { type: "submit", id: "save" }, "Create connector"), h("a", { href: "#/connectors" }, "Cancel")));
+  page("New connector", form);
+}
+
+async function connectorPage(id) {
+  const base = "/api/v1/connectors/" + encodeURIComponent(id);
+  const [c, recs, ops] = await Promise.all([api("GET", base), api("GET", base + "/records?limit=200"), api("GET", base + "/operations?limit=20")]);
+  const recAction = (r, what, body) => async (e) => {
+    e.target.disabled = true;
+    try { await api("POST", base + "/records/" + r.id + "/" + what, body ? body() : undefined); route(); } catch (x) { e.target.disabled = false; toast(x.message, true); }
+  };
+  const recordRow = (r) => {
+    const product = h("input", { name: "product_name", "aria-label": "Product for " + r.name, value: r.product_name || r.name, size: 18 });
+    return h("tr", { "data-record": r.name },
+      h("td", {}, r.name, r.vendor_missing ? h("span", { class: "error" }, " (gone from the tool)") : null),
+      h("td", {}, r.state), h("td", {}, r.product_name || "—"),
+      h("td", {}, when(r.first_seen_at)), h("td", {}, when(r.last_seen_at)),
+      h("td", {}, r.last_sync_status ? [status(r.last_sync_status), r.last_sync_error ? h("div", { class: "error" }, r.last_sync_error) : null] : "—",
+        r.state === "mapped" ? h("div", {}, h("a", { href: "#/findings?record_id=" + r.id }, "findings")) : null),
+      h("td", {}, can("admin") ? h("div", { class: "actions" },
+        r.state !== "mapped" ? [product, h("button", { type: "button", class: "map", onclick: recAction(r, "map", () => ({ product_name: product.value.trim() })) }, "Map")] : null,
+        r.state !== "ignored" ? h("button", { type: "button", class: "secondary ignore", onclick: recAction(r, "ignore") }, "Ignore") : null,
+        r.state !== "unmapped" ? h("button", { type: "button", class: "secondary unmap", onclick: recAction(r, "unmap") }, "Unmap") : null) : null));
+  };
+  const test = async (e) => {
+    e.target.disabled = true;
+    try {
+      const r = await api("POST", base + "/test-connection");
+      toast((r.ok ? "Connection works: " : "Connection failed: ") + r.message + " (" + r.duration_ms + " ms)", !r.ok);
+    } catch (x) { toast(x.message, true); }
+    e.target.disabled = false;
+  };
+  page(c.name,
+    h("dl", { class: "kv" }, h("dt", {}, "Tool"), h("dd", {}, c.tool_type), h("dt", {}, "Server"), h("dd", {}, c.base_url),
+      h("dt", {}, "Schedules"), h("dd", {}, "discover " + (c.discover_schedule || "—") + " · sync " + (c.sync_schedule || "—") + " (" + c.timezone + ")"),
+      h("dt", {}, "Enabled"), h("dd", {}, c.enabled ? "yes" : "no")),
+    can("operator") ? h("div", { class: "actions bar-actions" },
+      h("button", { type: "button", class: "discover", onclick: (e) => startRun(base + "/discover", e.target) }, "Discover"),
+      h("button", { type: "button", class: "sync", onclick: (e) => startRun(base + "/sync", e.target) }, "Sync"),
+      h("button", { type: "button", class: "secondary", id: "test-connection", onclick: test }, "Test connection")) : null,
+    h("h2", {}, "Records"),
+    recs.items.length === 0 ? h("p", { class: "muted" }, "No records yet: run Discover.") :
+      h("table", { id: "records" }, h("thead", {}, h("tr", {}, ["Record", "State", "Product", "First discovered", "Last discovered", "Last sync", ""].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, recs.items.map(recordRow))),
+    h("h2", {}, "Operations"),
+    ops.items.length === 0 ? h("p", { class: "muted" }, "No operations yet.") : runsTable(ops.items),
+    ops.next_cursor ? h("p", {}, h("a", { href: "#/runs?connector_id=" + c.id }, "All operations →")) : null);
+}
+
+// ---- findings ----
+async function findingsPage(params) {
+  const q = new URLSearchParams(params);
+  if (!q.has("limit")) q.set("limit", "100");
+  const list = await api("GET", "/api/v1/findings?" + q.toString());
+  const sel = (name, opts) => h("select", { name }, h("option", { value: "" }, "any"), opts.map((o) => h("option", { value: o, selected: params.get(name) === o }, o)));
+  const form = h("form", { class: "filters", onsubmit: (e) => {
+    e.preventDefault();
+    const f = new URLSearchParams();
+    for (const [k, v] of new FormData(e.target)) if (v) f.set(k, v);
+    location.hash = "#/findings?" + f.toString();
+  } },
+  h("label", {}, "Severity", sel("severity", ["Critical", "High", "Medium", "Low", "Info"])),
+  h("label", {}, "Active", sel("active", ["true", "false"])),
+  h("label", {}, "Known exploited", sel("known_exploited", ["true"])),
+  ["record_id", "product_id", "test_id"].map((k) => params.get(k) ? h("input", { type: "hidden", name: k, value: params.get(k) }) : null),
+  h("button", { type: "submit" }, "Filter"));
+  const next = list.next_cursor ? (() => { const n = new URLSearchParams(params); n.set("cursor", list.next_cursor); return h("p", {}, h("a", { href: "#/findings?" + n.toString() }, "More →")); })() : null;
+  page("Findings", form, list.items.length === 0 ? h("p", { class: "muted" }, "No findings match.") :
+    h("table", { id: "findings" }, h("thead", {}, h("tr", {}, ["Severity", "Title", "Host", "CVEs", "Active", "First seen", "Last seen"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, list.items.map((f) => h("tr", {},
+        h("td", {}, h("span", { class: "sev " + f.severity }, f.severity)), h("td", {}, f.title, f.known_exploited ? h("span", { class: "error" }, " · known exploited") : null),
+        h("td", {}, [f.host, f.ip].filter(Boolean).join(" · ") + (f.port ? ":" + f.port : "")), h("td", {}, (f.cves || []).join(", ") || "—"),
+        h("td", {}, f.active ? "yes" : "no"), h("td", {}, when(f.first_seen)), h("td", {}, when(f.last_seen)))))), next);
 }
 
 // ---- routing ----
@@ -276,6 +397,9 @@ async function routeOnce() {
     else if (path.startsWith("/runs/")) await runPage(path.slice(6));
     else if (path === "/tasks") await tasksPage();
     else if (path === "/connectors") await connectorsPage();
+    else if (path === "/connectors/new") await connectorFormPage();
+    else if (path.startsWith("/connectors/")) await connectorPage(path.slice(12));
+    else if (path === "/findings") await findingsPage(params);
     else page("Not found", h("p", {}, "No such page."));
   } catch (x) {
     if (x.status !== 401) failed(x);
