@@ -187,23 +187,27 @@ func (d *Dispatcher) ReconcileSchedules(ctx context.Context) (ReconcileReport, e
 	}
 	want := map[string]bool{}
 	var errs []error
+	// syncLocked writes one owner's schedules in a transaction holding its row; an owner
+	// deleted meanwhile took its schedules with it.
+	syncLocked := func(fn func(ctx context.Context, tx *store.Store) error) {
+		switch err := d.opts.Store.RunInTx(ctx, fn); {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			rep.Synced++
+		}
+	}
 	for i := range tasks {
 		id := tasks[i].ID
 		want[workflows.TaskScheduleID(id.String())] = true // whatever its schedule is now
-		err := d.opts.Store.RunInTx(ctx, func(ctx context.Context, tx *store.Store) error {
+		syncLocked(func(ctx context.Context, tx *store.Store) error {
 			t, err := tx.Tasks.GetForUpdate(ctx, id)
 			if err != nil {
 				return err
 			}
 			return d.SyncTaskSchedule(ctx, t)
 		})
-		switch {
-		case errors.Is(err, store.ErrNotFound): // deleted meanwhile, with its schedule
-		case err != nil:
-			errs = append(errs, err)
-		default:
-			rep.Synced++
-		}
 	}
 	conns, err := d.opts.Store.Connectors.List(ctx)
 	if err != nil {
@@ -214,7 +218,7 @@ func (d *Dispatcher) ReconcileSchedules(ctx context.Context) (ReconcileReport, e
 		for _, op := range []string{workflows.OpDiscover, workflows.OpSync} {
 			want[workflows.ConnectorScheduleID(id.String(), op)] = true
 		}
-		err := d.opts.Store.RunInTx(ctx, func(ctx context.Context, tx *store.Store) error {
+		syncLocked(func(ctx context.Context, tx *store.Store) error {
 			c, err := tx.Connectors.GetForUpdate(ctx, id)
 			if err != nil {
 				return err
@@ -225,13 +229,6 @@ func (d *Dispatcher) ReconcileSchedules(ctx context.Context) (ReconcileReport, e
 			}
 			return d.SyncConnectorSchedules(ctx, c, attempts)
 		})
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			errs = append(errs, err)
-		default:
-			rep.Synced++
-		}
 	}
 	it, err := d.opts.Client.ScheduleClient().List(ctx, client.ScheduleListOptions{PageSize: 500})
 	if err != nil {

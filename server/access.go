@@ -26,36 +26,55 @@ var (
 	errRateLimited = errors.New("too many failed authentications")
 )
 
-// authenticate checks the bearer token and remembers the caller.
+// authenticate checks the bearer token (or the console's session cookie) and remembers the
+// caller.
 func (a *api) authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ip := c.ClientIP()
-		if a.limiter.blocked(ip) {
-			c.Header("Retry-After", strconv.Itoa(a.limiter.retryAfterSeconds()))
-			renderError(c, a.Logger, errRateLimited)
+		if a.refuseBlocked(c) {
 			return
 		}
 		creds, err := a.sessionCredentials(c)
 		if err != nil {
-			a.Logger.WarnContext(c, "session request without its CSRF token refused", "remote", ip, "route", c.FullPath())
+			a.Logger.WarnContext(c, "session request without its CSRF token refused", "remote", c.ClientIP(), "route", c.FullPath())
 			renderError(c, a.Logger, err)
 			return
 		}
-		p, err := a.tokens.Authenticate(c, creds)
-		if errors.Is(err, auth.ErrNoToken) || errors.Is(err, auth.ErrBadToken) {
-			a.limiter.fail(c, ip)
-			a.Logger.WarnContext(c, "authentication failed", "remote", ip, "route", c.FullPath(), "reason", err.Error())
-			c.Header("WWW-Authenticate", `Bearer realm="tributary"`)
-			renderError(c, a.Logger, err)
-			return
-		}
-		if err != nil {
-			renderError(c, a.Logger, err)
+		p, ok := a.checkCredentials(c, creds)
+		if !ok {
 			return
 		}
 		c.Set(principalKey, p)
 		c.Next()
 	}
+}
+
+// refuseBlocked answers 429 to a client address over its failed-authentication limit.
+func (a *api) refuseBlocked(c *gin.Context) bool {
+	if !a.limiter.blocked(c.ClientIP()) {
+		return false
+	}
+	c.Header("Retry-After", strconv.Itoa(a.limiter.retryAfterSeconds()))
+	renderError(c, a.Logger, errRateLimited)
+	return true
+}
+
+// checkCredentials authenticates an Authorization header value; a missing or bad token counts
+// towards the client's failed-authentication limit and is answered here, as is any other error.
+func (a *api) checkCredentials(c *gin.Context, header string) (auth.Principal, bool) {
+	p, err := a.tokens.Authenticate(c, header)
+	if errors.Is(err, auth.ErrNoToken) || errors.Is(err, auth.ErrBadToken) {
+		ip := c.ClientIP()
+		a.limiter.fail(c, ip)
+		a.Logger.WarnContext(c, "authentication failed", "remote", ip, "route", c.FullPath(), "reason", err.Error())
+		c.Header("WWW-Authenticate", `Bearer realm="tributary"`)
+		renderError(c, a.Logger, err)
+		return p, false
+	}
+	if err != nil {
+		renderError(c, a.Logger, err)
+		return p, false
+	}
+	return p, true
 }
 
 // require refuses callers whose role does not allow need.

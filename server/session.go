@@ -11,7 +11,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/store"
 	"github.com/tributary-io/tributary/valid"
 )
@@ -51,9 +50,7 @@ type sessionResponse struct {
 // createSession exchanges an API token for a session cookie. Failures count towards the
 // client's failed-authentication limit like a bad Authorization header.
 func (a *api) createSession(c *gin.Context) {
-	ip := c.ClientIP()
-	if a.limiter.blocked(ip) {
-		renderError(c, a.Logger, errRateLimited)
+	if a.refuseBlocked(c) {
 		return
 	}
 	var req sessionRequest
@@ -65,15 +62,8 @@ func (a *api) createSession(c *gin.Context) {
 		renderError(c, a.Logger, err)
 		return
 	}
-	p, err := a.tokens.Authenticate(c, "Bearer "+req.Token)
-	if errors.Is(err, auth.ErrNoToken) || errors.Is(err, auth.ErrBadToken) {
-		a.limiter.fail(c, ip)
-		a.Logger.WarnContext(c, "console sign-in failed", "remote", ip, "reason", err.Error())
-		renderError(c, a.Logger, auth.ErrBadToken)
-		return
-	}
-	if err != nil {
-		renderError(c, a.Logger, err)
+	p, ok := a.checkCredentials(c, "Bearer "+req.Token)
+	if !ok {
 		return
 	}
 	raw := make([]byte, 32)

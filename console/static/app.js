@@ -160,24 +160,37 @@ function runsTable(items) {
 }
 
 async function runsPage(params) {
-  const q = new URLSearchParams(params);
-  const items = await api("GET", "/api/v1/runs?" + q.toString());
-  const sel = (name, opts) => h("select", { name, id: "f-" + name }, h("option", { value: "" }, "any"),
-    opts.map((o) => h("option", { value: o, selected: params.get(name) === o }, o)));
-  const form = h("form", { class: "filters", onsubmit: (e) => {
+  const items = await api("GET", "/api/v1/runs?" + new URLSearchParams(params).toString());
+  page("Runs", filterForm("runs", params, [
+    ["Status", "status", ["running", "succeeded", "failed", "skipped", "cancelled", "timed_out"]],
+    ["Kind", "kind", ["task", "connector_discover", "connector_sync"]],
+    ["Trigger", "trigger", ["scheduled", "manual", "api"]]], ["task_id", "connector_id"]),
+  items.items.length ? runsTable(items.items) : h("p", { class: "muted" }, "No runs match."),
+  nextLink("runs", params, items.next_cursor, "Older runs →"));
+}
+
+// filterForm is a row of selects ([label, parameter, values]) that goes to route with the
+// chosen values, keeping the scope parameters named in keep; paging starts again.
+function filterForm(route, params, selects, keep) {
+  return h("form", { class: "filters", onsubmit: (e) => {
     e.preventDefault();
     const f = new URLSearchParams();
     for (const [k, v] of new FormData(e.target)) if (v) f.set(k, v);
-    location.hash = "#/runs?" + f.toString();
+    location.hash = "#/" + route + "?" + f.toString();
   } },
-  h("label", {}, "Status", sel("status", ["running", "succeeded", "failed", "skipped", "cancelled", "timed_out"])),
-  h("label", {}, "Kind", sel("kind", ["task", "connector_discover", "connector_sync"])),
-  h("label", {}, "Trigger", sel("trigger", ["scheduled", "manual", "api"])),
-  params.get("task_id") ? h("input", { type: "hidden", name: "task_id", value: params.get("task_id") }) : null,
-  params.get("connector_id") ? h("input", { type: "hidden", name: "connector_id", value: params.get("connector_id") }) : null,
+  selects.map(([label, name, values]) => h("label", {}, label,
+    h("select", { name, id: "f-" + name }, h("option", { value: "" }, "any"),
+      values.map((v) => h("option", { value: v, selected: params.get(name) === v }, v))))),
+  keep.map((k) => params.get(k) ? h("input", { type: "hidden", name: k, value: params.get(k) }) : null),
   h("button", { type: "submit" }, "Filter"));
-  const more = items.next_cursor ? h("p", {}, h("a", { href: "#/runs?" + (() => { const n = new URLSearchParams(params); n.set("cursor", items.next_cursor); return n.toString(); })() }, "Older runs →")) : null;
-  page("Runs", form, items.items.length ? runsTable(items.items) : h("p", { class: "muted" }, "No runs match."), more);
+}
+
+// nextLink links to the next page of a listing, when there is one.
+function nextLink(route, params, cursor, text) {
+  if (!cursor) return null;
+  const n = new URLSearchParams(params);
+  n.set("cursor", cursor);
+  return h("p", {}, h("a", { href: "#/" + route + "?" + n.toString() }, text));
 }
 
 async function runPage(id) {
@@ -348,25 +361,17 @@ async function findingsPage(params) {
   const q = new URLSearchParams(params);
   if (!q.has("limit")) q.set("limit", "100");
   const list = await api("GET", "/api/v1/findings?" + q.toString());
-  const sel = (name, opts) => h("select", { name }, h("option", { value: "" }, "any"), opts.map((o) => h("option", { value: o, selected: params.get(name) === o }, o)));
-  const form = h("form", { class: "filters", onsubmit: (e) => {
-    e.preventDefault();
-    const f = new URLSearchParams();
-    for (const [k, v] of new FormData(e.target)) if (v) f.set(k, v);
-    location.hash = "#/findings?" + f.toString();
-  } },
-  h("label", {}, "Severity", sel("severity", ["Critical", "High", "Medium", "Low", "Info"])),
-  h("label", {}, "Active", sel("active", ["true", "false"])),
-  h("label", {}, "Known exploited", sel("known_exploited", ["true"])),
-  ["record_id", "product_id", "test_id"].map((k) => params.get(k) ? h("input", { type: "hidden", name: k, value: params.get(k) }) : null),
-  h("button", { type: "submit" }, "Filter"));
-  const next = list.next_cursor ? (() => { const n = new URLSearchParams(params); n.set("cursor", list.next_cursor); return h("p", {}, h("a", { href: "#/findings?" + n.toString() }, "More →")); })() : null;
-  page("Findings", form, list.items.length === 0 ? h("p", { class: "muted" }, "No findings match.") :
+  page("Findings", filterForm("findings", params, [
+    ["Severity", "severity", ["Critical", "High", "Medium", "Low", "Info"]],
+    ["Active", "active", ["true", "false"]],
+    ["Known exploited", "known_exploited", ["true"]]], ["record_id", "product_id", "test_id"]),
+  list.items.length === 0 ? h("p", { class: "muted" }, "No findings match.") :
     h("table", { id: "findings" }, h("thead", {}, h("tr", {}, ["Severity", "Title", "Host", "CVEs", "Active", "First seen", "Last seen"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, list.items.map((f) => h("tr", {},
         h("td", {}, h("span", { class: "sev " + f.severity }, f.severity)), h("td", {}, f.title, f.known_exploited ? h("span", { class: "error" }, " · known exploited") : null),
         h("td", {}, [f.host, f.ip].filter(Boolean).join(" · ") + (f.port ? ":" + f.port : "")), h("td", {}, (f.cves || []).join(", ") || "—"),
-        h("td", {}, f.active ? "yes" : "no"), h("td", {}, when(f.first_seen)), h("td", {}, when(f.last_seen)))))), next);
+        h("td", {}, f.active ? "yes" : "no"), h("td", {}, when(f.first_seen)), h("td", {}, when(f.last_seen)))))),
+  nextLink("findings", params, list.next_cursor, "More →"));
 }
 
 // ---- routing ----
