@@ -336,3 +336,42 @@ func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
 	s.must(http.StatusOK, "GET", "/healthz", nil, nil)
 	s.must(http.StatusOK, "GET", "/api/v1/task-types", nil, nil)
 }
+
+// Every task type names the OpenAPI component that describes its config, and the document is
+// served as JSON too (the console builds task forms from it): the same paths and components
+// as the YAML, and the named component is there, with properties.
+func TestTaskTypesDescribeTheirConfig(t *testing.T) {
+	s := newStack(t, stackOptions{noWorker: true})
+	var types struct {
+		Items []struct {
+			Name         string `json:"name"`
+			ConfigSchema string `json:"config_schema"`
+		} `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/task-types", nil, &types)
+	var doc struct {
+		Paths      map[string]any `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	r := s.must(http.StatusOK, "GET", "/api/v1/openapi.json", nil, &doc)
+	if !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+		t.Fatalf("content type %q", r.header.Get("Content-Type"))
+	}
+	yamlDoc := loadDoc(t)
+	if len(doc.Paths) != yamlDoc.Paths.Len() || len(doc.Components.Schemas) != len(yamlDoc.Components.Schemas) {
+		t.Fatalf("JSON document: %d paths, %d schemas; YAML: %d, %d", len(doc.Paths), len(doc.Components.Schemas), yamlDoc.Paths.Len(), len(yamlDoc.Components.Schemas))
+	}
+	if len(types.Items) < 10 {
+		t.Fatalf("%d task types", len(types.Items))
+	}
+	for _, tt := range types.Items {
+		sc, ok := doc.Components.Schemas[tt.ConfigSchema]
+		if !ok || len(sc.Properties) == 0 {
+			t.Errorf("task type %s: config_schema %q is not a component with properties", tt.Name, tt.ConfigSchema)
+		}
+	}
+}

@@ -182,8 +182,9 @@ func (c *probeConfig) KeepSecrets(tasktype.Config)  {}
 func (c *probeConfig) SecretFields() []*string      { return nil }
 
 func init() {
+	// Its config is a URL, the core of an HTTP call's: that is the schema it points at.
 	tasktype.Register(tasktype.Type{Name: e2eProbe, Title: "E2E probe", Description: "Test type: calls a URL.",
-		Activity: "E2EProbe", New: func() tasktype.Config { return &probeConfig{} }})
+		Activity: "E2EProbe", New: func() tasktype.Config { return &probeConfig{} }, ConfigSchema: "HTTPCallConfig"})
 }
 
 type probe struct{ store *store.Store }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/connectors"
@@ -114,6 +115,7 @@ func (a *api) routes() []route {
 		r("DELETE", "/api/v1/session", auth.Public, a.deleteSession),
 
 		r("GET", "/api/v1/openapi.yaml", auth.Viewer, a.openAPI),
+		r("GET", "/api/v1/openapi.json", auth.Viewer, a.openAPIJSON),
 		r("GET", "/api/v1/task-types", auth.Viewer, a.listTaskTypes),
 
 		r("GET", "/api/v1/tasks", auth.Viewer, a.listTasks),
@@ -276,3 +278,17 @@ func NewRouter(opts Options) (*gin.Engine, error) {
 }
 
 func (a *api) openAPI(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPIDocument) }
+
+// openAPIJSON serves the same document as JSON, for clients without a YAML parser (the web
+// console builds task forms from its schemas).
+func (a *api) openAPIJSON(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIJSONDocument) }
+
+// openAPIJSONDocument is openAPIDocument as JSON; the document is embedded, so a failure to
+// convert it is a build error that every test would show.
+var openAPIJSONDocument = func() []byte {
+	b, err := yaml.YAMLToJSON(openAPIDocument)
+	if err != nil {
+		panic("server: openapi.yaml is not valid YAML: " + err.Error())
+	}
+	return b
+}()

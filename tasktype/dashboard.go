@@ -11,7 +11,7 @@ const DashboardService = "dashboard_service"
 const ActivityRefreshDashboard = "RefreshDashboard"
 
 func init() {
-	Register(Type{Name: DashboardService, Activity: ActivityRefreshDashboard, Title: "Dashboard Integration Service",
+	Register(Type{ConfigSchema: "DashboardConfig", Name: DashboardService, Activity: ActivityRefreshDashboard, Title: "Dashboard Integration Service",
 		Description: "Writes the fixed dashboard schema (daily snapshots of findings and occurrences by severity, product and asset; mean time " +
 			"to remediate; events by status and progress; assets by criticality and source; run health per task type; a last-updated row) " +
 			"into its own target database, for Grafana, Metabase or Superset.",

@@ -14,7 +14,7 @@ import (
 const HTTPCall = "http_call"
 
 func init() {
-	Register(Type{
+	Register(Type{ConfigSchema: "HTTPCallConfig",
 		Name:        HTTPCall,
 		Activity:    "ExecuteHTTPCall",
 		Title:       "Execute HTTP Call",

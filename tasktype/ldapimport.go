@@ -28,7 +28,7 @@ const (
 )
 
 func init() {
-	Register(Type{
+	Register(Type{ConfigSchema: "LDAPImportConfig",
 		Name:        LDAPImport,
 		Activity:    "ImportDirectory",
 		Title:       "Import Objects from Directory (LDAP)",

@@ -30,7 +30,7 @@ const (
 const DefaultATTACKCollection = "Enterprise ATT&CK"
 
 func init() {
-	Register(Type{Name: LiveUpdate, Activity: ActivityLiveUpdate, Title: "Live Update Service",
+	Register(Type{ConfigSchema: "LiveUpdateConfig", Name: LiveUpdate, Activity: ActivityLiveUpdate, Title: "Live Update Service",
 		Description: "Checks a content feed for a new version (conditional requests: an unchanged feed is a run with nothing to do) and, in " +
 			"apply mode, stores it as a new content version in one transaction: the CISA Known Exploited Vulnerabilities catalogue marks " +
 			"the catalogue's vulnerabilities of those CVEs, the NVD CVE API 2.0 gives them CVSS scores and descriptions (paged, " +

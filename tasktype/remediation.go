@@ -19,7 +19,7 @@ const QualysRemediation = "qualys_remediation"
 const ActivitySyncQualysRemediation = "SyncQualysRemediation"
 
 func init() {
-	Register(Type{Name: QualysRemediation, Activity: ActivitySyncQualysRemediation, Title: "Synchronize Qualys Scanner Remediation",
+	Register(Type{ConfigSchema: "RemediationConfig", Name: QualysRemediation, Activity: ActivitySyncQualysRemediation, Title: "Synchronize Qualys Scanner Remediation",
 		Description: "Reads the Qualys remediation tickets modified since the last successful run and keeps the events treating their " +
 			"occurrences in step: a closed (or, by policy, resolved) ticket closes a single-vulnerability event or advances a consolidated " +
 			"one, an ignored or reopened ticket adds a progress entry (and reopens a closed single-vulnerability event), ticket comments " +

@@ -46,7 +46,7 @@ func init() {
 		if t.activity == ActivityImportScannerVulnerabilities {
 			kind = "vulnerabilities"
 		}
-		Register(Type{Name: t.name, Activity: t.activity, Title: t.title, Description: t.desc,
+		Register(Type{ConfigSchema: "ScannerImportConfig", Name: t.name, Activity: t.activity, Title: t.title, Description: t.desc,
 			New: func() Config {
 				return &ScannerImportConfig{tool: tool, kind: kind, MaxRemovalPercent: 20, ExpireAfterDays: 30, DeleteAfterDays: 365,
 					RiskScorePerPoint: 1000, DefaultAssetType: "technology"}

@@ -15,7 +15,7 @@ const SQLExport = "sql_export"
 const ActivityExportQueries = "ExportQueries"
 
 func init() {
-	Register(Type{Name: SQLExport, Activity: ActivityExportQueries, Title: "Export Queries to SQL Tables",
+	Register(Type{ConfigSchema: "SQLExportConfig", Name: SQLExport, Activity: ActivityExportQueries, Title: "Export Queries to SQL Tables",
 		Description: "Runs saved queries over the reporting schema (as the read-only reporting role) and writes each result to a table of a " +
 			"target PostgreSQL or MySQL/MariaDB database: a full refresh in one transaction (readers never see the table empty), or an " +
 			"incremental upsert by key columns, optionally deleting rows that disappeared.",

@@ -15,7 +15,7 @@ const SQLScript = "sql_script"
 const ActivityRunSQLScript = "RunSQLScript"
 
 func init() {
-	Register(Type{Name: SQLScript, Activity: ActivityRunSQLScript, Title: "Run SQL Script",
+	Register(Type{ConfigSchema: "SQLScriptConfig", Name: SQLScript, Activity: ActivityRunSQLScript, Title: "Run SQL Script",
 		Description: "Runs a script of several SELECT statements over the reporting schema as the read-only reporting role, in one transaction " +
 			"(one consistent snapshot), and writes each statement's result to its table of a target PostgreSQL or MySQL/MariaDB database, " +
 			"each table refreshed in one transaction.",

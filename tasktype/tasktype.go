@@ -87,6 +87,10 @@ type Type struct {
 	Title string `json:"title"`
 	// Description says what a run of the type does.
 	Description string `json:"description"`
+	// ConfigSchema names the OpenAPI component (components.schemas in GET
+	// /api/v1/openapi.json) that describes the type's configuration, from which a client
+	// such as the web console can build its form.
+	ConfigSchema string `json:"config_schema"`
 	// Activity is the name of the Temporal activity that executes a run of the type. It takes
 	// an activities.TaskInput and returns an activities.TaskOutput.
 	Activity string `json:"-"`
@@ -99,8 +103,8 @@ var types = map[string]Type{}
 // Register adds a task type to the catalogue. Call it from an init function only: workflows
 // read the catalogue, so it must not change while a worker runs.
 func Register(t Type) {
-	if t.Name == "" || t.Activity == "" || t.New == nil {
-		panic("tasktype: Register needs Name, Activity and New")
+	if t.Name == "" || t.Activity == "" || t.New == nil || t.ConfigSchema == "" {
+		panic("tasktype: Register needs Name, Activity, New and ConfigSchema")
 	}
 	if _, dup := types[t.Name]; dup {
 		panic("tasktype: type " + t.Name + " registered twice")

@@ -87,7 +87,7 @@ func init() {
 				"vulnerability catalogue and as occurrences on assets: missing occurrences close, returning ones reopen, old ones expire."},
 	} {
 		kind := t.kind
-		Register(Type{Name: t.name, Activity: ActivityImportXMLFile, Title: t.title, Description: t.desc,
+		Register(Type{ConfigSchema: "XMLImportConfig", Name: t.name, Activity: ActivityImportXMLFile, Title: t.title, Description: t.desc,
 			New: func() Config { return NewXMLImportConfig(kind) }})
 	}
 }
