@@ -281,7 +281,9 @@ func (a *api) openAPI(c *gin.Context) { c.Data(http.StatusOK, "application/yaml"
 
 // openAPIJSON serves the same document as JSON, for clients without a YAML parser (the web
 // console builds task forms from its schemas).
-func (a *api) openAPIJSON(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIJSONDocument) }
+func (a *api) openAPIJSON(c *gin.Context) {
+	c.Data(http.StatusOK, "application/json", openAPIJSONDocument)
+}
 
 // openAPIJSONDocument is openAPIDocument as JSON; the document is embedded, so a failure to
 // convert it is a build error that every test would show.
