@@ -280,8 +280,8 @@ func (d *Dispatcher) deleteOrphan(ctx context.Context, id string) (bool, error) 
 		case time.Since(desc.Info.CreatedAt) < d.opts.OrphanScheduleAge:
 			return nil // perhaps a task being created: the next reconciliation decides
 		}
-		if err := h.Delete(ctx); err != nil && !errors.As(err, &nf) {
-			return fmt.Errorf("delete orphan schedule %s: %w", id, err)
+		if err := d.deleteSchedule(ctx, id); err != nil {
+			return err
 		}
 		deleted = true
 		return nil

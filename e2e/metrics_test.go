@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -140,12 +139,7 @@ func matches(m *dto.Metric, labels map[string]string) bool {
 func TestWorkerProcessMetrics(t *testing.T) {
 	s := newStack(t, stackOptions{noWorker: true})
 	bin := buildWorker(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	s.startProcess(bin, "worker-metrics", "WORKER_METRICS_ADDR="+addr)
 	tg := newTarget(t, func(w http.ResponseWriter, _ *http.Request, _ int64) { w.WriteHeader(http.StatusOK) })
 	s.runTask(s.createHTTPTask("metrics-task-process", tg.srv.URL, nil), "succeeded")
