@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -32,6 +33,39 @@ type connectorView struct {
 	Enabled          bool      `json:"enabled"`
 	CreatedAt        time.Time `json:"created_at"`
 	UpdatedAt        time.Time `json:"updated_at"`
+	// The connector's health: its newest Discover and Sync, and when their schedules next
+	// start one (none while disabled).
+	LastDiscover   *runBrief  `json:"last_discover"`
+	LastSync       *runBrief  `json:"last_sync"`
+	NextDiscoverAt *time.Time `json:"next_discover_at"`
+	NextSyncAt     *time.Time `json:"next_sync_at"`
+}
+
+// withConnectorHealth adds each connector's last Discover and Sync (one query each for
+// all) and their next scheduled runs.
+func (a *api) withConnectorHealth(ctx context.Context, views []connectorView) error {
+	ids := make([]uuid.UUID, 0, len(views))
+	for _, v := range views {
+		ids = append(ids, v.ID)
+	}
+	discover, err := a.Store.Runs.LatestConnectorRuns(ctx, store.KindConnectorDiscover, ids)
+	if err != nil {
+		return err
+	}
+	sync, err := a.Store.Runs.LatestConnectorRuns(ctx, store.KindConnectorSync, ids)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for i := range views {
+		v := &views[i]
+		v.LastDiscover, v.LastSync = briefOf(discover, v.ID), briefOf(sync, v.ID)
+		if v.Enabled {
+			v.NextDiscoverAt = tasks.NextRun(v.DiscoverSchedule, v.Timezone, now)
+			v.NextSyncAt = tasks.NextRun(v.SyncSchedule, v.Timezone, now)
+		}
+	}
+	return nil
 }
 
 func connectorResponse(c *store.Connector) (connectorView, error) {
@@ -199,6 +233,10 @@ func (a *api) listConnectors(c *gin.Context) {
 		}
 		out.Items = append(out.Items, v)
 	}
+	if err := a.withConnectorHealth(c, out.Items); err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
 	c.JSON(http.StatusOK, out)
 }
 
@@ -208,7 +246,12 @@ func (a *api) renderConnector(c *gin.Context, status int, conn *store.Connector)
 		renderError(c, a.Logger, err)
 		return
 	}
-	c.JSON(status, v)
+	views := []connectorView{v}
+	if err := a.withConnectorHealth(c, views); err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	c.JSON(status, views[0])
 }
 
 func (a *api) createConnector(c *gin.Context) {

@@ -1,12 +1,16 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tributary-io/tributary/store"
+	"github.com/tributary-io/tributary/tasks"
 	"github.com/tributary-io/tributary/tasktype"
 	"github.com/tributary-io/tributary/workflows"
 )
@@ -27,6 +31,48 @@ type taskResponse struct {
 	ScheduleID         string    `json:"schedule_id,omitempty"`
 	CreatedAt          time.Time `json:"created_at"`
 	UpdatedAt          time.Time `json:"updated_at"`
+	// LastRun is the task's newest run; NextRunAt when its schedule next starts one (none
+	// while disabled).
+	LastRun   *runBrief  `json:"last_run"`
+	NextRunAt *time.Time `json:"next_run_at"`
+}
+
+// runBrief is a run as a list of tasks or connectors shows it.
+type runBrief struct {
+	ID         uuid.UUID  `json:"id"`
+	Status     string     `json:"status"`
+	StartedAt  time.Time  `json:"started_at"`
+	EndedAt    *time.Time `json:"ended_at"`
+	DurationMS *int64     `json:"duration_ms"`
+	Error      string     `json:"error"`
+}
+
+func briefOf(runs map[uuid.UUID]store.Run, id uuid.UUID) *runBrief {
+	r, ok := runs[id]
+	if !ok {
+		return nil
+	}
+	return &runBrief{ID: r.ID, Status: r.Status, StartedAt: r.StartedAt, EndedAt: r.EndedAt, DurationMS: r.DurationMS, Error: r.Error}
+}
+
+// withTaskHealth adds each task's last run (one query for all) and next scheduled run.
+func (a *api) withTaskHealth(ctx context.Context, views []taskResponse) error {
+	ids := make([]uuid.UUID, 0, len(views))
+	for _, v := range views {
+		ids = append(ids, uuid.MustParse(v.ID))
+	}
+	last, err := a.Store.Runs.LatestTaskRuns(ctx, ids)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for i := range views {
+		views[i].LastRun = briefOf(last, ids[i])
+		if views[i].Enabled {
+			views[i].NextRunAt = tasks.NextRun(views[i].Schedule, views[i].Timezone, now)
+		}
+	}
+	return nil
 }
 
 type runResponse struct {

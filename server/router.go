@@ -12,7 +12,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/connectors"
@@ -285,10 +284,11 @@ func (a *api) openAPIJSON(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json", openAPIJSONDocument)
 }
 
-// openAPIJSONDocument is openAPIDocument as JSON; the document is embedded, so a failure to
-// convert it is a build error that every test would show.
+// openAPIJSONDocument is openAPIDocument as JSON, keys in the YAML's order (the console lays
+// out a task form in the order its schema lists the fields); the document is embedded, so a
+// failure to convert it is a build error that every test would show.
 var openAPIJSONDocument = func() []byte {
-	b, err := yaml.YAMLToJSON(openAPIDocument)
+	b, err := orderedYAMLToJSON(openAPIDocument)
 	if err != nil {
 		panic("server: openapi.yaml is not valid YAML: " + err.Error())
 	}

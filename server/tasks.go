@@ -41,6 +41,10 @@ func (a *api) listTasks(c *gin.Context) {
 		}
 		items = append(items, v)
 	}
+	if err := a.withTaskHealth(c, items); err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
 	c.JSON(http.StatusOK, gin.H{"items": items})
 }
 
@@ -138,5 +142,10 @@ func (a *api) renderTask(c *gin.Context, status int, t *store.Task) {
 		renderError(c, a.Logger, err)
 		return
 	}
-	c.JSON(status, v)
+	views := []taskResponse{v}
+	if err := a.withTaskHealth(c, views); err != nil {
+		renderError(c, a.Logger, err)
+		return
+	}
+	c.JSON(status, views[0])
 }

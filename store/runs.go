@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // Run kinds, triggers and statuses as stored in runs.
@@ -248,6 +249,50 @@ func (s *Runs) List(ctx context.Context, f RunFilter) ([]Run, string, error) {
 		next = encodeCursor(runCursor{StartedAt: last.StartedAt, ID: last.ID})
 	}
 	return out, next, nil
+}
+
+// LatestTaskRuns returns the newest run of each task in ids (tasks without runs have none),
+// keyed by task ID; one index probe per task.
+func (s *Runs) LatestTaskRuns(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]Run, error) {
+	return s.latest(ctx, "task_id", "", ids)
+}
+
+// LatestConnectorRuns returns the newest run of kind (KindConnectorDiscover or
+// KindConnectorSync) of each connector in ids, keyed by connector ID.
+func (s *Runs) LatestConnectorRuns(ctx context.Context, kind string, ids []uuid.UUID) (map[uuid.UUID]Run, error) {
+	return s.latest(ctx, "connector_id", kind, ids)
+}
+
+func (s *Runs) latest(ctx context.Context, column, kind string, ids []uuid.UUID) (map[uuid.UUID]Run, error) {
+	out := map[uuid.UUID]Run{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []Run
+	err := s.db.NewSelect().
+		TableExpr("unnest(?::uuid[]) AS subject(id)", pgdialect.Array(ids)).
+		Join("CROSS JOIN LATERAL (?) AS run", s.db.NewSelect().Model((*Run)(nil)).ExcludeColumn("details").
+			Where("? = subject.id", bun.Ident(column)).
+			Apply(func(q *bun.SelectQuery) *bun.SelectQuery {
+				if kind != "" {
+					q = q.Where("kind = ?", kind)
+				}
+				return q
+			}).
+			OrderExpr("started_at DESC, id DESC").Limit(1)).
+		ColumnExpr("run.*").
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	for _, r := range rows {
+		if column == "task_id" && r.TaskID != nil {
+			out[*r.TaskID] = r
+		} else if r.ConnectorID != nil {
+			out[*r.ConnectorID] = r
+		}
+	}
+	return out, nil
 }
 
 // PruneRuns removes the ended runs that started before before, with their record issues and

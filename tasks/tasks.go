@@ -392,3 +392,34 @@ func (s *Service) TestConnection(ctx context.Context, id uuid.UUID, timeout time
 	defer cancel()
 	return p.Probe(ctx)
 }
+
+// NextRun is when a schedule (a cron expression or descriptor, in time zone tz) next starts a
+// run after now, as Temporal computes it: cron fields in the zone, and an @every interval
+// counted from the Unix epoch. It is nil for no schedule or one that cannot be read.
+func NextRun(schedule, tz string, now time.Time) *time.Time {
+	if schedule == "" {
+		return nil
+	}
+	sched, err := cronParser.Parse(schedule)
+	if err != nil {
+		return nil
+	}
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
+		d := every.Delay
+		if d <= 0 {
+			return nil
+		}
+		next := time.Unix(0, 0).Add((now.Sub(time.Unix(0, 0))/d + 1) * d).UTC()
+		return &next
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		loc = time.UTC
+	}
+	next := sched.Next(now.In(loc))
+	if next.IsZero() {
+		return nil
+	}
+	next = next.UTC()
+	return &next
+}

@@ -91,6 +91,9 @@ type Type struct {
 	// /api/v1/openapi.json) that describes the type's configuration, from which a client
 	// such as the web console can build its form.
 	ConfigSchema string `json:"config_schema"`
+	// TestConnection says whether the type's config is a Prober (POST
+	// /api/v1/tasks/{id}/test-connection). Register sets it.
+	TestConnection bool `json:"test_connection"`
 	// Activity is the name of the Temporal activity that executes a run of the type. It takes
 	// an activities.TaskInput and returns an activities.TaskOutput.
 	Activity string `json:"-"`
@@ -109,6 +112,7 @@ func Register(t Type) {
 	if _, dup := types[t.Name]; dup {
 		panic("tasktype: type " + t.Name + " registered twice")
 	}
+	_, t.TestConnection = t.New().(Prober)
 	types[t.Name] = t
 }
 

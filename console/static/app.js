@@ -2,93 +2,8 @@
 // cookie. The server decides everything (roles, validation); this file only shows what the
 // API answers. Text is always set with textContent, never as HTML.
 
-const state = { me: null, csrf: "", timer: null };
-const roles = { viewer: 1, operator: 2, admin: 3 };
-const can = (role) => state.me && roles[state.me.role] >= roles[role];
-
-// h builds an element: h("a", {href: "#/"}, "text", child…). Attributes starting with "on"
-// are listeners; other values are set as attributes; children are strings or nodes.
-function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === undefined || c === null || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-function when(t) { return t ? new Date(t).toLocaleString() : "—"; }
-function duration(ms) {
-  if (ms === null || ms === undefined) return "—";
-  if (ms < 1000) return ms + " ms";
-  const s = ms / 1000;
-  return s < 120 ? s.toFixed(1) + " s" : Math.round(s / 60) + " min";
-}
-function status(s) { return h("span", { class: "status " + s }, s); }
-function counts(c) { return Object.entries(c || {}).map(([k, v]) => k + " " + v).join(", ") || "—"; }
-
-function toast(msg, bad, link) {
-  const el = h("div", { class: bad ? "bad" : "" }, msg, link ? [" ", link] : []);
-  document.getElementById("toast").append(el);
-  setTimeout(() => el.remove(), 8000);
-}
-
-// showErrors puts the API's field errors next to the inputs they name (an input's name is
-// the API's field path, such as "config.username"); the rest go above the form.
-function showErrors(form, err) {
-  for (const el of form.querySelectorAll(".field-error")) el.remove();
-  const fields = (err.body && err.body.fields) || [];
-  const general = [];
-  for (const f of fields) {
-    const input = form.querySelector(`[name="${CSS.escape(f.field)}"]`);
-    const msg = h("span", { class: "field-error", role: "alert" }, f.field + " " + f.message);
-    if (input) input.closest("label").append(msg); else general.push(msg);
-  }
-  if (!fields.length) general.push(h("span", { class: "field-error", role: "alert" }, err.message));
-  form.prepend(...general.map((m) => h("p", {}, m)));
-}
-
-class APIError extends Error {
-  constructor(status, body) {
-    super((body && body.error && body.error.message) || "HTTP " + status);
-    this.status = status;
-    this.body = body && body.error;
-  }
-}
-
-async function api(method, path, body) {
-  const opts = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
-  if (method !== "GET") opts.headers["X-CSRF-Token"] = state.csrf;
-  if (body !== undefined) {
-    opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
-  }
-  const resp = await fetch(path, opts);
-  const text = await resp.text();
-  const data = text ? JSON.parse(text) : null;
-  if (resp.status === 401 && path !== "/api/v1/session") {
-    state.me = null;
-    location.hash = "#/login";
-    throw new APIError(401, data);
-  }
-  if (!resp.ok) throw new APIError(resp.status, data);
-  return data;
-}
-
-function page(title, ...content) {
-  const main = document.getElementById("main");
-  main.replaceChildren(h("h1", {}, title), ...content.flat().filter((c) => c !== null && c !== undefined && c !== false));
-  document.title = title + " · Tributary";
-}
-
-function failed(err) {
-  page("Something went wrong", h("p", { class: "error" }, err.message));
-}
+import { h, api, state, can, when, duration, status, counts, toast, showErrors, page, failed } from "./lib.js";
+import { openapi, objectFields, newContext } from "./forms.js";
 
 // ---- sign-in ----
 function loginPage(reason) {
@@ -249,16 +164,116 @@ async function startRun(path, button) {
   }
 }
 
-async function tasksPage() {
-  const tasks = await api("GET", "/api/v1/tasks");
-  page("Integration tasks", tasks.items.length === 0 ? h("p", { class: "muted" }, "No tasks yet.") :
+// lastRun shows a run's status and start, linked to the run.
+function lastRun(r) {
+  return r ? [status(r.status), " ", h("a", { href: "#/runs/" + r.id }, when(r.started_at))] : "—";
+}
+
+async function tasksPage(params) {
+  const [tasks, types] = await Promise.all([api("GET", "/api/v1/tasks" + (params.get("type") ? "?type=" + encodeURIComponent(params.get("type")) : "")), taskTypes()]);
+  const title = (t) => (types[t] ? types[t].title : t);
+  page("Integration tasks",
+    can("admin") ? h("p", {}, h("a", { class: "button", href: "#/tasks/new", id: "new-task" }, "New task")) : null,
+    filterForm("tasks", params, [["Type", "type", Object.keys(types)]], []),
+    tasks.items.length === 0 ? h("p", { class: "muted" }, "No tasks yet.") :
     h("table", {},
-      h("thead", {}, h("tr", {}, ["Name", "Type", "Schedule", "Enabled", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ["Name", "Type", "Schedule", "Enabled", "Last run", "Next run", ""].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, tasks.items.map((t) => h("tr", { "data-task": t.name },
-        h("td", {}, h("a", { href: "#/runs?task_id=" + t.id }, t.name)), h("td", {}, t.type),
+        h("td", {}, h("a", { href: "#/tasks/" + t.id }, t.name)), h("td", {}, title(t.type)),
         h("td", {}, t.schedule ? t.schedule + (t.timezone && t.timezone !== "UTC" ? " (" + t.timezone + ")" : "") : "—"),
-        h("td", {}, t.enabled ? "yes" : "no"),
+        h("td", {}, t.enabled ? "yes" : "no"), h("td", {}, lastRun(t.last_run)), h("td", {}, when(t.next_run_at)),
         h("td", {}, can("operator") ? h("button", { type: "button", class: "run-now", onclick: (e) => startRun("/api/v1/tasks/" + t.id + "/runs", e.target) }, "Run now") : null))))));
+}
+
+let typesCache = null;
+async function taskTypes() {
+  if (!typesCache) {
+    const r = await api("GET", "/api/v1/task-types");
+    typesCache = Object.fromEntries(r.items.map((t) => [t.name, t]));
+  }
+  return typesCache;
+}
+
+// A task's page: what it is, Run now, Test connection where the type has one, Edit, Delete,
+// and its latest runs.
+async function taskPage(id) {
+  const base = "/api/v1/tasks/" + encodeURIComponent(id);
+  const [t, types, runs] = await Promise.all([api("GET", base), taskTypes(), api("GET", "/api/v1/runs?limit=10&task_id=" + encodeURIComponent(id))]);
+  const type = types[t.type] || { title: t.type, description: "" };
+  const test = async (e) => {
+    e.target.disabled = true;
+    try {
+      const r = await api("POST", base + "/test-connection");
+      const extra = (r.base_dns || []).filter((b) => !b.exists).map((b) => b.base_dn + ": " + (b.error || "missing"));
+      toast((r.ok ? "Connection works: " : "Connection failed: ") + r.message + (extra.length ? " — " + extra.join("; ") : "") + " (" + r.duration_ms + " ms)", !r.ok);
+    } catch (x) { toast(x.message, true); }
+    e.target.disabled = false;
+  };
+  const del = async (e) => {
+    if (!confirm("Delete the task " + t.name + " and its schedule? Its run history stays.")) return;
+    e.target.disabled = true;
+    try { await api("DELETE", base); toast("Deleted " + t.name + "."); location.hash = "#/tasks"; } catch (x) { e.target.disabled = false; toast(x.message, true); }
+  };
+  page(t.name,
+    h("dl", { class: "kv" },
+      h("dt", {}, "Type"), h("dd", {}, type.title, h("div", { class: "muted" }, type.description)),
+      t.description ? [h("dt", {}, "Description"), h("dd", {}, t.description)] : null,
+      h("dt", {}, "Schedule"), h("dd", {}, t.schedule ? t.schedule + " (" + t.timezone + ")" + (t.enabled ? "" : " — paused") : "none (runs only when started)"),
+      h("dt", {}, "Next run"), h("dd", {}, when(t.next_run_at)),
+      h("dt", {}, "Last run"), h("dd", {}, lastRun(t.last_run)),
+      h("dt", {}, "Overlap"), h("dd", {}, t.overlap_policy + " · at most " + duration(t.max_duration_seconds * 1000) + " · " + t.max_attempts + " attempts")),
+    h("div", { class: "actions bar-actions" },
+      can("operator") ? h("button", { type: "button", class: "run-now", onclick: (e) => startRun(base + "/runs", e.target) }, "Run now") : null,
+      can("operator") && type.test_connection ? h("button", { type: "button", class: "secondary", id: "test-connection", onclick: test }, "Test connection") : null,
+      can("admin") ? h("a", { class: "button secondary", href: "#/tasks/" + t.id + "/edit", id: "edit-task" }, "Edit") : null,
+      can("admin") ? h("button", { type: "button", class: "secondary danger", id: "delete-task", onclick: del }, "Delete") : null),
+    h("h2", {}, "Configuration"), h("pre", { id: "task-config" }, JSON.stringify(t.config, null, 2)),
+    h("h2", {}, "Latest runs"),
+    runs.items.length ? runsTable(runs.items) : h("p", { class: "muted" }, "No runs yet."),
+    runs.next_cursor ? h("p", {}, h("a", { href: "#/runs?task_id=" + t.id }, "All runs →")) : null);
+}
+
+// The new-task page: first the type, then its form.
+async function newTaskPage(params) {
+  const types = await taskTypes();
+  const name = params.get("type");
+  if (name && types[name]) return taskFormPage(null, types[name]);
+  page("New task", h("p", { class: "muted" }, "Choose what the task does."),
+    h("ul", { class: "types" }, Object.values(types).map((t) => h("li", {},
+      h("a", { href: "#/tasks/new?type=" + t.name, "data-type": t.name }, t.title), h("div", { class: "muted" }, t.description)))));
+}
+
+async function editTaskPage(id) {
+  const [t, types] = await Promise.all([api("GET", "/api/v1/tasks/" + encodeURIComponent(id)), taskTypes()]);
+  return taskFormPage(t, types[t.type]);
+}
+
+// taskFormPage is the create or edit form of a task of type: the task's own fields from the
+// TaskSpec schema, and its config from the type's config_schema.
+async function taskFormPage(task, type) {
+  const doc = await openapi();
+  const ctx = newContext();
+  const top = objectFields(doc, ctx, doc.components.schemas.TaskSpec, "", task || { timezone: Intl.DateTimeFormat().resolvedOptions().timeZone, enabled: true }, ["type", "config"]);
+  const cfg = objectFields(doc, ctx, doc.components.schemas[type.config_schema], "config", (task && task.config) || {});
+  const form = h("form", { class: "edit wide", id: "task-form", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    ctx.errors = [];
+    const body = Object.assign({ type: type.name }, top.read() || {}, { config: cfg.read() || {} });
+    if (ctx.errors.length) return showErrors(form, { body: { fields: ctx.errors } });
+    const save = form.querySelector("#save");
+    save.disabled = true;
+    try {
+      const t = await api(task ? "PUT" : "POST", task ? "/api/v1/tasks/" + task.id : "/api/v1/tasks", body);
+      toast((task ? "Saved " : "Created ") + t.name + ".");
+      location.hash = "#/tasks/" + t.id;
+    } catch (x) { save.disabled = false; showErrors(form, x); }
+  } },
+  h("p", { class: "muted" }, type.description), top.nodes,
+  h("fieldset", { class: "config" }, h("legend", {}, type.title + " settings"), cfg.nodes),
+  ctx.datalists,
+  h("div", { class: "actions" }, h("button", { type: "submit", id: "save" }, task ? "Save" : "Create task"),
+    h("a", { href: task ? "#/tasks/" + task.id : "#/tasks/new" }, "Cancel")));
+  page(task ? "Edit " + task.name : "New task: " + type.title, form);
 }
 
 // ---- connectors ----
@@ -400,7 +415,10 @@ async function routeOnce() {
     if (path === "/") await overviewPage();
     else if (path === "/runs") await runsPage(params);
     else if (path.startsWith("/runs/")) await runPage(path.slice(6));
-    else if (path === "/tasks") await tasksPage();
+    else if (path === "/tasks") await tasksPage(params);
+    else if (path === "/tasks/new") await newTaskPage(params);
+    else if (/^\/tasks\/[^/]+\/edit$/.test(path)) await editTaskPage(path.split("/")[2]);
+    else if (path.startsWith("/tasks/")) await taskPage(path.slice(7));
     else if (path === "/connectors") await connectorsPage();
     else if (path === "/connectors/new") await connectorFormPage();
     else if (path.startsWith("/connectors/")) await connectorPage(path.slice(12));
