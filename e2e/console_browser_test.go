@@ -84,61 +84,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	viewer := s.newToken("Victor Viewer", auth.Viewer)
 	admin := s.newToken("Ada Admin", auth.Admin)
 
-	ctx := browser(t)
-	text := func(sel string) string {
-		waitText(t, ctx, sel, "")
-		out, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("%s: %v", sel, err)
-		}
-		return out
-	}
-	// visit changes the page's hash, as a click on a link does (a Navigate to the same
-	// document with another hash would wait for a load that never comes).
-	visit := func(hash string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Evaluate[string](`location.hash = `+strconv.Quote(hash))(ctx, tg)
-			return err
-		})
-	}
-	do := func(steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// open goes to a page and waits until sel shows want.
-	open := func(hash, sel, want string) {
-		t.Helper()
-		do(visit(hash))
-		waitText(t, ctx, sel, want)
-	}
-	// click clicks sel; a page that re-renders between finding the node and clicking it
-	// gets another try.
-	click := func(sel string) {
-		t.Helper()
-		var err error
-		for range 3 {
-			if err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err == nil || !strings.Contains(err.Error(), "Could not find node") {
-				break
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatalf("click %s: %v", sel, err)
-		}
-	}
-	signIn := func(token string, name string) {
-		if err := chromedp.Do(ctx, visit("#/login")); err != nil {
-			t.Fatal(err)
-		}
-		waitText(t, ctx, "#signin", "Sign in")
-		if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS("#signin"))); err != nil {
-			t.Fatalf("sign in: %v", err)
-		}
-		waitText(t, ctx, "#who", name)
-		waitText(t, ctx, "h1", "Overview")
-	}
+	b := newBrowserPage(t, s)
+	ctx, do, open, click, signIn := b.ctx, b.do, b.open, b.click, b.signIn
+	text := b.text
 
 	// A wrong token: refused, with the reason next to the field.
 	if err := chromedp.Do(ctx,
@@ -242,6 +190,85 @@ func TestConsoleInBrowser(t *testing.T) {
 	if buttons != 0 {
 		t.Fatalf("a viewer sees %d Run now buttons", buttons)
 	}
+}
+
+// browserPage drives the console in a headless Chromium for one test.
+type browserPage struct {
+	t   *testing.T
+	ctx context.Context
+	s   *stack
+}
+
+func newBrowserPage(t *testing.T, s *stack) *browserPage {
+	return &browserPage{t: t, ctx: browser(t), s: s}
+}
+
+// text waits for sel and returns its text.
+func (b *browserPage) text(sel string) string {
+	b.t.Helper()
+	waitText(b.t, b.ctx, sel, "")
+	out, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("%s: %v", sel, err)
+	}
+	return out
+}
+
+// visit changes the page's hash, as a click on a link does (a Navigate to the same document
+// with another hash would wait for a load that never comes).
+func (b *browserPage) visit(hash string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[string](`location.hash = `+strconv.Quote(hash))(ctx, tg)
+		return err
+	})
+}
+
+func (b *browserPage) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// open goes to a page and waits until sel shows want.
+func (b *browserPage) open(hash, sel, want string) {
+	b.t.Helper()
+	b.do(b.visit(hash))
+	waitText(b.t, b.ctx, sel, want)
+}
+
+// click clicks sel; a page that re-renders between finding the node and clicking it gets
+// another try.
+func (b *browserPage) click(sel string) {
+	b.t.Helper()
+	var err error
+	for range 3 {
+		if err = chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(sel))); err == nil || !strings.Contains(err.Error(), "Could not find node") {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err != nil {
+		b.t.Fatalf("click %s: %v", sel, err)
+	}
+}
+
+// signIn signs in with token from the sign-in page (the first time, the console's address).
+func (b *browserPage) signIn(token string, name string) {
+	b.t.Helper()
+	loc, err := chromedp.Run(b.ctx, chromedp.Location())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if !strings.HasPrefix(loc, b.s.api.URL+"/console/") {
+		b.do(chromedp.Navigate(b.s.api.URL + "/console/#/login"))
+	} else {
+		b.do(b.visit("#/login"))
+	}
+	waitText(b.t, b.ctx, "#signin", "Sign in")
+	b.do(chromedp.SetValue(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS("#signin")))
+	waitText(b.t, b.ctx, "#who", name)
+	waitText(b.t, b.ctx, "h1", "Overview")
 }
 
 // waitText waits until the element sel contains want.
