@@ -123,7 +123,7 @@ func TestConsoleTaskFormsInBrowser(t *testing.T) {
 				b.click(st.sel)
 			case st.value == "": // SetValue cannot tell an empty value from a failure
 				b.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-					_, err := chromedp.Evaluate[bool](`(document.querySelector(` + strconv.Quote(st.sel) + `).value = "", true)`)(ctx, tg)
+					_, err := chromedp.Evaluate[bool](`(document.querySelector(`+strconv.Quote(st.sel)+`).value = "", true)`)(ctx, tg)
 					return err
 				}))
 			default:
