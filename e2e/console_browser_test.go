@@ -140,7 +140,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	do(chromedp.SendKeys(chromedp.CSS("#f-name"), "Qualys EU"), chromedp.SendKeys(chromedp.CSS("#f-base_url"), sim.URL),
 		chromedp.SendKeys(chromedp.CSS("#f-config-password"), "sim-password"), chromedp.Click(chromedp.CSS(`input[name="config.allow_plaintext_http"]`)))
 	click("#save")
-	waitText(t, ctx, `label:has(#f-config-username) .field-error`, "config.username")
+	b.fieldError("config.username")
 	screenshot(t, ctx, "connector-form-error")
 	do(chromedp.SendKeys(chromedp.CSS("#f-config-username"), "sim"))
 	click("#save")
@@ -167,6 +167,29 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("the mapped record's findings page lists %d findings (%v)", rows, err)
 	}
 	screenshot(t, ctx, "findings")
+
+	// The connectors list shows each one's health; the admin edits the connector (its
+	// password, not shown, is kept) and deletes it.
+	open("#/connectors", `tr[data-connector="Qualys EU"] .last-sync`, "succeeded")
+	waitText(t, ctx, `tr[data-connector="Qualys EU"] .last-discover`, "succeeded")
+	screenshot(t, ctx, "connectors")
+	open(connectorPage, "#edit-connector", "Edit")
+	click("#edit-connector")
+	waitText(t, ctx, "#save", "Save")
+	if v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#f-config-password"))); err != nil || v != "" {
+		t.Fatalf("the password in the edit form: %q (%v)", v, err)
+	}
+	do(chromedp.SetValue(chromedp.CSS("#f-sync_schedule"), "30 7 * * *"))
+	click("#save")
+	waitText(t, ctx, "main dl", "sync 30 7 * * *")
+	click("#test-connection")
+	waitText(t, ctx, "#toast", "Connection works")
+	b.acceptConfirm()
+	click("#delete-connector")
+	waitText(t, ctx, "h1", "Connectors")
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('tr[data-connector="Qualys EU"]').length`)); err != nil || n != 0 {
+		t.Fatalf("the deleted connector is listed %d times (%v)", n, err)
+	}
 
 	// The page's own script sends changes with the CSRF token; without it they are refused.
 	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/api/v1/tasks/`+task.ID+`/runs", {method: "POST", credentials: "same-origin"}).then(r => r.status)`,
@@ -269,6 +292,15 @@ func (b *browserPage) signIn(token string, name string) {
 	b.do(chromedp.SetValue(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS("#signin")))
 	waitText(b.t, b.ctx, "#who", name)
 	waitText(b.t, b.ctx, "h1", "Overview")
+}
+
+// acceptConfirm answers yes to the page's next confirm() questions.
+func (b *browserPage) acceptConfirm() {
+	b.t.Helper()
+	b.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(window.confirm = () => true, true)`)(ctx, tg)
+		return err
+	}))
 }
 
 // waitText waits until the element sel contains want.

@@ -200,10 +200,7 @@ func TestConsoleTaskFormsInBrowser(t *testing.T) {
 
 	// Delete one (the page asks first).
 	b.open("#/tasks/"+ids["dashboard_service"], "#delete-task", "Delete")
-	b.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(window.confirm = () => true, true)`)(ctx, tg)
-		return err
-	}))
+	b.acceptConfirm()
 	b.click("#delete-task")
 	waitText(t, b.ctx, "h1", "Integration tasks")
 	if r := s.do("GET", "/api/v1/tasks/"+ids["dashboard_service"], nil); r.status != http.StatusNotFound {

@@ -248,82 +248,83 @@ async function editTaskPage(id) {
   return taskFormPage(t, types[t.type]);
 }
 
+// specForm is a create or edit form of fields built from a schema: send(body) stores it and
+// returns where to go next; the API's field errors are shown next to their inputs.
+function specForm(id, ctx, nodes, read, send, saveLabel, cancel) {
+  const form = h("form", { class: "edit wide", id, novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    ctx.errors = [];
+    const body = read();
+    if (ctx.errors.length) return showErrors(form, { body: { fields: ctx.errors } });
+    const save = form.querySelector("#save");
+    save.disabled = true;
+    try {
+      location.hash = await send(body);
+    } catch (x) { save.disabled = false; showErrors(form, x); }
+  } },
+  nodes, ctx.datalists,
+  h("div", { class: "actions" }, h("button", { type: "submit", id: "save" }, saveLabel), h("a", { href: cancel }, "Cancel")));
+  return form;
+}
+
+const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone;
+
 // taskFormPage is the create or edit form of a task of type: the task's own fields from the
 // TaskSpec schema, and its config from the type's config_schema.
 async function taskFormPage(task, type) {
   const doc = await openapi();
   const ctx = newContext();
-  const top = objectFields(doc, ctx, doc.components.schemas.TaskSpec, "", task || { timezone: Intl.DateTimeFormat().resolvedOptions().timeZone, enabled: true }, ["type", "config"]);
+  const top = objectFields(doc, ctx, doc.components.schemas.TaskSpec, "", task || { timezone: browserZone(), enabled: true }, ["type", "config"]);
   const cfg = objectFields(doc, ctx, doc.components.schemas[type.config_schema], "config", (task && task.config) || {});
-  const form = h("form", { class: "edit wide", id: "task-form", novalidate: true, onsubmit: async (e) => {
-    e.preventDefault();
-    ctx.errors = [];
-    const body = Object.assign({ type: type.name }, top.read() || {}, { config: cfg.read() || {} });
-    if (ctx.errors.length) return showErrors(form, { body: { fields: ctx.errors } });
-    const save = form.querySelector("#save");
-    save.disabled = true;
-    try {
-      const t = await api(task ? "PUT" : "POST", task ? "/api/v1/tasks/" + task.id : "/api/v1/tasks", body);
-      toast((task ? "Saved " : "Created ") + t.name + ".");
-      location.hash = "#/tasks/" + t.id;
-    } catch (x) { save.disabled = false; showErrors(form, x); }
-  } },
-  h("p", { class: "muted" }, type.description), top.nodes,
-  h("fieldset", { class: "config" }, h("legend", {}, type.title + " settings"), cfg.nodes),
-  ctx.datalists,
-  h("div", { class: "actions" }, h("button", { type: "submit", id: "save" }, task ? "Save" : "Create task"),
-    h("a", { href: task ? "#/tasks/" + task.id : "#/tasks/new" }, "Cancel")));
-  page(task ? "Edit " + task.name : "New task: " + type.title, form);
+  const read = () => Object.assign({ type: type.name }, top.read() || {}, { config: cfg.read() || {} });
+  const send = async (body) => {
+    const t = await api(task ? "PUT" : "POST", task ? "/api/v1/tasks/" + task.id : "/api/v1/tasks", body);
+    toast((task ? "Saved " : "Created ") + t.name + ".");
+    return "#/tasks/" + t.id;
+  };
+  page(task ? "Edit " + task.name : "New task: " + type.title, specForm("task-form", ctx,
+    [h("p", { class: "muted" }, type.description), top.nodes, h("fieldset", { class: "config" }, h("legend", {}, type.title + " settings"), cfg.nodes)],
+    read, send, task ? "Save" : "Create task", task ? "#/tasks/" + task.id : "#/tasks/new"));
 }
 
 // ---- connectors ----
+// health shows an operation's last run: status, when and how long, linked to the run.
+function health(r) {
+  return r ? [status(r.status), " ", h("a", { href: "#/runs/" + r.id }, when(r.started_at)), r.duration_ms !== null ? " · " + duration(r.duration_ms) : ""] : "never";
+}
+
 async function connectorsPage() {
   const conns = await api("GET", "/api/v1/connectors");
   page("Connectors", can("admin") ? h("p", {}, h("a", { class: "button", href: "#/connectors/new", id: "new-connector" }, "New connector")) : null,
     conns.items.length === 0 ? h("p", { class: "muted" }, "No connectors yet.") :
     h("table", {},
-      h("thead", {}, h("tr", {}, ["Name", "Tool", "Server", "Schedules", "Enabled", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ["Name", "Tool", "Server", "Last Discover", "Last Sync", "Next", "Enabled", ""].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, conns.items.map((c) => h("tr", { "data-connector": c.name },
         h("td", {}, h("a", { href: "#/connectors/" + c.id }, c.name)), h("td", {}, c.tool_type), h("td", {}, c.base_url),
-        h("td", {}, "discover " + (c.discover_schedule || "—") + " · sync " + (c.sync_schedule || "—")),
+        h("td", { class: "last-discover" }, health(c.last_discover)), h("td", { class: "last-sync" }, health(c.last_sync)),
+        h("td", {}, c.next_discover_at || c.next_sync_at ? [c.next_discover_at ? h("div", {}, "discover " + when(c.next_discover_at)) : null,
+          c.next_sync_at ? h("div", {}, "sync " + when(c.next_sync_at)) : null] : "—"),
         h("td", {}, c.enabled ? "yes" : "no"),
         h("td", {}, can("operator") ? h("div", { class: "actions" },
           h("button", { type: "button", class: "secondary discover", onclick: (e) => startRun("/api/v1/connectors/" + c.id + "/discover", e.target) }, "Discover"),
           h("button", { type: "button", class: "secondary sync", onclick: (e) => startRun("/api/v1/connectors/" + c.id + "/sync", e.target) }, "Sync")) : null))))));
 }
 
-// A labelled input whose name is the API field it fills.
-function field(label, name, attrs) {
-  return h("label", {}, label, h("input", Object.assign({ name, id: "f-" + name.replace(/\./g, "-") }, attrs || {})));
-}
-
-async function connectorFormPage() {
-  const types = await api("GET", "/api/v1/connector-types");
-  const form = h("form", { class: "edit", id: "connector-form", onsubmit: async (e) => {
-    e.preventDefault();
-    const f = new FormData(form);
-    const body = {
-      tool_type: f.get("tool_type"), name: f.get("name"), base_url: f.get("base_url"),
-      discover_schedule: f.get("discover_schedule"), sync_schedule: f.get("sync_schedule"),
-      timezone: f.get("timezone") || Intl.DateTimeFormat().resolvedOptions().timeZone,
-      config: { username: f.get("config.username"), password: f.get("config.password"), allow_plaintext_http: f.get("config.allow_plaintext_http") === "on" },
-    };
-    try {
-      const c = await api("POST", "/api/v1/connectors", body);
-      location.hash = "#/connectors/" + c.id;
-    } catch (x) { showErrors(form, x); }
-  } },
-  h("label", {}, "Tool", h("select", { name: "tool_type", id: "f-tool_type" }, types.items.map((t) => h("option", { value: t.name }, t.title)))),
-  field("Name", "name", { required: true, maxlength: 200 }),
-  field("Server URL", "base_url", { required: true, placeholder: "https://qualysapi.qualys.eu" }),
-  field("Username", "config.username"),
-  field("Password (write-only: never shown again)", "config.password", { type: "password", autocomplete: "new-password" }),
-  h("label", { class: "check" }, h("input", { type: "checkbox", name: "config.allow_plaintext_http" }), "Allow plain HTTP (test servers only)"),
-  field("Discover schedule (cron, optional)", "discover_schedule", { placeholder: "0 6 * * *" }),
-  field("Sync schedule (cron, optional)", "sync_schedule", { placeholder: "0 7 * * *" }),
-  field("Time zone of the schedules", "timezone", { placeholder: Intl.DateTimeFormat().resolvedOptions().timeZone }),
-  h("div", { class: "actions" }, h("button", { type: "submit", id: "save" }, "Create connector"), h("a", { href: "#/connectors" }, "Cancel")));
-  page("New connector", form);
+// connectorFormPage creates a connector, or edits the one with id (its tool cannot change;
+// its password is write-only: left empty, the stored one is kept).
+async function connectorFormPage(id) {
+  const doc = await openapi();
+  const c = id ? await api("GET", "/api/v1/connectors/" + encodeURIComponent(id)) : null;
+  const ctx = newContext();
+  const fields = objectFields(doc, ctx, doc.components.schemas.ConnectorSpec, "", c || { timezone: browserZone(), enabled: true }, c ? ["tool_type"] : []);
+  const read = () => Object.assign(fields.read() || {}, c ? { tool_type: c.tool_type } : {});
+  const send = async (body) => {
+    const saved = await api(c ? "PUT" : "POST", c ? "/api/v1/connectors/" + c.id : "/api/v1/connectors", body);
+    toast((c ? "Saved " : "Created ") + saved.name + ".");
+    return "#/connectors/" + saved.id;
+  };
+  page(c ? "Edit " + c.name : "New connector", specForm("connector-form", ctx, fields.nodes, read, send,
+    c ? "Save" : "Create connector", c ? "#/connectors/" + c.id : "#/connectors"));
 }
 
 async function connectorPage(id) {
@@ -354,14 +355,24 @@ async function connectorPage(id) {
     } catch (x) { toast(x.message, true); }
     e.target.disabled = false;
   };
+  const del = async (e) => {
+    if (!confirm("Delete the connector " + c.name + " with its records, tests and findings? Run history and products stay.")) return;
+    e.target.disabled = true;
+    try { await api("DELETE", base); toast("Deleted " + c.name + "."); location.hash = "#/connectors"; } catch (x) { e.target.disabled = false; toast(x.message, true); }
+  };
   page(c.name,
     h("dl", { class: "kv" }, h("dt", {}, "Tool"), h("dd", {}, c.tool_type), h("dt", {}, "Server"), h("dd", {}, c.base_url),
+      c.description ? [h("dt", {}, "Description"), h("dd", {}, c.description)] : null,
+      h("dt", {}, "Username"), h("dd", {}, c.config.username + (c.config.password_set ? " (password stored)" : " (no password)")),
       h("dt", {}, "Schedules"), h("dd", {}, "discover " + (c.discover_schedule || "—") + " · sync " + (c.sync_schedule || "—") + " (" + c.timezone + ")"),
+      h("dt", {}, "Last Discover"), h("dd", {}, health(c.last_discover)), h("dt", {}, "Last Sync"), h("dd", {}, health(c.last_sync)),
       h("dt", {}, "Enabled"), h("dd", {}, c.enabled ? "yes" : "no")),
-    can("operator") ? h("div", { class: "actions bar-actions" },
-      h("button", { type: "button", class: "discover", onclick: (e) => startRun(base + "/discover", e.target) }, "Discover"),
-      h("button", { type: "button", class: "sync", onclick: (e) => startRun(base + "/sync", e.target) }, "Sync"),
-      h("button", { type: "button", class: "secondary", id: "test-connection", onclick: test }, "Test connection")) : null,
+    h("div", { class: "actions bar-actions" },
+      can("operator") ? [h("button", { type: "button", class: "discover", onclick: (e) => startRun(base + "/discover", e.target) }, "Discover"),
+        h("button", { type: "button", class: "sync", onclick: (e) => startRun(base + "/sync", e.target) }, "Sync"),
+        h("button", { type: "button", class: "secondary", id: "test-connection", onclick: test }, "Test connection")] : null,
+      can("admin") ? [h("a", { class: "button secondary", href: "#/connectors/" + c.id + "/edit", id: "edit-connector" }, "Edit"),
+        h("button", { type: "button", class: "secondary danger", id: "delete-connector", onclick: del }, "Delete")] : null),
     h("h2", {}, "Records"),
     recs.items.length === 0 ? h("p", { class: "muted" }, "No records yet: run Discover.") :
       h("table", { id: "records" }, h("thead", {}, h("tr", {}, ["Record", "State", "Product", "First discovered", "Last discovered", "Last sync", ""].map((t) => h("th", { scope: "col" }, t)))),
@@ -421,6 +432,7 @@ async function routeOnce() {
     else if (path.startsWith("/tasks/")) await taskPage(path.slice(7));
     else if (path === "/connectors") await connectorsPage();
     else if (path === "/connectors/new") await connectorFormPage();
+    else if (/^\/connectors\/[^/]+\/edit$/.test(path)) await connectorFormPage(path.split("/")[2]);
     else if (path.startsWith("/connectors/")) await connectorPage(path.slice(12));
     else if (path === "/findings") await findingsPage(params);
     else page("Not found", h("p", {}, "No such page."));
