@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -236,6 +237,29 @@ func TestQualysConnectorThroughAPI(t *testing.T) {
 	s.must(http.StatusOK, "GET", fmt.Sprintf("/api/v1/findings/%d/history", one.ID), nil, &hist)
 	if len(hist.Items) != 2 || hist.Items[0].Action != "inactivated" || hist.Items[0].RunID != syncRun.RunID || hist.Items[1].Action != "created" {
 		t.Fatalf("history: %+v", hist)
+	}
+	// Open findings by severity over time: none two days ago; today, exactly the active ones.
+	var trend struct {
+		Items []struct {
+			Day    string           `json:"day"`
+			Counts map[string]int64 `json:"counts"`
+		} `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/findings/trend?days=3", nil, &trend)
+	var active struct {
+		Items []findingView `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/findings?active=true&limit=200", nil, &active)
+	bySeverity := map[string]int64{"Critical": 0, "High": 0, "Medium": 0, "Low": 0, "Info": 0}
+	for _, f := range active.Items {
+		bySeverity[f.Severity]++
+	}
+	if len(trend.Items) != 3 || trend.Items[2].Day != time.Now().UTC().Format(time.DateOnly) ||
+		!reflect.DeepEqual(trend.Items[2].Counts, bySeverity) || trend.Items[0].Counts["High"]+trend.Items[0].Counts["Medium"] != 0 {
+		t.Fatalf("trend %+v; active by severity %v", trend.Items, bySeverity)
+	}
+	if r := s.do("GET", "/api/v1/findings/trend?days=0", nil); r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "days") {
+		t.Fatalf("days=0: %d %s", r.status, r.body)
 	}
 	var imports struct {
 		Items []struct {

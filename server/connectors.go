@@ -643,6 +643,28 @@ var findingStatuses = []string{scanner.StatusOpen, scanner.StatusRiskAccepted, s
 
 var severities = []string{scanner.SeverityCritical, scanner.SeverityHigh, scanner.SeverityMedium, scanner.SeverityLow, scanner.SeverityInfo}
 
+// findingTrend answers how many findings of each severity were open at the end of each of
+// the last days (?days=, 1 to 365, default 30) UTC days.
+func (a *api) findingTrend(c *gin.Context) (int, any, error) {
+	q := c.Request.URL.Query()
+	if err := checkQuery(q, "days"); err != nil {
+		return 0, nil, err
+	}
+	days := 30
+	if v := q.Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 365 {
+			return 0, nil, valid.Field("days", "must be a whole number of days from 1 to 365, not %q", v)
+		}
+		days = n
+	}
+	items, err := a.Store.Connectors.OpenFindingsBySeverity(c, days, time.Now())
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, gin.H{"items": items}, nil
+}
+
 func (a *api) listFindings(c *gin.Context) {
 	q := c.Request.URL.Query()
 	if err := checkQuery(q, "product_id", "test_id", "record_id", "asset_id", "active", "severity", "status", "known_exploited", "limit", "cursor"); err != nil {

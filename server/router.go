@@ -192,6 +192,7 @@ func (a *api) routes() []route {
 		r("GET", "/api/v1/tests/:id", auth.Viewer, a.getTest),
 		r("GET", "/api/v1/tests/:id/imports", auth.Viewer, a.listImports),
 		r("GET", "/api/v1/findings", auth.Viewer, a.listFindings),
+		r("GET", "/api/v1/findings/trend", auth.Viewer, a.handle(a.findingTrend)),
 		r("GET", "/api/v1/findings/:id", auth.Viewer, a.getFinding),
 		r("GET", "/api/v1/findings/:id/history", auth.Viewer, a.findingHistory),
 

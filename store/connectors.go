@@ -491,6 +491,49 @@ type FindingFilter struct {
 	Limit          int
 }
 
+// SeverityDay is how many findings of each severity were open at the end of a UTC day.
+type SeverityDay struct {
+	Day    string           `json:"day"`
+	Counts map[string]int64 `json:"counts"`
+}
+
+// OpenFindingsBySeverity returns, for each of the last days UTC days up to now's, how many
+// findings of each severity were open at the day's end: created by then and not inactivated
+// by then. It reads each finding's creation and its current inactivation, so a finding
+// inactivated and later reactivated counts as open in between; today's figures are exact.
+func (s *Connectors) OpenFindingsBySeverity(ctx context.Context, days int, now time.Time) ([]SeverityDay, error) {
+	var rows []struct {
+		Day      time.Time `bun:"day"`
+		Severity string    `bun:"severity"`
+		Open     int64     `bun:"open"`
+	}
+	err := s.db.NewRaw(`
+		WITH days AS (
+			SELECT generate_series((?::timestamptz AT TIME ZONE 'UTC')::date - (? - 1), (?::timestamptz AT TIME ZONE 'UTC')::date, interval '1 day')::date AS day),
+		opened AS (
+			SELECT severity, (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM findings GROUP BY 1, 2),
+		closed AS (
+			SELECT severity, (inactivated_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM findings
+			WHERE NOT active AND inactivated_at IS NOT NULL GROUP BY 1, 2)
+		SELECT d.day, v.severity,
+			COALESCE((SELECT sum(n) FROM opened o WHERE o.severity = v.severity AND o.day <= d.day), 0) -
+			COALESCE((SELECT sum(n) FROM closed c WHERE c.severity = v.severity AND c.day <= d.day), 0) AS open
+		FROM days d CROSS JOIN (VALUES ('Critical'), ('High'), ('Medium'), ('Low'), ('Info')) AS v(severity)
+		ORDER BY d.day`, now, days, now).Scan(ctx, &rows)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	out := make([]SeverityDay, 0, days)
+	for _, r := range rows {
+		day := r.Day.Format(time.DateOnly)
+		if len(out) == 0 || out[len(out)-1].Day != day {
+			out = append(out, SeverityDay{Day: day, Counts: map[string]int64{}})
+		}
+		out[len(out)-1].Counts[r.Severity] = r.Open
+	}
+	return out, nil
+}
+
 // ListFindings returns one page of findings ordered by ID, and the next page's cursor.
 func (s *Connectors) ListFindings(ctx context.Context, f FindingFilter) ([]Finding, string, error) {
 	if f.Limit <= 0 {
