@@ -32,7 +32,7 @@ func browser(t *testing.T) context.Context {
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancelT := context.WithTimeout(ctx, 6*time.Minute)
 	t.Cleanup(cancelT)
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start chromium: %v", err)
@@ -105,7 +105,6 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("signed in as %q", who)
 	}
 	waitText(t, ctx, "#failed-24h", "1")
-	screenshot(t, ctx, "overview")
 
 	// Run a task from the tasks page; the run page follows the run to its end by itself.
 	row := `tr[data-task="browser-task"] button.run-now`
@@ -167,6 +166,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("the mapped record's findings page lists %d findings (%v)", rows, err)
 	}
 	screenshot(t, ctx, "findings")
+	click("#findings tbody tr:first-child a")
+	waitText(t, ctx, "#finding-history", "created")
+	screenshot(t, ctx, "finding")
+	// The overview's chart now shows the open findings of today.
+	open("#/", "#severity-chart figcaption", "Critical")
+	chartBars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#severity-chart rect").length`))
+	if err != nil || chartBars == 0 {
+		t.Fatalf("the severity chart draws %d bars (%v)", chartBars, err)
+	}
+	screenshot(t, ctx, "overview")
 
 	// The connectors list shows each one's health; the admin edits the connector (its
 	// password, not shown, is kept) and deletes it.
@@ -212,6 +221,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	if buttons != 0 {
 		t.Fatalf("a viewer sees %d Run now buttons", buttons)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("header nav a.admin:not([hidden])").length`)); err != nil || n != 0 {
+		t.Fatalf("a viewer sees %d admin links (%v)", n, err)
 	}
 }
 

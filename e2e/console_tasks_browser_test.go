@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -93,8 +94,9 @@ func TestConsoleTaskFormsInBrowser(t *testing.T) {
 			errorAt: "config.mapping.fields", fix: []formStep{set("#f-config-mapping-fields", `[{"target": "title", "xpath": "title"}, {"target": "key", "xpath": "@id"}]`)},
 			saved: "/events/event"},
 		{typ: "xml_vulnerabilities", first: []formStep{set("#f-name", "Vulnerabilities from XML"), set("#f-config-url", "ftp://reports.example.com/scan.xml"),
-			set("#f-config-preset", "nexpose_xml_2_vulnerabilities"), set("#f-config-match_assets_by", "ip"), tick("#f-config-detection_types-info")},
-			errorAt: "config.url", fix: []formStep{set("#f-config-url", "https://reports.example.com/scan.xml")}, saved: "nexpose_xml_2_vulnerabilities"},
+			set("#f-config-preset", "nexpose_xml_2_vulnerabilities"), set("#f-config-expire_after_days", "60"), tick("#f-config-detection_types-info")},
+			errorAt: "config.url", fix: []formStep{set("#f-config-url", ""),
+				{sel: `input[type=file][aria-label="Upload a file for File ID"]`, value: nexposeXML, upload: true}}, saved: "nexpose_xml_2_vulnerabilities"},
 	}
 	for _, typ := range []string{"qualys_assets", "qualys_vulnerabilities", "nexpose_assets", "nexpose_vulnerabilities"} {
 		first, at, fix := scanner("Scanner " + typ)
@@ -118,7 +120,7 @@ func TestConsoleTaskFormsInBrowser(t *testing.T) {
 			switch {
 			case st.upload:
 				b.do(chromedp.SetUploadFiles(chromedp.CSS(st.sel), []string{st.value}))
-				waitText(t, b.ctx, ".upload .muted", "Uploaded")
+				waitText(t, b.ctx, ".upload .muted", filepath.Base(st.value)) // "Uploaded: …", or "Already stored: …" the second time
 			case st.value == "click":
 				b.click(st.sel)
 			case st.value == "": // SetValue cannot tell an empty value from a failure
@@ -198,6 +200,83 @@ func TestConsoleTaskFormsInBrowser(t *testing.T) {
 	screenshot(t, b.ctx, "task")
 	b.open("#/tasks", `tr[data-task="Ping the CMDB"]`, "succeeded")
 
+	// The XML imports made in the browser run from their pages; their assets, vulnerabilities
+	// and occurrences are then read in the console, and an event on an occurrence gets a
+	// progress entry through its form and is closed.
+	for _, typ := range []string{"xml_assets", "xml_vulnerabilities"} {
+		b.open("#/tasks/"+ids[typ], "button.run-now", "Run now")
+		b.click("button.run-now")
+		waitText(t, b.ctx, "#run-status", "succeeded")
+	}
+	b.open("#/assets", "#assets", "Open occurrences")
+	screenshot(t, b.ctx, "assets")
+	var assets struct {
+		Items []struct {
+			ID   string `json:"id"`
+			Open int    `json:"open_occurrences"`
+		} `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/assets?limit=200", nil, &assets)
+	asset := ""
+	for _, a := range assets.Items {
+		if a.Open >= 2 {
+			asset = a.ID
+			break
+		}
+	}
+	if asset == "" {
+		t.Fatalf("no asset with two open occurrences: %+v", assets.Items)
+	}
+	b.click(`#assets a[href="#/assets/` + asset + `"]`)
+	waitText(t, b.ctx, "main dl", "Identity")
+	waitText(t, b.ctx, "#occurrences", "Last found")
+	screenshot(t, b.ctx, "asset")
+	b.open("#/vulnerabilities?severity=Critical", "#vulnerabilities", "Critical")
+	b.open("#/vulnerabilities", "#vulnerabilities", "Open occurrences")
+	screenshot(t, b.ctx, "vulnerabilities")
+	b.click("#vulnerabilities tbody tr:first-child a")
+	waitText(t, b.ctx, "#occurrences", "Last found")
+	var occ struct {
+		Items []struct {
+			ID int64 `json:"id"`
+		} `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/assets/"+asset+"/occurrences?limit=2", nil, &occ)
+	var ev struct {
+		Items []struct {
+			ID int64 `json:"id"`
+		} `json:"items"`
+	}
+	s.must(http.StatusCreated, "POST", "/api/v1/events", map[string]any{"occurrence_ids": []int64{occ.Items[0].ID, occ.Items[1].ID}, "consolidated": true,
+		"title": "Patch the web tier", "responsible": "ops"}, &ev)
+	b.open("#/events", "#events", "Patch the web tier")
+	b.click("#events tbody tr:first-child a")
+	waitText(t, b.ctx, "#event-occurrences", "Tickets")
+	b.click("#progress-form #save")
+	b.fieldError("text")
+	b.do(chromedp.SetValue(chromedp.CSS("#f-text"), "Patches staged for the weekend"), chromedp.SetValue(chromedp.CSS("#f-progress"), "40"))
+	b.click("#progress-form #save")
+	waitText(t, b.ctx, "#event-progress", "Patches staged")
+	waitText(t, b.ctx, "main dl", "40%")
+	screenshot(t, b.ctx, "event")
+	b.click("#close-event")
+	waitText(t, b.ctx, "#reopen-event", "Reopen")
+	waitText(t, b.ctx, "#event-history", "closed")
+
+	// Tokens: create one (its secret shown once) and revoke it; the audit trail shows both.
+	b.open("#/tokens", "#token-form", "Create token")
+	b.do(chromedp.SetValue(chromedp.CSS("#f-name"), "Reporting robot"), chromedp.SetValue(chromedp.CSS("#f-role"), "viewer"))
+	b.click("#token-form #save")
+	waitText(t, b.ctx, "#token-secret", "trb_")
+	screenshot(t, b.ctx, "tokens")
+	b.acceptConfirm()
+	b.click(`#tokens button.revoke[data-name="Reporting robot"]`)
+	waitText(t, b.ctx, "#tokens", "Reporting robot")
+	b.waitGone(`button.revoke[data-name="Reporting robot"]`)
+	b.open("#/audit?actor=Ada+Admin", "#audit", "created viewer token Reporting robot")
+	waitText(t, b.ctx, "#audit", "revoked token")
+	screenshot(t, b.ctx, "audit")
+
 	// Delete one (the page asks first).
 	b.open("#/tasks/"+ids["dashboard_service"], "#delete-task", "Delete")
 	b.acceptConfirm()
@@ -216,6 +295,21 @@ func TestConsoleTaskFormsInBrowser(t *testing.T) {
 	if err != nil || n != 0 {
 		t.Fatalf("a viewer sees %d change buttons (%v)", n, err)
 	}
+}
+
+// waitGone waits until nothing on the page matches sel.
+func (b *browserPage) waitGone(sel string) {
+	b.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+strconv.Quote(sel)+`).length`))
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+	b.t.Fatalf("%s is still on the page", sel)
 }
 
 // fieldError waits until the form shows an error naming field next to the input for it (or

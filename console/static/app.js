@@ -34,12 +34,13 @@ function signedIn(s) {
   state.csrf = s.csrf_token;
   document.getElementById("top").hidden = false;
   document.getElementById("who").textContent = s.name + " (" + s.role + ")";
+  for (const a of document.querySelectorAll("header nav a.admin")) a.hidden = !can("admin");
 }
 
 // ---- overview ----
 async function overviewPage() {
   const since = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
-  const [tasks, conns] = await Promise.all([api("GET", "/api/v1/tasks"), api("GET", "/api/v1/connectors")]);
+  const [tasks, conns, trend] = await Promise.all([api("GET", "/api/v1/tasks"), api("GET", "/api/v1/connectors"), api("GET", "/api/v1/findings/trend?days=30")]);
   const byStatus = {};
   let cursor = "", n = 0;
   for (let i = 0; i < 10; i++) { // at most 2,000 runs of the last day
@@ -60,8 +61,45 @@ async function overviewPage() {
       h("div", { class: "bars", role: "img", "aria-label": "Runs by status" }, Object.entries(byStatus).sort().map(([s, c]) =>
         h("div", { class: "bar" }, h("a", { href: "#/runs?status=" + s }, s),
           h("div", { class: "fill " + s, style: null, "data-w": c / max }), h("span", {}, c)))));
+  document.getElementById("main").append(h("h2", {}, "Open findings by severity, last 30 days"), severityChart(trend.items));
   // widths without inline style attributes (the policy allows no inline styles)
   for (const f of document.querySelectorAll(".fill[data-w]")) f.style.width = (100 * f.dataset.w).toFixed(1) + "%";
+}
+
+// severityChart draws open findings per day as stacked bars, one colour per severity, with
+// a legend and a table behind it for screen readers.
+const severities = ["Critical", "High", "Medium", "Low", "Info"];
+function severityChart(days) {
+  const total = (d) => severities.reduce((n, s) => n + (d.counts[s] || 0), 0);
+  const max = Math.max(1, ...days.map(total));
+  const W = 900, H = 220, pad = 34, bw = (W - pad) / Math.max(1, days.length);
+  const svg = (tag, attrs, ...kids) => {
+    const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+    el.append(...kids);
+    return el;
+  };
+  const bars = [];
+  days.forEach((d, i) => {
+    let y = H - 20;
+    for (const s of severities) {
+      const n = d.counts[s] || 0;
+      if (!n) continue;
+      const hgt = ((H - 30) * n) / max;
+      y -= hgt;
+      bars.push(svg("rect", { x: pad + i * bw + 1, y: y.toFixed(1), width: Math.max(1, bw - 2).toFixed(1), height: hgt.toFixed(1), class: "s-" + s },
+        svg("title", {}, d.day + ": " + n + " " + s)));
+    }
+  });
+  const axis = [svg("text", { x: pad - 4, y: 14, "text-anchor": "end", class: "axis" }, String(max)),
+    svg("text", { x: pad - 4, y: H - 20, "text-anchor": "end", class: "axis" }, "0"),
+    days.length ? svg("text", { x: pad, y: H - 4, class: "axis" }, days[0].day) : "",
+    days.length ? svg("text", { x: W, y: H - 4, "text-anchor": "end", class: "axis" }, days[days.length - 1].day) : ""];
+  const last = days[days.length - 1] || { counts: {} };
+  return h("figure", { class: "chart", id: "severity-chart" },
+    svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Open findings by severity per day" }, ...bars, ...axis),
+    h("figcaption", {}, severities.map((s) => h("span", { class: "legend" }, h("span", { class: "swatch s-" + s }), s + " " + (last.counts[s] || 0)))),
+    h("details", {}, h("summary", {}, "As a table"), table("severity-table", ["Day", ...severities], days.slice().reverse(), (d) => [d.day, ...severities.map((s) => d.counts[s] || 0)])));
 }
 
 // ---- runs ----
@@ -84,7 +122,7 @@ async function runsPage(params) {
   nextLink("runs", params, items.next_cursor, "Older runs →"));
 }
 
-// filterForm is a row of selects ([label, parameter, values]) that goes to route with the
+// filterForm is a row of selects ([label, parameter, values], or "text" for a search box) that goes to route with the
 // chosen values, keeping the scope parameters named in keep; paging starts again.
 function filterForm(route, params, selects, keep) {
   return h("form", { class: "filters", onsubmit: (e) => {
@@ -93,7 +131,8 @@ function filterForm(route, params, selects, keep) {
     for (const [k, v] of new FormData(e.target)) if (v) f.set(k, v);
     location.hash = "#/" + route + "?" + f.toString();
   } },
-  selects.map(([label, name, values]) => h("label", {}, label,
+  selects.map(([label, name, values]) => h("label", {}, label, values === "text" ?
+    h("input", { type: "search", name, id: "f-" + name, value: params.get(name) || "" }) :
     h("select", { name, id: "f-" + name }, h("option", { value: "" }, "any"),
       values.map((v) => h("option", { value: v, selected: params.get(name) === v }, v))))),
   keep.map((k) => params.get(k) ? h("input", { type: "hidden", name: k, value: params.get(k) }) : null),
@@ -394,10 +433,172 @@ async function findingsPage(params) {
   list.items.length === 0 ? h("p", { class: "muted" }, "No findings match.") :
     h("table", { id: "findings" }, h("thead", {}, h("tr", {}, ["Severity", "Title", "Host", "CVEs", "Active", "First seen", "Last seen"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, list.items.map((f) => h("tr", {},
-        h("td", {}, h("span", { class: "sev " + f.severity }, f.severity)), h("td", {}, f.title, f.known_exploited ? h("span", { class: "error" }, " · known exploited") : null),
+        h("td", {}, h("span", { class: "sev " + f.severity }, f.severity)), h("td", {}, h("a", { href: "#/findings/" + f.id }, f.title), f.known_exploited ? h("span", { class: "error" }, " · known exploited") : null),
         h("td", {}, [f.host, f.ip].filter(Boolean).join(" · ") + (f.port ? ":" + f.port : "")), h("td", {}, (f.cves || []).join(", ") || "—"),
         h("td", {}, f.active ? "yes" : "no"), h("td", {}, when(f.first_seen)), h("td", {}, when(f.last_seen)))))),
   nextLink("findings", params, list.next_cursor, "More →"));
+}
+
+// ---- data ----
+// table renders items as rows of cells (rowFn gives one row's cells); id names the table.
+function table(id, headers, items, rowFn, empty) {
+  if (!items.length) return h("p", { class: "muted" }, empty || "Nothing matches.");
+  return h("table", { id }, h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, items.map((it) => h("tr", {}, rowFn(it).map((c) => h("td", {}, c))))));
+}
+const kv = (pairs) => h("dl", { class: "kv" }, pairs.filter(Boolean).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v === "" || v === null || v === undefined ? "—" : v)]));
+const sev = (s) => (s ? h("span", { class: "sev " + s }, s) : "—");
+const listOf = (a) => (a && a.length ? a.join(", ") : "—");
+
+async function findingPage(id) {
+  const base = "/api/v1/findings/" + encodeURIComponent(id);
+  const [f, hist] = await Promise.all([api("GET", base), api("GET", base + "/history")]);
+  page(f.title,
+    kv([["Severity", sev(f.severity)], ["Status", f.status + (f.active ? " (active)" : "")], ["Vendor", f.vendor_id + " · " + f.vendor_severity + (f.vendor_status ? " · " + f.vendor_status : "")],
+      ["CVEs", listOf(f.cves)], ["Host", [f.host, f.ip].filter(Boolean).join(" · ") + (f.port ? ":" + f.port + "/" + f.protocol : "")],
+      f.asset_id ? ["Asset", h("a", { href: "#/assets/" + f.asset_id }, "the shared asset")] : null,
+      ["First seen", when(f.first_seen)], ["Last seen", when(f.last_seen)], ["Times found", f.times_found], ["Known exploited", f.known_exploited ? "yes (CISA KEV)" : "no"],
+      ["Record", h("a", { href: "#/findings?record_id=" + f.record_id }, "findings of the record")]]),
+    h("h2", {}, "History across imports"),
+    table("finding-history", ["When", "What the import did", "Run"], hist.items, (a) => [when(a.applied_at), a.action, h("a", { href: "#/runs/" + a.run_id }, "run")], "No imports recorded."),
+    f.description ? [h("h2", {}, "Description"), h("p", { class: "prose" }, f.description)] : null,
+    f.solution ? [h("h2", {}, "Solution"), h("p", { class: "prose" }, f.solution)] : null,
+    f.evidence ? [h("h2", {}, "Evidence"), h("pre", {}, f.evidence)] : null);
+}
+
+async function assetsPage(params) {
+  const list = await api("GET", "/api/v1/assets?" + params.toString());
+  page("Assets", filterForm("assets", params, [["Search", "q", "text"], ["Status", "status", ["active", "retired"]], ["Source", "source", ["ldap", "qualys", "nexpose", "xml"]]], []),
+    table("assets", ["Name", "Type", "Address", "OS", "Sources", "Relevance", "Open occurrences", "Risk", "Last seen"], list.items, (a) => [
+      h("a", { href: "#/assets/" + a.id }, a.name), a.type, a.host_address || listOf(a.ip_addresses), [a.os, a.os_version].filter(Boolean).join(" ") || "—",
+      listOf(a.sources), a.relevance, a.open_occurrences, a.risk_score, when(a.last_seen_at)], "No assets match."),
+    nextLink("assets", params, list.next_cursor, "More →"));
+}
+
+function occurrencesTable(items) {
+  return table("occurrences", ["Vulnerability", "Level", "Asset", "Port", "Status", "Tickets", "First found", "Last found"], items, (o) => [
+    [h("a", { href: "#/vulnerabilities/" + o.vulnerability_id }, o.title), o.known_exploited ? h("span", { class: "error" }, " · known exploited") : null],
+    o.level ?? "—", h("a", { href: "#/assets/" + o.asset_id }, o.asset_name), o.port ? o.port + "/" + o.protocol : "—", o.status,
+    listOf(o.tickets), when(o.first_found), when(o.last_found)], "No occurrences.");
+}
+
+async function assetPage(id) {
+  const base = "/api/v1/assets/" + encodeURIComponent(id);
+  const [a, occ, evs] = await Promise.all([api("GET", base), api("GET", base + "/occurrences?limit=100"), api("GET", "/api/v1/events?limit=20&asset_id=" + encodeURIComponent(id))]);
+  page(a.name,
+    kv([["Type", a.type], ["Status", a.status], ["Address", a.host_address], ["FQDN / host name", [a.fqdn, a.hostname].filter(Boolean).join(" · ")],
+      ["IP addresses", listOf(a.ip_addresses)], ["OS", [a.os, a.os_version].filter(Boolean).join(" ")], ["Relevance", a.relevance],
+      ["Criticality", a.criticality], ["Responsible", a.responsible], ["Sources", listOf(a.sources)], ["Identity", a.identity_key],
+      ["Risk score", a.risk_score], ["Active findings", a.active_findings ? h("a", { href: "#/findings?asset_id=" + a.id }, String(a.active_findings)) : "0"],
+      ["Edited here", listOf(a.edited_fields)], ["First seen", when(a.first_seen_at)], ["Last seen", when(a.last_seen_at)]]),
+    h("h2", {}, "Occurrences"), occurrencesTable(occ.items),
+    occ.next_cursor ? h("p", { class: "muted" }, "Showing the first 100.") : null,
+    h("h2", {}, "Events"), eventsTable(evs.items));
+}
+
+async function vulnerabilitiesPage(params) {
+  const list = await api("GET", "/api/v1/vulnerabilities?" + params.toString());
+  page("Vulnerabilities", filterForm("vulnerabilities", params, [["Search", "q", "text"], ["CVE", "cve", "text"], ["Source", "source", ["qualys", "nexpose", "xml"]],
+    ["Severity", "severity", ["Critical", "High", "Medium", "Low", "Info"]], ["Known exploited", "known_exploited", ["true", "false"]]], []),
+  table("vulnerabilities", ["Severity", "Title", "Vendor ID", "Source", "CVEs", "Open occurrences"], list.items, (v) => [
+    sev(v.severity), [h("a", { href: "#/vulnerabilities/" + v.id }, v.title), v.known_exploited ? h("span", { class: "error" }, " · known exploited") : null],
+    v.vendor_id, v.source, listOf(v.cves), v.open_occurrences], "No vulnerabilities match."),
+  nextLink("vulnerabilities", params, list.next_cursor, "More →"));
+}
+
+async function vulnerabilityPage(id) {
+  const base = "/api/v1/vulnerabilities/" + encodeURIComponent(id);
+  const [v, occ] = await Promise.all([api("GET", base), api("GET", base + "/occurrences?limit=100")]);
+  const kev = v.known_exploited;
+  page(v.title,
+    kv([["Severity", sev(v.severity)], ["Level", v.level], ["Vendor", v.source + " " + v.vendor_id + (v.vendor_severity ? " · " + v.vendor_severity : "")], ["Scope", v.scope],
+      ["CVEs", listOf(v.cves)], ["Known exploited", kev ? "since " + kev.date_added + (kev.due_date ? ", due " + kev.due_date : "") + (kev.known_ransomware_use ? ", used by ransomware" : "") : "no"],
+      v.nvd ? ["NVD", v.nvd.cve_id + " · " + (v.nvd.score ?? "no score") + " " + v.nvd.severity] : null]),
+    v.description ? [h("h2", {}, "Description"), h("p", { class: "prose" }, v.description)] : null,
+    v.solution ? [h("h2", {}, "Solution"), h("p", { class: "prose" }, v.solution)] : null,
+    h("h2", {}, "Occurrences"), occurrencesTable(occ.items));
+}
+
+function eventsTable(items) {
+  return table("events", ["Priority", "Title", "Type", "Status", "Progress", "Responsible", "Occurrences", "Updated"], items, (e) => [
+    e.priority, h("a", { href: "#/events/" + e.id }, e.title), e.type, e.status, h("progress", { max: 100, value: e.progress, title: e.progress + "%" }),
+    e.responsible, e.resolved_occurrences + " of " + e.occurrences + " resolved", when(e.updated_at)], "No events.");
+}
+
+async function eventsPage(params) {
+  const list = await api("GET", "/api/v1/events?" + params.toString());
+  page("Events", filterForm("events", params, [["Status", "status", ["open", "closed", "cancelled"]], ["Responsible", "responsible", "text"]], ["type", "asset_id"]),
+    eventsTable(list.items), nextLink("events", params, list.next_cursor, "More →"));
+}
+
+async function eventPage(id) {
+  const base = "/api/v1/events/" + encodeURIComponent(id);
+  const [e, prog, hist, doc] = await Promise.all([api("GET", base), api("GET", base + "/progress?limit=100"), api("GET", base + "/history?limit=100"), openapi()]);
+  const act = (what) => async (ev) => {
+    ev.target.disabled = true;
+    try { await api("POST", base + "/" + what, {}); route(); } catch (x) { ev.target.disabled = false; toast(x.message, true); }
+  };
+  let form = null;
+  if (can("operator")) {
+    const ctx = newContext();
+    const fields = objectFields(doc, ctx, doc.components.schemas.EventProgressCreate, "", {}, ["at"]);
+    form = specForm("progress-form", ctx, fields.nodes, () => fields.read() || {},
+      async (body) => { await api("POST", base + "/progress", body); toast("Progress recorded."); route(); return location.hash; }, "Add progress", "#/events/" + e.id);
+  }
+  page(e.title,
+    kv([["Status", e.status], ["Progress", h("span", {}, h("progress", { max: 100, value: e.progress }), " " + e.progress + "%")],
+      ["Priority", e.priority + " (urgency " + e.urgency + " × severity " + e.severity + " × relevance " + e.relevance + ")"],
+      ["Type", e.type], ["Responsible", e.responsible], ["Created", when(e.created_at) + " by " + e.created_by], ["Closed", when(e.closed_at)],
+      e.parent_id ? ["Parent", h("a", { href: "#/events/" + e.parent_id }, "event " + e.parent_id)] : null,
+      ["Occurrences", e.resolved_occurrences + " of " + e.occurrences + " resolved"]]),
+    can("operator") ? h("div", { class: "actions bar-actions" },
+      e.status === "open" ? [h("button", { type: "button", id: "close-event", onclick: act("close") }, "Close"),
+        h("button", { type: "button", class: "secondary", onclick: act("cancel") }, "Cancel event")] :
+        h("button", { type: "button", class: "secondary", id: "reopen-event", onclick: act("reopen") }, "Reopen")) : null,
+    e.description ? h("p", { class: "prose" }, e.description) : null,
+    h("h2", {}, "Occurrences treated"),
+    table("event-occurrences", ["Vulnerability", "Asset", "Port", "Status", "Resolved", "Tickets"], e.occurrence_list, (o) => [
+      h("a", { href: "#/vulnerabilities/" + o.vulnerability_id }, o.title), h("a", { href: "#/assets/" + o.asset_id }, o.asset_name),
+      o.port ?? "—", o.status || "deleted", o.resolved_at ? when(o.resolved_at) + (o.resolved_by ? " by " + o.resolved_by : "") : "—", listOf(o.tickets)], "None."),
+    h("h2", {}, "Progress"),
+    table("event-progress", ["When", "Who", "Progress", "Text"], prog.items, (p) => [when(p.at), p.author + (p.author_kind === "task" ? " (task)" : ""),
+      p.progress === null ? "—" : p.progress + "%", p.text], "No progress entries yet."),
+    form,
+    h("h2", {}, "History"),
+    table("event-history", ["When", "Who", "What", "Changes"], hist.items, (c) => [when(c.at), c.actor, c.action,
+      Object.entries(c.changes || {}).map(([k, v]) => k + ": " + (Array.isArray(v) ? v.map((x) => (x === null ? "—" : x)).join(" → ") : JSON.stringify(v))).join("; ") || "—"]));
+}
+
+// ---- admin ----
+async function tokensPage() {
+  const [list, doc] = await Promise.all([api("GET", "/api/v1/tokens"), openapi()]);
+  const ctx = newContext();
+  const fields = objectFields(doc, ctx, doc.components.schemas.TokenRequest, "", { role: "viewer" });
+  const revoke = (t) => async (e) => {
+    if (!confirm("Revoke the token " + t.name + "? Whoever uses it is signed out at once.")) return;
+    e.target.disabled = true;
+    try { await api("DELETE", "/api/v1/tokens/" + t.id); route(); } catch (x) { e.target.disabled = false; toast(x.message, true); }
+  };
+  const shown = h("div", { id: "new-token" });
+  const form = specForm("token-form", ctx, fields.nodes, () => fields.read() || {}, async (body) => {
+    const t = await api("POST", "/api/v1/tokens", body);
+    await route();
+    document.getElementById("new-token").replaceChildren(h("p", { class: "secret" }, "The token of " + t.name + " (shown once; copy it now): ", h("code", { id: "token-secret" }, t.token)));
+    return location.hash;
+  }, "Create token", "#/tokens");
+  page("API tokens",
+    shown,
+    table("tokens", ["Name", "Role", "Prefix", "Created", "Expires", "Last used", "Revoked", ""], list.items, (t) => [t.name, t.role, h("code", {}, t.prefix),
+      when(t.created_at) + " by " + t.created_by, when(t.expires_at), when(t.last_used_at), when(t.revoked_at),
+      t.revoked_at ? "" : h("button", { type: "button", class: "secondary danger revoke", "data-name": t.name, onclick: revoke(t) }, "Revoke")], "No tokens."),
+    h("h2", {}, "New token"), form);
+}
+
+async function auditPage(params) {
+  const list = await api("GET", "/api/v1/audit?" + params.toString());
+  page("Audit trail", filterForm("audit", params, [["Who", "actor", "text"]], []), table("audit", ["When", "Who", "From", "Request", "Status", "What"], list.items, (a) => [when(a.at), a.actor, a.remote_addr,
+    a.method + " " + a.route + (a.resource_id ? " · " + a.resource_id : ""), a.status, a.summary], "Nothing recorded."),
+  nextLink("audit", params, list.next_cursor, "Older →"));
 }
 
 // ---- routing ----
@@ -435,6 +636,15 @@ async function routeOnce() {
     else if (/^\/connectors\/[^/]+\/edit$/.test(path)) await connectorFormPage(path.split("/")[2]);
     else if (path.startsWith("/connectors/")) await connectorPage(path.slice(12));
     else if (path === "/findings") await findingsPage(params);
+    else if (path.startsWith("/findings/")) await findingPage(path.slice(10));
+    else if (path === "/assets") await assetsPage(params);
+    else if (path.startsWith("/assets/")) await assetPage(path.slice(8));
+    else if (path === "/vulnerabilities") await vulnerabilitiesPage(params);
+    else if (path.startsWith("/vulnerabilities/")) await vulnerabilityPage(path.slice(17));
+    else if (path === "/events") await eventsPage(params);
+    else if (path.startsWith("/events/")) await eventPage(path.slice(8));
+    else if (path === "/tokens") await tokensPage();
+    else if (path === "/audit") await auditPage(params);
     else page("Not found", h("p", {}, "No such page."));
   } catch (x) {
     if (x.status !== 401) failed(x);

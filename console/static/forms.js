@@ -142,7 +142,7 @@ function field(doc, ctx, name, s, path, value, parent, required) {
     }
     case "choices": {
       const it = resolve(doc, s.items);
-      const boxes = it.enum.map((v) => h("input", { type: "checkbox", name: path, value: v, checked: (value || []).includes(v), id: id + "-" + v }));
+      const boxes = it.enum.map((v) => h("input", { type: "checkbox", name: path, value: v, checked: (value || s.default || []).includes(v), id: id + "-" + v }));
       return { node: h("fieldset", { class: "field choices" }, h("legend", {}, title),
         boxes.map((b) => h("label", { class: "check" }, b, b.value)), hint(s)),
       read: () => { const v = boxes.filter((b) => b.checked).map((b) => b.value); return v.length ? v : undefined; } };
