@@ -368,13 +368,16 @@ async function connectorFormPage(id) {
 
 async function connectorPage(id) {
   const base = "/api/v1/connectors/" + encodeURIComponent(id);
-  const [c, recs, ops] = await Promise.all([api("GET", base), api("GET", base + "/records?limit=200"), api("GET", base + "/operations?limit=20")]);
+  const [c, recs, ops, products] = await Promise.all([api("GET", base), api("GET", base + "/records?limit=200"), api("GET", base + "/operations?limit=20"),
+    api("GET", "/api/v1/products?limit=200")]);
+  // Map picks an existing product by name or creates one with a new name.
+  const productList = h("datalist", { id: "products" }, products.items.map((p) => h("option", { value: p.name })));
   const recAction = (r, what, body) => async (e) => {
     e.target.disabled = true;
     try { await api("POST", base + "/records/" + r.id + "/" + what, body ? body() : undefined); route(); } catch (x) { e.target.disabled = false; toast(x.message, true); }
   };
   const recordRow = (r) => {
-    const product = h("input", { name: "product_name", "aria-label": "Product for " + r.name, value: r.product_name || r.name, size: 18 });
+    const product = h("input", { name: "product_name", list: "products", "aria-label": "Product for " + r.name + " (pick one or type a new name)", value: r.product_name || r.name, size: 18 });
     return h("tr", { "data-record": r.name },
       h("td", {}, r.name, r.vendor_missing ? h("span", { class: "error" }, " (gone from the tool)") : null),
       h("td", {}, r.state), h("td", {}, r.product_name || "—"),
@@ -412,7 +415,7 @@ async function connectorPage(id) {
         h("button", { type: "button", class: "secondary", id: "test-connection", onclick: test }, "Test connection")] : null,
       can("admin") ? [h("a", { class: "button secondary", href: "#/connectors/" + c.id + "/edit", id: "edit-connector" }, "Edit"),
         h("button", { type: "button", class: "secondary danger", id: "delete-connector", onclick: del }, "Delete")] : null),
-    h("h2", {}, "Records"),
+    h("h2", {}, "Records"), productList,
     recs.items.length === 0 ? h("p", { class: "muted" }, "No records yet: run Discover.") :
       h("table", { id: "records" }, h("thead", {}, h("tr", {}, ["Record", "State", "Product", "First discovered", "Last discovered", "Last sync", ""].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, recs.items.map(recordRow))),
