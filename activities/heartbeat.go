@@ -2,10 +2,13 @@ package activities
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+
+	"github.com/tributary-io/tributary/store"
 )
 
 // heartbeater reports the latest progress of an activity at a steady pace from its own
@@ -60,4 +63,28 @@ func (h *heartbeater) set(details any) {
 func (h *heartbeater) stop() {
 	close(h.done)
 	h.wg.Wait()
+}
+
+// whileDBDown runs write until it succeeds or fails for another reason than the database
+// being unavailable (store.IsUnavailable: down, restarting, unreachable), waiting between
+// tries with a backoff up to 30 s and heartbeating meanwhile, until ctx ends. The writes that
+// record a task's result once its real work is done use it, so that a database restart
+// neither fails the run nor makes a retry repeat the work.
+func whileDBDown(ctx context.Context, write func() error) error {
+	wait := 250 * time.Millisecond
+	for {
+		err := write()
+		if err == nil || !store.IsUnavailable(err) {
+			return err
+		}
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, map[string]any{"phase": "waiting for the database", "error": err.Error()})
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (the database stayed unavailable until the activity's time ran out)", err)
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 30*time.Second)
+	}
 }

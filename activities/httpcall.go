@@ -126,7 +126,7 @@ func (a *HTTPCalls) ExecuteHTTPCall(ctx context.Context, in TaskInput) (TaskOutp
 		ContentType: resp.Header.Get("Content-Type"), Excerpt: excerpt.String(), ExcerptTruncated: excerpt.truncated,
 		DurationMS: time.Since(started).Milliseconds(), Attempt: info.Attempt,
 	}
-	if err := a.Store.Runs.SetDetails(ctx, runID, details); err != nil {
+	if err := whileDBDown(ctx, func() error { return a.Store.Runs.SetDetails(ctx, runID, details) }); err != nil {
 		return TaskOutput{}, fmt.Errorf("record response details: %w", err)
 	}
 	if !cfg.Succeeded(resp.StatusCode) {

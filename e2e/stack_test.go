@@ -95,6 +95,12 @@ type stackOptions struct {
 	failedAuthPerMinute int
 	// maxUploadBytes caps file uploads; the API's default when 0.
 	maxUploadBytes int64
+	// dbServer is the Postgres server (a postgres:// URL) to create the stack's database on;
+	// TEST_DATABASE_URL's when empty.
+	dbServer string
+	// workerDB rewrites the database URL the workers use (to reach it through a fault
+	// proxy); the API keeps the direct one.
+	workerDB func(dbURL string) string
 }
 
 func newStack(t *testing.T, opts stackOptions) *stack {
@@ -102,7 +108,10 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if opts.heartbeatTimeout == 0 {
 		opts.heartbeatTimeout = 2 * time.Second
 	}
-	db, dbURL := testenv.DBWithURL(t)
+	if opts.dbServer == "" {
+		opts.dbServer = testenv.DatabaseURL(t)
+	}
+	db, dbURL := testenv.DBWithURLOn(t, opts.dbServer)
 	ts, c := testenv.Temporal(t)
 	s := &stack{t: t, store: store.New(db), dbURL: dbURL, reportingURL: testenv.ReportingURL(t, dbURL), temporal: ts, client: c, opts: opts}
 	// Orphan schedules go at once: no test creates tasks while it reconciles.
@@ -150,7 +159,16 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 
 func (s *stack) startWorker() sdkworker.Worker {
 	s.t.Helper()
-	w, err := worker.New(worker.Options{Client: s.workerClient, Store: s.store, TaskQueue: taskQueue, Keyring: s.keys,
+	st := s.store
+	if s.opts.workerDB != nil {
+		db, err := store.Open(context.Background(), s.opts.workerDB(s.dbURL), store.OpenOptions{MaxOpenConns: 20})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		s.t.Cleanup(func() { _ = db.Close() })
+		st = store.New(db)
+	}
+	w, err := worker.New(worker.Options{Client: s.workerClient, Store: st, TaskQueue: taskQueue, Keyring: s.keys,
 		Reporting: sqlout.NewReporting(s.reportingURL), Metrics: s.metrics, Worker: sdkworker.Options{WorkflowPanicPolicy: sdkworker.FailWorkflow}})
 	if err != nil {
 		s.t.Fatal(err)

@@ -42,6 +42,9 @@ var (
 // renderError is the one place where errors become HTTP statuses and JSON bodies.
 func renderError(c *gin.Context, log *slog.Logger, err error) {
 	status, body := classify(err)
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "5")
+	}
 	if status >= 500 {
 		log.ErrorContext(c, "request failed", "method", c.Request.Method, "path", c.FullPath(), "status", status, "error", err.Error())
 	}
@@ -102,6 +105,8 @@ func classify(err error) (int, apiError) {
 	case errors.As(err, &invalidArg):
 		return http.StatusBadRequest, apiError{Code: "invalid_request", Message: "Temporal rejected the request: " + invalidArg.Error(),
 			Fields: []valid.FieldError{{Field: "schedule", Message: invalidArg.Error()}}}
+	case store.IsUnavailable(err):
+		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "the database did not answer; try again shortly"}
 	case errors.As(err, &svcUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "a backing service did not answer; try again"}
 	}

@@ -286,10 +286,26 @@ func (r *Reader) Next() (Kind, error) {
 	}
 }
 
+// SourceError is a failure to read the document itself (the connection dropped or cut the
+// body short, the file could not be read), as opposed to a document that is wrong: another
+// attempt may well succeed.
+type SourceError struct {
+	// Line is the line the reader had reached.
+	Line int
+	// Err is the source's error.
+	Err error
+}
+
+func (e *SourceError) Error() string {
+	return fmt.Sprintf("reading the document near line %d: %v", e.Line, e.Err)
+}
+
+func (e *SourceError) Unwrap() error { return e.Err }
+
 func (r *Reader) readError(err error) error {
 	switch {
 	case r.src.err != nil:
-		r.err = fmt.Errorf("reading the document near line %d: %w", r.line, r.src.err)
+		r.err = &SourceError{Line: r.line, Err: r.src.err}
 		return r.err
 	case errors.Is(err, errReadAhead):
 		return r.fail(TooLarge, "element too large")

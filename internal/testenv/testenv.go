@@ -35,11 +35,16 @@ func DatabaseURL(t testing.TB) string {
 // database is dropped when the test ends.
 func EmptyDB(t testing.TB) string {
 	t.Helper()
+	return EmptyDBOn(t, DatabaseURL(t))
+}
+
+// EmptyDBOn is EmptyDB on the server of base (a postgres:// URL) instead of the shared one.
+func EmptyDBOn(t testing.TB, base string) string {
+	t.Helper()
 	ctx := context.Background()
-	base := DatabaseURL(t)
 	admin, err := store.Open(ctx, base, store.OpenOptions{MaxOpenConns: 2})
 	if err != nil {
-		t.Fatalf("connect to TEST_DATABASE_URL: %v", err)
+		t.Fatalf("connect to %s: %v", base, err)
 	}
 	name := "tributary_test_" + strings.ReplaceAll(uuid.NewString()[:18], "-", "")
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
@@ -51,7 +56,7 @@ func EmptyDB(t testing.TB) string {
 	})
 	u, err := url.Parse(base)
 	if err != nil {
-		t.Fatalf("TEST_DATABASE_URL must be a postgres:// URL: %v", err)
+		t.Fatalf("%s must be a postgres:// URL: %v", base, err)
 	}
 	u.Path = "/" + name
 	return u.String()
@@ -67,8 +72,14 @@ func DB(t testing.TB) *bun.DB {
 // DBWithURL is DB that also returns the database's URL, for processes the test starts.
 func DBWithURL(t testing.TB) (*bun.DB, string) {
 	t.Helper()
+	return DBWithURLOn(t, DatabaseURL(t))
+}
+
+// DBWithURLOn is DBWithURL on the server of base instead of the shared one.
+func DBWithURLOn(t testing.TB, base string) (*bun.DB, string) {
+	t.Helper()
 	ctx := context.Background()
-	u := EmptyDB(t)
+	u := EmptyDBOn(t, base)
 	db, err := store.Open(ctx, u, store.OpenOptions{MaxOpenConns: 40})
 	if err != nil {
 		t.Fatal(err)

@@ -660,6 +660,16 @@ func (c *Client) definition(op string, page int, v *xmlVuln, notes *scanner.Note
 	return def, nil
 }
 
+// readKind classifies a failure to parse a response: the connection failing mid-body (the
+// body cut short, reset) is worth another attempt; a document that is wrong is not.
+func readKind(err error) scanner.ErrorKind {
+	var se *xmlstream.SourceError
+	if errors.As(err, &se) {
+		return scanner.KindUnavailable
+	}
+	return scanner.KindBadResponse
+}
+
 func (c *Client) bad(op string, page int, element, format string, args ...any) *scanner.Error {
 	return &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: element,
 		Message: fmt.Sprintf(format, args...)}
@@ -751,7 +761,7 @@ func (c *Client) page(ctx context.Context, op string, page int, target, itemName
 		if errors.As(err, &se) {
 			return p.Root, "", err
 		}
-		return p.Root, "", &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: p.Root, Message: err.Error()}
+		return p.Root, "", &scanner.Error{Vendor: Vendor, Kind: readKind(err), Op: op, Page: page, Element: p.Root, Message: err.Error()}
 	}
 	if p.Root == "SIMPLE_RETURN" {
 		code, text := strings.TrimSpace(scanner.Clean(p.Code)), strings.TrimSpace(scanner.Clean(p.Text))

@@ -403,7 +403,7 @@ func (c *Client) ticketPage(ctx context.Context, op string, page int, target str
 		if errors.As(err, &se) {
 			return p, err
 		}
-		return p, &scanner.Error{Vendor: Vendor, Kind: scanner.KindBadResponse, Op: op, Page: page, Element: root, Message: err.Error()}
+		return p, &scanner.Error{Vendor: Vendor, Kind: readKind(err), Op: op, Page: page, Element: root, Message: err.Error()}
 	}
 	switch {
 	case root == "SIMPLE_RETURN":

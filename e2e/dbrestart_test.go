@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-io/tributary/internal/pgtest"
+	"github.com/tributary-io/tributary/internal/testenv"
+	"github.com/tributary-io/tributary/store"
+)
+
+// PostgreSQL goes away under a running system — a fast stop, an immediate (crash-like) stop,
+// and pg_ctl restart — each while a run is in flight. While it is away the API answers 503
+// with a JSON body and Retry-After (never 500) and /readyz says not ready while /healthz
+// stays up; once it is back the API recovers by itself and every run in flight completes:
+// its bookkeeping activities retry until the database answers, so the run history ends with
+// exactly the runs started, each succeeded once, none left running.
+func TestDatabaseRestarts(t *testing.T) {
+	pg := pgtest.Start(t)
+	s := newStack(t, stackOptions{dbServer: pg.URL()})
+	tg := newTarget(t, func(w http.ResponseWriter, _ *http.Request, _ int64) {
+		time.Sleep(1500 * time.Millisecond) // in flight while the database goes
+		w.WriteHeader(http.StatusOK)
+	})
+	task := s.createHTTPTask("through database restarts", tg.srv.URL, nil)
+
+	trigger := func() string {
+		t.Helper()
+		var tr struct {
+			RunID string `json:"run_id"`
+		}
+		s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+task.ID+"/runs", nil, &tr)
+		// the run's start is recorded before the database goes
+		testenv.Eventually(t, 20*time.Second, func() error {
+			if r := s.do("GET", "/api/v1/runs/"+tr.RunID, nil); r.status != http.StatusOK {
+				return errStatus(r)
+			}
+			return nil
+		})
+		return tr.RunID
+	}
+	// whileDown checks what every kind of caller sees while the database is away.
+	whileDown := func(what string) {
+		t.Helper()
+		for _, req := range []struct{ method, path string }{
+			{"GET", "/api/v1/tasks"}, {"GET", "/api/v1/runs?status=running"}, {"GET", "/api/v1/tasks/" + task.ID},
+			{"POST", "/api/v1/tasks/" + task.ID + "/runs"}, {"GET", "/api/v1/findings/trend"},
+		} {
+			r := s.do(req.method, req.path, nil)
+			var body struct {
+				Error struct {
+					Code    string `json:"code"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			if r.status != http.StatusServiceUnavailable || json.Unmarshal(r.body, &body) != nil || body.Error.Code != "unavailable" ||
+				r.header.Get("Retry-After") == "" {
+				t.Fatalf("%s: %s %s answered %d %s (Retry-After %q), want 503 unavailable", what, req.method, req.path, r.status, r.body, r.header.Get("Retry-After"))
+			}
+		}
+		if r := s.do("GET", "/readyz", nil); r.status != http.StatusServiceUnavailable {
+			t.Fatalf("%s: /readyz answered %d %s", what, r.status, r.body)
+		}
+		if r := s.do("GET", "/healthz", nil); r.status != http.StatusOK {
+			t.Fatalf("%s: /healthz answered %d", what, r.status)
+		}
+	}
+	recovered := func(what string) {
+		t.Helper()
+		testenv.Eventually(t, 30*time.Second, func() error {
+			if r := s.do("GET", "/api/v1/tasks", nil); r.status != http.StatusOK {
+				return errStatus(r)
+			}
+			return nil
+		})
+	}
+
+	var runs []string
+	for _, mode := range []string{"fast", "immediate"} {
+		id := trigger()
+		runs = append(runs, id)
+		if err := pg.Stop(mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := pg.WaitDown(10 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		whileDown("stop -m " + mode)
+		time.Sleep(2 * time.Second) // the HTTP call ends while the database is away
+		whileDown("stop -m " + mode + ", run's call over")
+		if err := pg.Start(); err != nil {
+			t.Fatal(err)
+		}
+		recovered("stop -m " + mode)
+		if rv := s.waitRun(id, 90*time.Second); rv.Status != store.StatusSucceeded {
+			t.Fatalf("the run in flight during stop -m %s ended %s: %s", mode, rv.Status, rv.Error)
+		}
+	}
+	id := trigger()
+	runs = append(runs, id)
+	if err := pg.Restart("fast"); err != nil {
+		t.Fatal(err)
+	}
+	recovered("restart")
+	if rv := s.waitRun(id, 90*time.Second); rv.Status != store.StatusSucceeded {
+		t.Fatalf("the run in flight during pg_ctl restart ended %s: %s", rv.Status, rv.Error)
+	}
+
+	// Nothing half-applied: exactly the runs started (the triggers refused while the
+	// database was away started none), each succeeded, none still running; the target was
+	// called once per run.
+	var list struct {
+		Items []runView `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/runs?task_id="+task.ID+"&limit=50", nil, &list)
+	if len(list.Items) != len(runs) {
+		t.Fatalf("%d runs recorded, %d started: %+v", len(list.Items), len(runs), list.Items)
+	}
+	for _, r := range list.Items {
+		if r.Status != store.StatusSucceeded {
+			t.Fatalf("run %s: %s %s", r.ID, r.Status, r.Error)
+		}
+	}
+	if n := tg.calls.Load(); n != int64(len(runs)) {
+		t.Fatalf("the target was called %d times for %d runs", n, len(runs))
+	}
+	if strings.Contains(s.apiLog.String(), "status=500") {
+		t.Fatalf("the API logged a 500:\n%s", s.apiLog.String())
+	}
+}
