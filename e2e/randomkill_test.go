@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tributary-io/tributary/internal/qualyssim"
+	"github.com/tributary-io/tributary/store"
+)
+
+// longReliability says whether the long versions of the reliability tests run
+// (TRIBUTARY_RELIABILITY=long; README "Reliability").
+func longReliability() bool { return os.Getenv("TRIBUTARY_RELIABILITY") == "long" }
+
+// The tributary-worker process is killed with SIGKILL at random moments during a Qualys
+// connector sync (a fresh worker started after each kill), and the final state is compared
+// with a clean sync of the same vendor data by another connector: the same findings (count,
+// and a hash of every finding's identity, status, severity and content), one import row per
+// record, one sync run, succeeded. Each kill comes at a random moment within the time a clean
+// sync takes, counted from when the (new) worker can resume (the heartbeat timeout after the
+// previous kill). Short version: 3 kills over 20,000 findings; long
+// (TRIBUTARY_RELIABILITY=long): 20 kills over 100,000.
+func TestRandomWorkerKillsDuringSync(t *testing.T) {
+	groups, hosts, dets, kills := 2, 1000, 10, 3
+	if longReliability() {
+		groups, hosts, dets, kills = 4, 2500, 10, 20
+	}
+	if v, err := strconv.Atoi(os.Getenv("TRIBUTARY_KILLS")); err == nil && v > 0 {
+		kills = v
+	}
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 7))
+	t.Logf("seed %d: %d kills, %d findings", seed, kills, groups*hosts*dets)
+	sim := qualyssim.New(qualyssim.Options{Seed: 11, AssetGroups: groups, HostsPerGroup: hosts, DetectionsPerHost: dets})
+	defer sim.Close()
+	bin := buildWorker(t)
+	s := newStack(t, stackOptions{noWorker: true})
+
+	// Two connectors on the same vendor data: one synced cleanly, one through the kills.
+	connector := func(name string) (string, int) {
+		var c connectorView
+		s.must(http.StatusCreated, "POST", "/api/v1/connectors", map[string]any{"tool_type": "qualys", "name": name, "base_url": sim.URL,
+			"config": map[string]any{"username": "sim", "password": "sim-password", "allow_plaintext_http": true, "page_size": 200, "max_attempts": 20}}, &c)
+		base := "/api/v1/connectors/" + c.ID
+		var tr triggered
+		s.must(http.StatusAccepted, "POST", base+"/discover", nil, &tr)
+		if r := s.waitRun(tr.RunID, 2*time.Minute); r.Status != store.StatusSucceeded {
+			t.Fatalf("discover %s: %+v", name, r)
+		}
+		var recs struct {
+			Items []recordView `json:"items"`
+		}
+		s.must(http.StatusOK, "GET", base+"/records?limit=200", nil, &recs)
+		for _, r := range recs.Items {
+			s.must(http.StatusOK, "POST", base+"/records/"+r.ID+"/map", map[string]any{"product_name": name + " " + r.Name}, nil)
+		}
+		return c.ID, len(recs.Items)
+	}
+	fingerprint := func(connectorID string) string {
+		var n, imports int
+		var sum string
+		db := s.store.DB
+		if err := db.QueryRowContext(context.Background(), `
+			SELECT count(*), md5(COALESCE(string_agg(r.vendor_id || '|' || f.identity || '|' || f.status || '|' || f.severity || '|' || f.content_hash, ','
+				ORDER BY r.vendor_id, f.identity), ''))
+			FROM findings f JOIN connector_records r ON r.id = f.record_id WHERE r.connector_id = ?`, connectorID).Scan(&n, &sum); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM test_imports i JOIN connector_records r ON r.id = i.record_id
+			WHERE r.connector_id = ?`, connectorID).Scan(&imports); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%d findings (md5 %s), %d imports", n, sum, imports)
+	}
+
+	w := s.startProcess(bin, "worker-0")
+	cleanID, records := connector("clean")
+	crashID, _ := connector("crashed")
+	var tr triggered
+	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+cleanID+"/sync", nil, &tr)
+	clean := s.waitRun(tr.RunID, 10*time.Minute)
+	if clean.Status != store.StatusSucceeded {
+		t.Fatalf("clean sync: %+v", clean)
+	}
+	want := fingerprint(cleanID)
+	span := time.Duration(*clean.DurationMS) * time.Millisecond
+
+	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+crashID+"/sync", nil, &tr)
+	survived := 0
+	for i := 1; i <= kills; i++ {
+		wait := span/10 + time.Duration(rng.Int64N(int64(span*8/10)+1))
+		if i > 1 {
+			wait += s.opts.heartbeatTimeout // Temporal gives the killed worker's activity to the new one
+		}
+		time.Sleep(wait)
+		var rv runView
+		s.must(http.StatusOK, "GET", "/api/v1/runs/"+tr.RunID, nil, &rv)
+		if rv.Status != store.StatusRunning {
+			break // the sync ended before this kill
+		}
+		if err := w.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = w.Wait()
+		survived++
+		w = s.startProcess(bin, fmt.Sprintf("worker-%d", i))
+	}
+	run := s.waitRun(tr.RunID, 20*time.Minute)
+	if run.Status != store.StatusSucceeded {
+		t.Fatalf("the sync after %d kills ended %s: %s", survived, run.Status, run.Error)
+	}
+	if got := fingerprint(crashID); got != want {
+		t.Fatalf("after %d kills: %s; a clean sync: %s", survived, got, want)
+	}
+	var runs struct {
+		Items []runView `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/runs?kind=connector_sync&connector_id="+crashID, nil, &runs)
+	if len(runs.Items) != 1 {
+		t.Fatalf("%d sync runs recorded for one sync", len(runs.Items))
+	}
+	t.Logf("| Qualys sync, %d findings, %d records | worker SIGKILL at random | %d | %d | findings hash, imports, runs | %s |",
+		groups*hosts*dets, records, kills, survived, want)
+	if survived == 0 {
+		t.Fatalf("no kill landed while the sync ran (it took %d ms): the test proved nothing", *run.DurationMS)
+	}
+}
