@@ -59,6 +59,8 @@ type stack struct {
 	keySpec string
 	// apiLog and workerLog hold everything the API and the workers logged.
 	apiLog, workerLog *syncBuffer
+	// responses holds every response body the API gave the test.
+	responses syncBuffer
 	// workerClient is the workers' Temporal client, which logs to workerLog.
 	workerClient client.Client
 	// metrics is the stack's registry: the API's requests, the workers' runs and the
@@ -259,6 +261,8 @@ func (s *stack) send(token, method, path, contentType string, rd io.Reader) resp
 		s.t.Fatal(err)
 	}
 	checkContract(s.t, req, resp, raw)
+	s.responses.Write(raw)
+	s.responses.Write([]byte("\n"))
 	return response{status: resp.StatusCode, header: resp.Header, body: raw}
 }
 
