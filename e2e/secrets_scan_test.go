@@ -155,7 +155,7 @@ func databaseText(t *testing.T, s *stack) string {
 	var b strings.Builder
 	for _, table := range tables {
 		var rows []string
-		if err := s.store.DB.NewRaw("SELECT t::text FROM " + table + " t").Scan(ctx, &rows); err != nil {
+		if err := s.store.DB.NewRaw("SELECT t::text FROM "+table+" t").Scan(ctx, &rows); err != nil {
 			t.Fatalf("%s: %v", table, err)
 		}
 		b.WriteString(table + "\n" + strings.Join(rows, "\n") + "\n")
