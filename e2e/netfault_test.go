@@ -122,7 +122,8 @@ func TestNetworkFaultsToVendor(t *testing.T) {
 			} else if got := fingerprint(id); !strings.HasPrefix(got, "0 occurrences") {
 				t.Fatalf("%s: a failed run left %s", f.name, got)
 			}
-			t.Logf("%s: %s after %s, attempt %d", f.name, run.Status, time.Duration(*run.DurationMS)*time.Millisecond, run.Attempt)
+			t.Logf("| qualys_vulnerabilities run, worker ↔ Qualys simulator | %s | 1 | %s after %s, attempt %d | occurrences hash vs a clean run |",
+				f.name, run.Status, time.Duration(*run.DurationMS)*time.Millisecond, run.Attempt)
 		})
 	}
 }
@@ -166,7 +167,7 @@ func TestNetworkFaultsToDatabase(t *testing.T) {
 		if run.Status != "succeeded" {
 			t.Fatalf("%s: the run ended %s: %s", f.name, run.Status, run.Error)
 		}
-		t.Logf("%s: %s after %s", f.name, run.Status, time.Duration(*run.DurationMS)*time.Millisecond)
+		t.Logf("| http_call run, worker ↔ Postgres | %s | 1 | %s after %s | one run recorded, one call |", f.name, run.Status, time.Duration(*run.DurationMS)*time.Millisecond)
 	}
 	var list struct {
 		Items []runView `json:"items"`

@@ -126,7 +126,7 @@ func TestRandomWorkerKillsDuringSync(t *testing.T) {
 	if len(runs.Items) != 1 {
 		t.Fatalf("%d sync runs recorded for one sync", len(runs.Items))
 	}
-	t.Logf("| Qualys sync, %d findings, %d records (clean sync %s; this one %s) | worker SIGKILL at random | %d | %d | findings hash, imports, runs | %s |",
+	t.Logf("| Qualys connector sync, %d findings, %d records (clean %s, this one %s) | worker SIGKILL at random moments, fresh worker after each | %d kills tried | %d landed mid-sync; succeeded | findings hash, imports per record, runs: %s |",
 		groups*hosts*dets, records, span, time.Duration(*run.DurationMS)*time.Millisecond, kills, survived, want)
 	if survived == 0 {
 		t.Fatalf("no kill landed while the sync ran (it took %d ms): the test proved nothing", *run.DurationMS)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,8 +58,9 @@ func metricValue(t *testing.T, addr, sample string) float64 {
 // as a Kubernetes install runs them. Both workers start at once and reconcile drifted
 // schedules while an admin changes every task's schedule through the API: both become ready,
 // and every schedule ends as the admin left it (neither a second reconciliation nor a stale
-// one undoes it). Forty triggers of one task type spread over both API servers start exactly
-// one run; the others are 409s, none a 5xx; later runs through either server are each executed
+// one undoes it). A thousand concurrent triggers of one task type spread over both API servers start exactly
+// one run; the others are 409s, none a 5xx (while a probe measures run history and /healthz);
+// later runs through either server are each executed
 // once, whichever worker takes them (the workers' own metrics add up to the runs).
 func TestReplicasAsProcesses(t *testing.T) {
 	s := newStack(t, stackOptions{noWorker: true})
@@ -146,7 +148,9 @@ func TestReplicasAsProcesses(t *testing.T) {
 		}
 	}
 
-	// Forty concurrent triggers of one task type, alternating between the API servers.
+	// A thousand concurrent triggers of one task type, alternating between the API servers,
+	// while a probe reads a filtered run-history page and /healthz in turn: one run starts,
+	// every other trigger is a 409, nothing is a 5xx; the probe's latencies are the figures.
 	release := make(chan struct{})
 	slow := newTarget(t, func(w http.ResponseWriter, r *http.Request, call int64) {
 		if call == 1 {
@@ -154,22 +158,59 @@ func TestReplicasAsProcesses(t *testing.T) {
 		}
 	})
 	busy := s.createHTTPTask("replica-busy", slow.srv.URL, nil)
-	post := func(addr, path string) (int, []byte) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+path, nil)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: time.Minute}
+	request := func(method, addr, path string) (int, []byte, time.Duration) {
+		req, _ := http.NewRequest(method, "http://"+addr+path, nil)
 		req.Header.Set("Authorization", "Bearer "+s.token)
-		resp, err := http.DefaultClient.Do(req)
+		start := time.Now()
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Error(err)
-			return 0, nil
+			return 0, nil, 0
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		return resp.StatusCode, b, time.Since(start)
+	}
+	post := func(addr, path string) (int, []byte) {
+		code, b, _ := request(http.MethodPost, addr, path)
+		return code, b
+	}
+	triggers := 1000
+	if v, err := strconv.Atoi(os.Getenv("TRIBUTARY_TRIGGERS")); err == nil && v > 0 {
+		triggers = v
 	}
 	var mu sync.Mutex
 	statuses := map[int]int{}
+	var listing, health []time.Duration
+	stopProbe := make(chan struct{})
+	probeDone := make(chan struct{})
+	go func() {
+		defer close(probeDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stopProbe:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if i%2 == 0 {
+				code, b, d := request(http.MethodGet, apiAddrs[i/2%2], "/api/v1/runs?status=succeeded&limit=50")
+				if code != http.StatusOK {
+					t.Errorf("run history under load: %d %s", code, b)
+				}
+				listing = append(listing, d)
+			} else {
+				code, _, d := request(http.MethodGet, apiAddrs[i/2%2], "/healthz")
+				if code != http.StatusOK {
+					t.Errorf("/healthz under load: %d", code)
+				}
+				health = append(health, d)
+			}
+		}
+	}()
+	loadStart := time.Now()
 	var wg sync.WaitGroup
-	for i := range 40 {
+	for i := range triggers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -180,9 +221,22 @@ func TestReplicasAsProcesses(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if statuses[http.StatusAccepted] != 1 || statuses[http.StatusConflict] != 39 {
-		t.Fatalf("40 triggers through two API servers: %v, want one 202 and 39 409s", statuses)
+	loadTime := time.Since(loadStart)
+	close(stopProbe)
+	<-probeDone
+	if statuses[http.StatusAccepted] != 1 || statuses[http.StatusConflict] != triggers-1 {
+		t.Fatalf("%d triggers through two API servers: %v, want one 202 and %d 409s", triggers, statuses, triggers-1)
 	}
+	p99 := func(ds []time.Duration) time.Duration {
+		if len(ds) == 0 {
+			return 0
+		}
+		slices.Sort(ds)
+		return ds[min(len(ds)-1, len(ds)*99/100)]
+	}
+	t.Logf("| http_call triggers through 2 API processes, 2 workers | %d concurrent triggers in %s (%.0f/s) | %d | 1 × 202, %d × 409, 0 × 5xx | under that load: run history p99 %s (%d probes), /healthz p99 %s (%d) |",
+		triggers, loadTime.Round(time.Millisecond), float64(triggers)/loadTime.Seconds(), triggers, statuses[http.StatusConflict],
+		p99(listing).Round(100*time.Microsecond), len(listing), p99(health).Round(100*time.Microsecond), len(health))
 	waitCalls(t, slow, 1)
 	close(release)
 

@@ -139,7 +139,7 @@ func TestSecretsLeaveNoTrace(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("searched %d secrets in %d bytes of history, %d of logs, %d of responses, %d of database text", len(secrets),
+	t.Logf("| 7 task types and a connector, run | secrets scan | %d secrets | none found | %d bytes of Temporal history, %d of debug logs, %d of API responses, %d of database rows |", len(secrets),
 		len(history), len(places["API log"])+len(places["worker log"]), len(places["API responses"]), len(places["database"]))
 }
 
