@@ -44,52 +44,16 @@ func TestRandomWorkerKillsDuringSync(t *testing.T) {
 	s := newStack(t, stackOptions{noWorker: true})
 
 	// Two connectors on the same vendor data: one synced cleanly, one through the kills.
-	connector := func(name string) (string, int) {
-		var c connectorView
-		s.must(http.StatusCreated, "POST", "/api/v1/connectors", map[string]any{"tool_type": "qualys", "name": name, "base_url": sim.URL,
-			"config": map[string]any{"username": "sim", "password": "sim-password", "allow_plaintext_http": true, "page_size": 200, "max_attempts": 20}}, &c)
-		base := "/api/v1/connectors/" + c.ID
-		var tr triggered
-		s.must(http.StatusAccepted, "POST", base+"/discover", nil, &tr)
-		if r := s.waitRun(tr.RunID, 2*time.Minute); r.Status != store.StatusSucceeded {
-			t.Fatalf("discover %s: %+v", name, r)
-		}
-		var recs struct {
-			Items []recordView `json:"items"`
-		}
-		s.must(http.StatusOK, "GET", base+"/records?limit=200", nil, &recs)
-		for _, r := range recs.Items {
-			s.must(http.StatusOK, "POST", base+"/records/"+r.ID+"/map", map[string]any{"product_name": name + " " + r.Name}, nil)
-		}
-		return c.ID, len(recs.Items)
-	}
-	fingerprint := func(connectorID string) string {
-		var n, imports int
-		var sum string
-		db := s.store.DB
-		if err := db.QueryRowContext(context.Background(), `
-			SELECT count(*), md5(COALESCE(string_agg(r.vendor_id || '|' || f.identity || '|' || f.status || '|' || f.severity || '|' || f.content_hash, ','
-				ORDER BY r.vendor_id, f.identity), ''))
-			FROM findings f JOIN connector_records r ON r.id = f.record_id WHERE r.connector_id = ?`, connectorID).Scan(&n, &sum); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM test_imports i JOIN connector_records r ON r.id = i.record_id
-			WHERE r.connector_id = ?`, connectorID).Scan(&imports); err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Sprintf("%d findings (md5 %s), %d imports", n, sum, imports)
-	}
-
 	w := s.startProcess(bin, "worker-0")
-	cleanID, records := connector("clean")
-	crashID, _ := connector("crashed")
+	cleanID, records := mappedQualysConnector(t, s, sim, "clean")
+	crashID, _ := mappedQualysConnector(t, s, sim, "crashed")
 	var tr triggered
 	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+cleanID+"/sync", nil, &tr)
 	clean := s.waitRun(tr.RunID, 10*time.Minute)
 	if clean.Status != store.StatusSucceeded {
 		t.Fatalf("clean sync: %+v", clean)
 	}
-	want := fingerprint(cleanID)
+	want := connectorFingerprint(t, s, cleanID)
 	span := time.Duration(*clean.DurationMS) * time.Millisecond
 
 	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+crashID+"/sync", nil, &tr)
@@ -116,7 +80,7 @@ func TestRandomWorkerKillsDuringSync(t *testing.T) {
 	if run.Status != store.StatusSucceeded {
 		t.Fatalf("the sync after %d kills ended %s: %s", survived, run.Status, run.Error)
 	}
-	if got := fingerprint(crashID); got != want {
+	if got := connectorFingerprint(t, s, crashID); got != want {
 		t.Fatalf("after %d kills: %s; a clean sync: %s", survived, got, want)
 	}
 	var runs struct {
@@ -131,4 +95,48 @@ func TestRandomWorkerKillsDuringSync(t *testing.T) {
 	if survived == 0 {
 		t.Fatalf("no kill landed while the sync ran (it took %d ms): the test proved nothing", *run.DurationMS)
 	}
+}
+
+// mappedQualysConnector creates a Qualys connector on sim (20 attempts per record), discovers
+// it and maps every record to a product of its own; it returns the connector's ID and how
+// many records it has.
+func mappedQualysConnector(t *testing.T, s *stack, sim *qualyssim.Server, name string) (string, int) {
+	t.Helper()
+	var c connectorView
+	s.must(http.StatusCreated, "POST", "/api/v1/connectors", map[string]any{"tool_type": "qualys", "name": name, "base_url": sim.URL,
+		"config": map[string]any{"username": "sim", "password": "sim-password", "allow_plaintext_http": true, "page_size": 200, "max_attempts": 20}}, &c)
+	base := "/api/v1/connectors/" + c.ID
+	var tr triggered
+	s.must(http.StatusAccepted, "POST", base+"/discover", nil, &tr)
+	if r := s.waitRun(tr.RunID, 2*time.Minute); r.Status != store.StatusSucceeded {
+		t.Fatalf("discover %s: %+v", name, r)
+	}
+	var recs struct {
+		Items []recordView `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", base+"/records?limit=200", nil, &recs)
+	for _, r := range recs.Items {
+		s.must(http.StatusOK, "POST", base+"/records/"+r.ID+"/map", map[string]any{"product_name": name + " " + r.Name}, nil)
+	}
+	return c.ID, len(recs.Items)
+}
+
+// connectorFingerprint sums up what a connector's syncs stored: how many findings, an MD5 of
+// every finding's record, identity, status, severity and content hash, and how many imports.
+func connectorFingerprint(t *testing.T, s *stack, connectorID string) string {
+	t.Helper()
+	var n, imports int
+	var sum string
+	db := s.store.DB
+	if err := db.QueryRowContext(context.Background(), `
+		SELECT count(*), md5(COALESCE(string_agg(r.vendor_id || '|' || f.identity || '|' || f.status || '|' || f.severity || '|' || f.content_hash, ','
+			ORDER BY r.vendor_id, f.identity), ''))
+		FROM findings f JOIN connector_records r ON r.id = f.record_id WHERE r.connector_id = ?`, connectorID).Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM test_imports i JOIN connector_records r ON r.id = i.record_id
+		WHERE r.connector_id = ?`, connectorID).Scan(&imports); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d findings (md5 %s), %d imports", n, sum, imports)
 }
