@@ -1,7 +1,6 @@
 package connectors
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/tributary-io/tributary/valid"
@@ -24,16 +23,14 @@ func FuzzConnectorSpec(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, creating bool) {
 		var spec Spec
 		if err := valid.DecodeJSON("", body, &spec); err != nil {
-			var ve *valid.Error
-			if !errors.As(err, &ve) || len(ve.Fields) == 0 {
+			if _, ok := valid.FieldErrors(err); !ok {
 				t.Fatalf("decode: %T %v is not a field error", err, err)
 			}
 			return
 		}
 		cfg, err := validate(spec, creating)
 		if err != nil {
-			var ve *valid.Error
-			if !errors.As(err, &ve) || len(ve.Fields) == 0 {
+			if _, ok := valid.FieldErrors(err); !ok {
 				t.Fatalf("validate: %T %v is not a field error", err, err)
 			}
 			return

@@ -149,15 +149,8 @@ func TestDatabaseCrashDuringSync(t *testing.T) {
 	s := newStack(t, stackOptions{dbServer: pg.URL()})
 	cleanID, _ := mappedQualysConnector(t, s, sim, "clean")
 	crashID, _ := mappedQualysConnector(t, s, sim, "crashed")
+	want, span := cleanSync(t, s, cleanID)
 	var tr triggered
-	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+cleanID+"/sync", nil, &tr)
-	clean := s.waitRun(tr.RunID, 5*time.Minute)
-	if clean.Status != store.StatusSucceeded {
-		t.Fatalf("clean sync: %+v", clean)
-	}
-	want := connectorFingerprint(t, s, cleanID)
-	span := time.Duration(*clean.DurationMS) * time.Millisecond
-
 	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+crashID+"/sync", nil, &tr)
 	time.Sleep(span / 3)
 	var rv runView

@@ -47,15 +47,8 @@ func TestRandomWorkerKillsDuringSync(t *testing.T) {
 	w := s.startProcess(bin, "worker-0")
 	cleanID, records := mappedQualysConnector(t, s, sim, "clean")
 	crashID, _ := mappedQualysConnector(t, s, sim, "crashed")
+	want, span := cleanSync(t, s, cleanID)
 	var tr triggered
-	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+cleanID+"/sync", nil, &tr)
-	clean := s.waitRun(tr.RunID, 10*time.Minute)
-	if clean.Status != store.StatusSucceeded {
-		t.Fatalf("clean sync: %+v", clean)
-	}
-	want := connectorFingerprint(t, s, cleanID)
-	span := time.Duration(*clean.DurationMS) * time.Millisecond
-
 	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+crashID+"/sync", nil, &tr)
 	survived := 0
 	for i := 1; i <= kills; i++ {
@@ -139,4 +132,17 @@ func connectorFingerprint(t *testing.T, s *stack, connectorID string) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%d findings (md5 %s), %d imports", n, sum, imports)
+}
+
+// cleanSync syncs the connector with nothing going wrong and returns its fingerprint and how
+// long the sync took: what a sync through faults must end as, and the time it may take.
+func cleanSync(t *testing.T, s *stack, connectorID string) (string, time.Duration) {
+	t.Helper()
+	var tr triggered
+	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+connectorID+"/sync", nil, &tr)
+	clean := s.waitRun(tr.RunID, 10*time.Minute)
+	if clean.Status != store.StatusSucceeded {
+		t.Fatalf("clean sync: %+v", clean)
+	}
+	return connectorFingerprint(t, s, connectorID), time.Duration(*clean.DurationMS) * time.Millisecond
 }

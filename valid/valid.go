@@ -31,6 +31,21 @@ func (e *Error) Error() string {
 	return "invalid input: " + strings.Join(parts, "; ")
 }
 
+// FieldErrors returns the field errors of err when it is (or wraps) an *Error that names at
+// least one field with a message: the API answers those with 400. Any other error is a 500.
+func FieldErrors(err error) ([]FieldError, bool) {
+	var ve *Error
+	if !errors.As(err, &ve) || len(ve.Fields) == 0 {
+		return nil, false
+	}
+	for _, f := range ve.Fields {
+		if f.Field == "" || f.Message == "" {
+			return nil, false
+		}
+	}
+	return ve.Fields, true
+}
+
 // Fields returns an *Error for the given field errors, or nil when there are none.
 func Fields(fs ...FieldError) error {
 	if len(fs) == 0 {
