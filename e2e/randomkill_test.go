@@ -6,12 +6,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tributary-io/tributary/internal/qualyssim"
+	"github.com/tributary-io/tributary/internal/slapdtest"
 	"github.com/tributary-io/tributary/store"
 )
 
@@ -50,25 +52,7 @@ func TestRandomWorkerKillsDuringSync(t *testing.T) {
 	want, span := cleanSync(t, s, cleanID)
 	var tr triggered
 	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+crashID+"/sync", nil, &tr)
-	survived := 0
-	for i := 1; i <= kills; i++ {
-		wait := span/20 + time.Duration(rng.Int64N(int64(span*9/20)+1)) // within the first half of a clean sync
-		if i > 1 {
-			wait += s.opts.heartbeatTimeout // Temporal gives the killed worker's activity to the new one
-		}
-		time.Sleep(wait)
-		var rv runView
-		s.must(http.StatusOK, "GET", "/api/v1/runs/"+tr.RunID, nil, &rv)
-		if rv.Status != store.StatusRunning {
-			break // the sync ended before this kill
-		}
-		if err := w.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		_ = w.Wait()
-		survived++
-		w = s.startProcess(bin, fmt.Sprintf("worker-%d", i))
-	}
+	survived, _ := killWorkerRandomly(t, s, bin, w, tr.RunID, span, kills, rng)
 	run := s.waitRun(tr.RunID, 20*time.Minute)
 	if run.Status != store.StatusSucceeded {
 		t.Fatalf("the sync after %d kills ended %s: %s", survived, run.Status, run.Error)
@@ -145,4 +129,105 @@ func cleanSync(t *testing.T, s *stack, connectorID string) (string, time.Duratio
 		t.Fatalf("clean sync: %+v", clean)
 	}
 	return connectorFingerprint(t, s, connectorID), time.Duration(*clean.DurationMS) * time.Millisecond
+}
+
+// killWorkerRandomly SIGKILLs the worker process w while the run runID goes on, kills times at
+// most, each at a random moment within the first half of span (how long a clean run takes),
+// counted from when a new worker can resume (the heartbeat timeout after a kill), and starts a
+// fresh worker after each. It returns how many kills landed while the run was running, and
+// the worker left running.
+func killWorkerRandomly(t *testing.T, s *stack, bin string, w *exec.Cmd, runID string, span time.Duration, kills int, rng *rand.Rand) (int, *exec.Cmd) {
+	t.Helper()
+	survived := 0
+	for i := 1; i <= kills; i++ {
+		wait := span/20 + time.Duration(rng.Int64N(int64(span*9/20)+1))
+		if i > 1 {
+			wait += s.opts.heartbeatTimeout // Temporal gives the killed worker's activity to the new one
+		}
+		time.Sleep(wait)
+		var rv runView
+		s.must(http.StatusOK, "GET", "/api/v1/runs/"+runID, nil, &rv)
+		if rv.Status != store.StatusRunning {
+			break // the run ended before this kill
+		}
+		if err := w.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = w.Wait()
+		survived++
+		w = s.startProcess(bin, fmt.Sprintf("worker-%d", i))
+	}
+	return survived, w
+}
+
+// The worker process is SIGKILLed at random moments during a full LDAP import, and the result
+// is compared with a clean import of the same directory by another task: the same directory
+// objects (count, and a hash of every object's kind, identity, DN, status, names and
+// addresses) and the same group memberships, one run, succeeded. Short version: 3 kills over
+// 5,000 users; long (TRIBUTARY_RELIABILITY=long): 20 over 50,000.
+func TestRandomWorkerKillsDuringLDAPImport(t *testing.T) {
+	users, kills := 5000, 3
+	if longReliability() {
+		users, kills = 50000, 20
+	}
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 11))
+	t.Logf("seed %d: %d kills, %d users", seed, kills, users)
+	ldap := slapdtest.Start(t, slapdtest.Options{LDIF: slapdtest.WriteDirectory(slapdtest.DirectorySpec{Users: users, Groups: users / 100,
+		Computers: users / 25, MembersPerGroup: 50, NestedGroups: true})})
+	bin := buildWorker(t)
+	s := newStack(t, stackOptions{noWorker: true})
+	w := s.startProcess(bin, "worker-0")
+	task := func(name string) string {
+		var tv taskView
+		s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "ldap_import", "name": name, "max_attempts": 20,
+			"config": map[string]any{"preset": "openldap", "urls": []string{ldap.URL}, "base_dn": slapdtest.Suffix, "bind_dn": slapdtest.ReaderDN,
+				"bind_password": slapdtest.ReaderPW, "allow_plaintext_bind": true, "page_size": 500}}, &tv)
+		return tv.ID
+	}
+	fingerprint := func(taskID string) string {
+		var n, members int
+		var sum string
+		db := s.store.DB
+		if err := db.QueryRowContext(context.Background(), `
+			SELECT count(*), md5(COALESCE(string_agg(concat_ws('|', kind, external_id, dn, status, username, email, name, description, fqdn, hostname,
+				array_to_string(ip_addresses, ' '), os, os_version), ',' ORDER BY kind, external_id), ''))
+			FROM directory_objects WHERE task_id = ?`, taskID).Scan(&n, &sum); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM directory_members m JOIN directory_objects g ON g.id = m.group_id
+			WHERE g.task_id = ? AND m.member_id IS NOT NULL`, taskID).Scan(&members); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%d objects (md5 %s), %d resolved memberships", n, sum, members)
+	}
+	cleanID, crashID := task("clean"), task("crashed")
+	tr := trigger(s, cleanID)
+	clean := s.waitRun(tr.RunID, 10*time.Minute)
+	if clean.Status != store.StatusSucceeded {
+		t.Fatalf("clean import: %+v", clean)
+	}
+	want, span := fingerprint(cleanID), time.Duration(*clean.DurationMS)*time.Millisecond
+
+	tr = trigger(s, crashID)
+	survived, _ := killWorkerRandomly(t, s, bin, w, tr.RunID, span, kills, rng)
+	run := s.waitRun(tr.RunID, 20*time.Minute)
+	if run.Status != store.StatusSucceeded {
+		t.Fatalf("the import after %d kills ended %s: %s", survived, run.Status, run.Error)
+	}
+	if got := fingerprint(crashID); got != want {
+		t.Fatalf("after %d kills: %s; a clean import: %s", survived, got, want)
+	}
+	var runs struct {
+		Items []runView `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/runs?task_id="+crashID, nil, &runs)
+	if len(runs.Items) != 1 {
+		t.Fatalf("%d runs recorded for one import", len(runs.Items))
+	}
+	t.Logf("| LDAP import, %d users, %d groups, %d computers (clean %s, this one %s) | worker SIGKILL at random moments, fresh worker after each | %d kills tried | %d landed mid-import; succeeded | %s |",
+		users, users/100, users/25, span, time.Duration(*run.DurationMS)*time.Millisecond, kills, survived, want)
+	if survived == 0 {
+		t.Fatalf("no kill landed while the import ran (it took %d ms): the test proved nothing", *run.DurationMS)
+	}
 }

@@ -41,6 +41,9 @@ func describeJSONError(prefix string, err error) error {
 		return Field(Join(prefix, field), "must be a JSON %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if name == "" { // {"": …}: there is no path to name
+			return Field(orRoot(prefix), `has a field with an empty name ("")`)
+		}
 		return Field(Join(prefix, name), "is not a known field")
 	}
 	var ve *Error
