@@ -21,7 +21,7 @@ import (
 // exactly the runs started, each succeeded once, none left running.
 func TestDatabaseRestarts(t *testing.T) {
 	pg := pgtest.Start(t)
-	s := newStack(t, stackOptions{dbServer: pg.URL()})
+	s := newStack(t, stackOptions{dbServer: pg.URL})
 	tg := newTarget(t, func(w http.ResponseWriter, _ *http.Request, _ int64) {
 		time.Sleep(1500 * time.Millisecond) // in flight while the database goes
 		w.WriteHeader(http.StatusOK)
@@ -146,7 +146,7 @@ func TestDatabaseCrashDuringSync(t *testing.T) {
 	pg := pgtest.Start(t)
 	sim := qualyssim.New(qualyssim.Options{Seed: 11, AssetGroups: 2, HostsPerGroup: 1000, DetectionsPerHost: 10})
 	defer sim.Close()
-	s := newStack(t, stackOptions{dbServer: pg.URL()})
+	s := newStack(t, stackOptions{dbServer: pg.URL})
 	cleanID, _ := mappedQualysConnector(t, s, sim, "clean")
 	crashID, _ := mappedQualysConnector(t, s, sim, "crashed")
 	want, span := cleanSync(t, s, cleanID)

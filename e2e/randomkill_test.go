@@ -53,25 +53,10 @@ func TestRandomWorkerKillsDuringSync(t *testing.T) {
 	var tr triggered
 	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+crashID+"/sync", nil, &tr)
 	survived, _ := killWorkerRandomly(t, s, bin, w, tr.RunID, span, kills, rng)
-	run := s.waitRun(tr.RunID, 20*time.Minute)
-	if run.Status != store.StatusSucceeded {
-		t.Fatalf("the sync after %d kills ended %s: %s", survived, run.Status, run.Error)
-	}
-	if got := connectorFingerprint(t, s, crashID); got != want {
-		t.Fatalf("after %d kills: %s; a clean sync: %s", survived, got, want)
-	}
-	var runs struct {
-		Items []runView `json:"items"`
-	}
-	s.must(http.StatusOK, "GET", "/api/v1/runs?kind=connector_sync&connector_id="+crashID, nil, &runs)
-	if len(runs.Items) != 1 {
-		t.Fatalf("%d sync runs recorded for one sync", len(runs.Items))
-	}
+	run := afterKills(t, s, tr.RunID, "/api/v1/runs?kind=connector_sync&connector_id="+crashID, survived, want,
+		func() string { return connectorFingerprint(t, s, crashID) })
 	t.Logf("| Qualys connector sync, %d findings, %d records (clean %s, this one %s) | worker SIGKILL at random moments, fresh worker after each | %d kills tried | %d landed mid-sync; succeeded | findings hash, imports per record, runs: %s |",
 		groups*hosts*dets, records, span, time.Duration(*run.DurationMS)*time.Millisecond, kills, survived, want)
-	if survived == 0 {
-		t.Fatalf("no kill landed while the sync ran (it took %d ms): the test proved nothing", *run.DurationMS)
-	}
 }
 
 // mappedQualysConnector creates a Qualys connector on sim (20 attempts per record), discovers
@@ -211,23 +196,32 @@ func TestRandomWorkerKillsDuringLDAPImport(t *testing.T) {
 
 	tr = trigger(s, crashID)
 	survived, _ := killWorkerRandomly(t, s, bin, w, tr.RunID, span, kills, rng)
-	run := s.waitRun(tr.RunID, 20*time.Minute)
+	run := afterKills(t, s, tr.RunID, "/api/v1/runs?task_id="+crashID, survived, want, func() string { return fingerprint(crashID) })
+	t.Logf("| LDAP import, %d users, %d groups, %d computers (clean %s, this one %s) | worker SIGKILL at random moments, fresh worker after each | %d kills tried | %d landed mid-import; succeeded | %s |",
+		users, users/100, users/25, span, time.Duration(*run.DurationMS)*time.Millisecond, kills, survived, want)
+}
+
+// afterKills waits for the run that went through survived kills and checks it ended as a
+// clean one would: succeeded, with got() equal to the clean run's fingerprint want, and as the
+// only run runsPath lists; and that a kill landed at all.
+func afterKills(t *testing.T, s *stack, runID, runsPath string, survived int, want string, got func() string) runView {
+	t.Helper()
+	run := s.waitRun(runID, 20*time.Minute)
 	if run.Status != store.StatusSucceeded {
-		t.Fatalf("the import after %d kills ended %s: %s", survived, run.Status, run.Error)
+		t.Fatalf("the run after %d kills ended %s: %s", survived, run.Status, run.Error)
 	}
-	if got := fingerprint(crashID); got != want {
-		t.Fatalf("after %d kills: %s; a clean import: %s", survived, got, want)
+	if g := got(); g != want {
+		t.Fatalf("after %d kills: %s; a clean run: %s", survived, g, want)
 	}
 	var runs struct {
 		Items []runView `json:"items"`
 	}
-	s.must(http.StatusOK, "GET", "/api/v1/runs?task_id="+crashID, nil, &runs)
+	s.must(http.StatusOK, "GET", runsPath, nil, &runs)
 	if len(runs.Items) != 1 {
-		t.Fatalf("%d runs recorded for one import", len(runs.Items))
+		t.Fatalf("%d runs recorded for one run", len(runs.Items))
 	}
-	t.Logf("| LDAP import, %d users, %d groups, %d computers (clean %s, this one %s) | worker SIGKILL at random moments, fresh worker after each | %d kills tried | %d landed mid-import; succeeded | %s |",
-		users, users/100, users/25, span, time.Duration(*run.DurationMS)*time.Millisecond, kills, survived, want)
 	if survived == 0 {
-		t.Fatalf("no kill landed while the import ran (it took %d ms): the test proved nothing", *run.DurationMS)
+		t.Fatalf("no kill landed while the run ran (it took %d ms): the test proved nothing", *run.DurationMS)
 	}
+	return run
 }

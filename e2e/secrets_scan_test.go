@@ -8,10 +8,8 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/tributary-io/tributary/auth"
 	"github.com/tributary-io/tributary/internal/qualyssim"
@@ -176,18 +174,10 @@ func temporalHistories(t *testing.T, s *stack) string {
 			t.Fatal(err)
 		}
 		for _, ex := range resp.GetExecutions() {
-			it := s.client.GetWorkflowHistory(ctx, ex.GetExecution().GetWorkflowId(), ex.GetExecution().GetRunId(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-			for it.HasNext() {
-				ev, err := it.Next()
-				if err != nil {
-					t.Fatal(err)
-				}
-				js, _ := protojson.Marshal(ev)
-				bin, _ := proto.Marshal(ev)
-				b.Write(js)
-				b.Write(bin)
+			eachHistoryEvent(t, s, ctx, ex.GetExecution().GetWorkflowId(), ex.GetExecution().GetRunId(), func(_ *historypb.HistoryEvent, text string) {
+				b.WriteString(text)
 				b.WriteByte('\n')
-			}
+			})
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {
 			return b.String()

@@ -27,9 +27,12 @@ type PostgresOptions struct {
 type Postgres struct {
 	// URL connects to the application database.
 	URL string
-	dir string
-	bin string
-	run []string // command prefix that runs a command as the cluster's owner
+	// Port is the loopback port the cluster listens on.
+	Port int
+	dir  string
+	bin  string
+	opts string   // the server options it is started with
+	run  []string // command prefix that runs a command as the cluster's owner
 }
 
 // StartPostgres initialises a cluster in a new temporary directory and starts it. When the
@@ -51,7 +54,8 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{dir: dir, bin: bin}
+	p := &Postgres{dir: dir, bin: bin, Port: o.Port,
+		opts: fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=200", o.Port, dir)}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -70,11 +74,9 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 		p.cleanup()
 		return nil, fmt.Errorf("initdb: %w", err)
 	}
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=200", o.Port, dir)
-	if err := p.exec(ctx, filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(dir, "postgres.log"), "-w", "-t", "60", "-o", opts, "start"); err != nil {
-		logTail, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+	if err := p.Resume(); err != nil {
 		p.cleanup()
-		return nil, fmt.Errorf("pg_ctl start: %w\n%s", err, logTail)
+		return nil, err
 	}
 	if err := p.exec(ctx, filepath.Join(bin, "createdb"), "-h", "127.0.0.1", "-p", strconv.Itoa(o.Port), "-U", "postgres", o.Database); err != nil {
 		_ = p.Stop()
@@ -89,6 +91,23 @@ func (p *Postgres) Stop() error {
 	err := p.exec(context.Background(), filepath.Join(p.bin, "pg_ctl"), "-D", filepath.Join(p.dir, "data"), "-m", "fast", "-w", "stop")
 	p.cleanup()
 	return err
+}
+
+// Halt stops the cluster and keeps its directory, so that Resume starts it again: mode is
+// pg_ctl's, "fast" (clean shutdown) or "immediate" (like a crash: recovery from the WAL on
+// the next start). Tests use it to take the database away under a running system.
+func (p *Postgres) Halt(mode string) error {
+	return p.exec(context.Background(), filepath.Join(p.bin, "pg_ctl"), "-D", filepath.Join(p.dir, "data"), "-m", mode, "-w", "-t", "60", "stop")
+}
+
+// Resume starts the (halted) cluster and waits until it accepts connections.
+func (p *Postgres) Resume() error {
+	log := filepath.Join(p.dir, "postgres.log")
+	if err := p.exec(context.Background(), filepath.Join(p.bin, "pg_ctl"), "-D", filepath.Join(p.dir, "data"), "-l", log, "-w", "-t", "60", "-o", p.opts, "start"); err != nil {
+		logTail, _ := os.ReadFile(log)
+		return fmt.Errorf("pg_ctl start: %w\n%s", err, logTail)
+	}
+	return nil
 }
 
 func (p *Postgres) cleanup() { _ = os.RemoveAll(p.dir) }
