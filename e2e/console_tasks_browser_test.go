@@ -120,7 +120,7 @@ func TestConsoleTaskFormsInBrowser(t *testing.T) {
 			switch {
 			case st.upload:
 				b.do(chromedp.SetUploadFiles(chromedp.CSS(st.sel), []string{st.value}))
-				waitText(t, b.ctx, ".upload .muted", filepath.Base(st.value)) // "Uploaded: …", or "Already stored: …" the second time
+				waitText(t, b.ctx, ".upload .muted", filepath.Base(st.value)+" (") // "Uploaded: name (n bytes)", or "Already stored: …" the second time; not "Uploading name…"
 			case st.value == "click":
 				b.click(st.sel)
 			case st.value == "": // SetValue cannot tell an empty value from a failure
