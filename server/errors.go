@@ -56,6 +56,7 @@ func classify(err error) (int, apiError) {
 	var busy *dispatch.BusyError
 	var tooBig *http.MaxBytesError
 	var svcUnavailable *serviceerror.Unavailable
+	var svcDeadline *serviceerror.DeadlineExceeded
 	var invalidArg *serviceerror.InvalidArgument
 	var badRef *store.BadRefError
 	switch {
@@ -107,7 +108,7 @@ func classify(err error) (int, apiError) {
 			Fields: []valid.FieldError{{Field: "schedule", Message: invalidArg.Error()}}}
 	case store.IsUnavailable(err):
 		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "the database did not answer; try again shortly"}
-	case errors.As(err, &svcUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.As(err, &svcUnavailable), errors.As(err, &svcDeadline), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, apiError{Code: "unavailable", Message: "a backing service did not answer; try again"}
 	}
 	return http.StatusInternalServerError, apiError{Code: "internal", Message: "internal error; the server log has the details"}
