@@ -156,15 +156,15 @@ func TestLiveUpdateNVD(t *testing.T) {
 }
 
 // A retried NVD load resumes at the page its last heartbeat reported, and its result equals
-// one clean run's.
+// one clean run's: a page staged after the last heartbeat is staged again, and counted once.
 func TestLiveUpdateNVDResumes(t *testing.T) {
 	f := newLiveFixture(t, feedsim.Options{Seed: 3, CVEs: 1000, Limit: 100, Window: time.Second})
 	nvd := f.task("live_update", map[string]any{"source": "nvd", "url": f.url + feedsim.NVDPath, "allow_plaintext_http": true,
 		"results_per_page": 200, "requests_per_window": 100})
 	runID := f.newRun(nvd)
-	// The first attempt staged pages 0-2 and reported startIndex 600, then died.
+	// The first attempt staged pages 0-3, reported startIndex 600 (page 3 not yet), then died.
 	var st []store.StagedItem
-	for i := 0; i < 600; i++ {
+	for i := 0; i < 800; i++ {
 		st = append(st, store.StagedItem{ItemID: feedsim.CVEID(i), Kind: "cve", ExternalID: feedsim.CVEID(i), Name: "stale", State: "active", Data: []byte(`{}`)})
 	}
 	if err := f.st.StageItems(context.Background(), runID, st); err != nil {
@@ -185,6 +185,10 @@ func TestLiveUpdateNVDResumes(t *testing.T) {
 	}
 	if it := f.item("nvd", "nvd", feedsim.CVEID(5)); it.Name != "stale" {
 		t.Fatalf("the resumed run re-fetched page 0: %+v", it)
+	}
+	var items int
+	if err := f.st.DB.NewRaw("SELECT items FROM content_versions WHERE run_id = ?", runID).Scan(context.Background(), &items); err != nil || items != 1000 {
+		t.Fatalf("the version holds %d items (%v), want 1000", items, err)
 	}
 }
 

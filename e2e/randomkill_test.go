@@ -14,6 +14,7 @@ import (
 
 	"github.com/tributary-io/tributary/internal/qualyssim"
 	"github.com/tributary-io/tributary/internal/slapdtest"
+	"github.com/tributary-io/tributary/internal/testenv"
 	"github.com/tributary-io/tributary/store"
 )
 
@@ -118,11 +119,18 @@ func cleanSync(t *testing.T, s *stack, connectorID string) (string, time.Duratio
 
 // killWorkerRandomly SIGKILLs the worker process w while the run runID goes on, kills times at
 // most, each at a random moment within the first half of span (how long a clean run takes),
-// counted from when a new worker can resume (the heartbeat timeout after a kill), and starts a
+// counted from when the run is recorded, then from when a new worker can resume (the heartbeat timeout after a kill), and starts a
 // fresh worker after each. It returns how many kills landed while the run was running, and
 // the worker left running.
 func killWorkerRandomly(t *testing.T, s *stack, bin string, w *exec.Cmd, runID string, span time.Duration, kills int, rng *rand.Rand) (int, *exec.Cmd) {
 	t.Helper()
+	// The run's record is written when a worker starts it: count from then.
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		if r := s.do("GET", "/api/v1/runs/"+runID, nil); r.status != http.StatusOK {
+			return fmt.Errorf("run %s: %d", runID, r.status)
+		}
+		return nil
+	})
 	survived := 0
 	for i := 1; i <= kills; i++ {
 		wait := span/20 + time.Duration(rng.Int64N(int64(span*9/20)+1))

@@ -257,7 +257,7 @@ func TestXMLImportSurvivesWorkerKills(t *testing.T) {
 		}
 		run := s.waitRun(tr.RunID, 120*time.Second)
 		if run.Status != store.StatusSucceeded || (kill != "" && run.Attempt < 2) || (run.Details["replayed"] == true) != (kill == "after apply") {
-			t.Fatalf("%s: run %+v", kill, run)
+			t.Fatalf("%s: run %+v (the server answered %d requests for the file)", kill, run, calls.Load())
 		}
 		var state string
 		if err := s.store.DB.NewRaw(`SELECT string_agg(x, ' ' ORDER BY x) FROM (

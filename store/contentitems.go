@@ -104,9 +104,11 @@ func (s *Store) ClearStaging(ctx context.Context, runID uuid.UUID) error {
 	return mapError(err)
 }
 
-// StagedCount is how many items a run has staged.
+// StagedCount is how many items a run has staged: distinct items, an item staged twice (a
+// page asked again by a retry, a CVE modified while the NVD was paged) counted once.
 func (s *Store) StagedCount(ctx context.Context, runID uuid.UUID) (int64, error) {
-	n, err := s.DB.NewSelect().Model((*StagedItem)(nil)).Where("run_id = ?", runID).Count(ctx)
+	var n int64
+	err := s.DB.NewSelect().Model((*StagedItem)(nil)).ColumnExpr("count(DISTINCT item_id)").Where("run_id = ?", runID).Scan(ctx, &n)
 	return n, mapError(err)
 }
 

@@ -38,6 +38,9 @@ type Options struct {
 	// TicketPageSize is how many remediation tickets one answer holds. Optional; defaults to
 	// 1000, Qualys's own limit.
 	TicketPageSize int
+	// Started is the simulator's start: the date of generation 0's tickets. Optional;
+	// defaults to now (two simulators started with the same one date their tickets alike).
+	Started time.Time
 }
 
 // Server is a running simulator.
@@ -79,7 +82,11 @@ func New(opts Options) *Server {
 	if opts.TicketPageSize <= 0 {
 		opts.TicketPageSize = 1000
 	}
-	s := &Server{opts: opts, started: time.Now().UTC().Truncate(time.Second), genAt: map[int]time.Time{}}
+	started := opts.Started
+	if started.IsZero() {
+		started = time.Now()
+	}
+	s := &Server{opts: opts, started: started.UTC().Truncate(time.Second), genAt: map[int]time.Time{}}
 	s.renamed.Store(&map[int]string{})
 	s.removed.Store(&map[int]bool{})
 	s.kb.Store(&map[int]KBEntry{})
