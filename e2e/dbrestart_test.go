@@ -9,6 +9,7 @@ import (
 
 	"github.com/tributary-io/tributary/internal/pgtest"
 	"github.com/tributary-io/tributary/internal/qualyssim"
+	"github.com/tributary-io/tributary/internal/slapdtest"
 	"github.com/tributary-io/tributary/internal/testenv"
 	"github.com/tributary-io/tributary/store"
 )
@@ -182,4 +183,58 @@ func TestDatabaseCrashDuringSync(t *testing.T) {
 	}
 	t.Logf("| Qualys connector sync, 20000 findings | pg_ctl stop -m immediate at a third of a clean sync's %s, 3 s down, start | 1 | succeeded after %s | findings hash, imports per record, runs: %s |",
 		span, time.Duration(*run.DurationMS)*time.Millisecond, want)
+}
+
+// PostgreSQL stopped in immediate mode (like a crash) in the middle of a full LDAP import of
+// 5,000 users, and started again: the import's staged apply is rolled back and retried, and
+// the result equals a clean import of the same directory by another task (objects hash,
+// resolved memberships); one run, succeeded.
+func TestDatabaseCrashDuringLDAPImport(t *testing.T) {
+	pg := pgtest.Start(t)
+	ldap := slapdtest.Start(t, slapdtest.Options{LDIF: slapdtest.WriteDirectory(slapdtest.DirectorySpec{Users: 5000, Groups: 50,
+		Computers: 200, MembersPerGroup: 50, NestedGroups: true})})
+	s := newStack(t, stackOptions{dbServer: pg.URL})
+	cleanID, crashID := ldapImportTask(t, s, ldap, "clean"), ldapImportTask(t, s, ldap, "crashed")
+	clean := s.waitRun(trigger(s, cleanID).RunID, 10*time.Minute)
+	if clean.Status != store.StatusSucceeded {
+		t.Fatalf("clean import: %+v", clean)
+	}
+	want, span := directoryState(t, s, cleanID), time.Duration(*clean.DurationMS)*time.Millisecond
+	tr := trigger(s, crashID)
+	testenv.Eventually(t, time.Minute, func() error { // the run is recorded
+		if r := s.do("GET", "/api/v1/runs/"+tr.RunID, nil); r.status != http.StatusOK {
+			return errStatus(r)
+		}
+		return nil
+	})
+	time.Sleep(span / 3)
+	var rv runView
+	s.must(http.StatusOK, "GET", "/api/v1/runs/"+tr.RunID, nil, &rv)
+	midImport := rv.Status == store.StatusRunning
+	if err := pg.Stop("immediate"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if err := pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	run := s.waitRun(tr.RunID, 5*time.Minute)
+	if run.Status != store.StatusSucceeded {
+		t.Fatalf("the import through the crash ended %s: %s", run.Status, run.Error)
+	}
+	if got := directoryState(t, s, crashID); got != want {
+		t.Fatalf("after the crash: %s; a clean import: %s", got, want)
+	}
+	var runs struct {
+		Items []runView `json:"items"`
+	}
+	s.must(http.StatusOK, "GET", "/api/v1/runs?task_id="+crashID, nil, &runs)
+	if len(runs.Items) != 1 {
+		t.Fatalf("%d runs for one import", len(runs.Items))
+	}
+	if !midImport {
+		t.Fatalf("the import had ended (%s) before the database stopped: the test proved nothing", rv.Status)
+	}
+	t.Logf("| LDAP import, 5000 users, 50 groups, 200 computers | pg_ctl stop -m immediate at a third of a clean import's %s, 3 s down, start | 1 | succeeded after %s (attempt %d) | %s, runs |",
+		span, time.Duration(*run.DurationMS)*time.Millisecond, run.Attempt, want)
 }

@@ -171,29 +171,8 @@ func TestRandomWorkerKillsDuringLDAPImport(t *testing.T) {
 	bin := buildWorker(t)
 	s := newStack(t, stackOptions{noWorker: true})
 	w := s.startProcess(bin, "worker-0")
-	task := func(name string) string {
-		var tv taskView
-		s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "ldap_import", "name": name, "max_attempts": 20,
-			"config": map[string]any{"preset": "openldap", "urls": []string{ldap.URL}, "base_dn": slapdtest.Suffix, "bind_dn": slapdtest.ReaderDN,
-				"bind_password": slapdtest.ReaderPW, "allow_plaintext_bind": true, "page_size": 500}}, &tv)
-		return tv.ID
-	}
-	fingerprint := func(taskID string) string {
-		var n, members int
-		var sum string
-		db := s.store.DB
-		if err := db.QueryRowContext(context.Background(), `
-			SELECT count(*), md5(COALESCE(string_agg(concat_ws('|', kind, external_id, dn, status, username, email, name, description, fqdn, hostname,
-				array_to_string(ip_addresses, ' '), os, os_version), ',' ORDER BY kind, external_id), ''))
-			FROM directory_objects WHERE task_id = ?`, taskID).Scan(&n, &sum); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM directory_members m JOIN directory_objects g ON g.id = m.group_id
-			WHERE g.task_id = ? AND m.member_id IS NOT NULL`, taskID).Scan(&members); err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Sprintf("%d objects (md5 %s), %d resolved memberships", n, sum, members)
-	}
+	task := func(name string) string { return ldapImportTask(t, s, ldap, name) }
+	fingerprint := func(taskID string) string { return directoryState(t, s, taskID) }
 	cleanID, crashID := task("clean"), task("crashed")
 	tr := trigger(s, cleanID)
 	clean := s.waitRun(tr.RunID, 10*time.Minute)
@@ -232,4 +211,36 @@ func afterKills(t *testing.T, s *stack, runID, runsPath string, survived int, wa
 		t.Fatalf("no kill landed while the run ran (it took %d ms): the test proved nothing", *run.DurationMS)
 	}
 	return run
+}
+
+// ldapImportTask creates an LDAP import of the whole of ldap's directory (20 attempts) named
+// name, and returns its ID.
+func ldapImportTask(t *testing.T, s *stack, ldap *slapdtest.Server, name string) string {
+	t.Helper()
+	var tv taskView
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "ldap_import", "name": name, "max_attempts": 20,
+		"config": map[string]any{"preset": "openldap", "urls": []string{ldap.URL}, "base_dn": slapdtest.Suffix, "bind_dn": slapdtest.ReaderDN,
+			"bind_password": slapdtest.ReaderPW, "allow_plaintext_bind": true, "page_size": 500}}, &tv)
+	return tv.ID
+}
+
+// directoryState sums up what a task's LDAP imports stored: how many directory objects, an
+// MD5 of every object's kind, identity, DN, status, names and addresses, and how many group
+// memberships resolve to an object.
+func directoryState(t *testing.T, s *stack, taskID string) string {
+	t.Helper()
+	var n, members int
+	var sum string
+	db := s.store.DB
+	if err := db.QueryRowContext(context.Background(), `
+		SELECT count(*), md5(COALESCE(string_agg(concat_ws('|', kind, external_id, dn, status, username, email, name, description, fqdn, hostname,
+			array_to_string(ip_addresses, ' '), os, os_version), ',' ORDER BY kind, external_id), ''))
+		FROM directory_objects WHERE task_id = ?`, taskID).Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM directory_members m JOIN directory_objects g ON g.id = m.group_id
+		WHERE g.task_id = ? AND m.member_id IS NOT NULL`, taskID).Scan(&members); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d objects (md5 %s), %d resolved memberships", n, sum, members)
 }

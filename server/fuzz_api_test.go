@@ -115,7 +115,11 @@ func FuzzAPIRequest(f *testing.F) {
 		req.Header.Set("Content-Type", "application/json")
 		before := configured(t, db)
 		rec := httptest.NewRecorder()
+		start := time.Now()
 		router.ServeHTTP(rec, req)
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("%s %s took %s: the request timeout is 300ms", rule.Method, u.RequestURI(), took)
+		}
 		if rec.Code == http.StatusServiceUnavailable {
 			if after := configured(t, db); after != before {
 				t.Fatalf("%s %s answered 503 but changed what is configured: %s, then %s", rule.Method, u.RequestURI(), before, after)
