@@ -153,34 +153,8 @@ func TestDatabaseCrashDuringSync(t *testing.T) {
 	want, span := cleanSync(t, s, cleanID)
 	var tr triggered
 	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+crashID+"/sync", nil, &tr)
-	time.Sleep(span / 3)
-	var rv runView
-	s.must(http.StatusOK, "GET", "/api/v1/runs/"+tr.RunID, nil, &rv)
-	midSync := rv.Status == store.StatusRunning
-	if err := pg.Stop("immediate"); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(3 * time.Second)
-	if err := pg.Start(); err != nil {
-		t.Fatal(err)
-	}
-	run := s.waitRun(tr.RunID, 5*time.Minute)
-	if run.Status != store.StatusSucceeded {
-		t.Fatalf("the sync through the crash ended %s: %s", run.Status, run.Error)
-	}
-	if got := connectorFingerprint(t, s, crashID); got != want {
-		t.Fatalf("after the crash: %s; a clean sync: %s", got, want)
-	}
-	var runs struct {
-		Items []runView `json:"items"`
-	}
-	s.must(http.StatusOK, "GET", "/api/v1/runs?kind=connector_sync&connector_id="+crashID, nil, &runs)
-	if len(runs.Items) != 1 {
-		t.Fatalf("%d sync runs for one sync", len(runs.Items))
-	}
-	if !midSync {
-		t.Fatalf("the sync had ended (%s) before the database stopped: the test proved nothing", rv.Status)
-	}
+	run := crashDatabaseMidRun(t, s, pg, tr.RunID, "/api/v1/runs?kind=connector_sync&connector_id="+crashID, span, want,
+		func() string { return connectorFingerprint(t, s, crashID) })
 	t.Logf("| Qualys connector sync, 20000 findings | pg_ctl stop -m immediate at a third of a clean sync's %s, 3 s down, start | 1 | succeeded after %s | findings hash, imports per record, runs: %s |",
 		span, time.Duration(*run.DurationMS)*time.Millisecond, want)
 }
@@ -200,17 +174,31 @@ func TestDatabaseCrashDuringLDAPImport(t *testing.T) {
 		t.Fatalf("clean import: %+v", clean)
 	}
 	want, span := directoryState(t, s, cleanID), time.Duration(*clean.DurationMS)*time.Millisecond
-	tr := trigger(s, crashID)
-	testenv.Eventually(t, time.Minute, func() error { // the run is recorded
-		if r := s.do("GET", "/api/v1/runs/"+tr.RunID, nil); r.status != http.StatusOK {
+	run := crashDatabaseMidRun(t, s, pg, trigger(s, crashID).RunID, "/api/v1/runs?task_id="+crashID, span, want,
+		func() string { return directoryState(t, s, crashID) })
+	t.Logf("| LDAP import, 5000 users, 50 groups, 200 computers | pg_ctl stop -m immediate at a third of a clean import's %s, 3 s down, start | 1 | succeeded after %s (attempt %d) | %s, runs |",
+		span, time.Duration(*run.DurationMS)*time.Millisecond, run.Attempt, want)
+}
+
+// crashDatabaseMidRun stops pg in immediate mode a third of span (a clean run's duration)
+// after the run runID is recorded, starts it again 3 s later, and checks the run ends as a
+// clean one would (afterKills): succeeded, got() equal to want, the only run runsPath lists;
+// and that the database went while the run ran.
+func crashDatabaseMidRun(t *testing.T, s *stack, pg *pgtest.Cluster, runID, runsPath string, span time.Duration, want string, got func() string) runView {
+	t.Helper()
+	testenv.Eventually(t, time.Minute, func() error {
+		if r := s.do("GET", "/api/v1/runs/"+runID, nil); r.status != http.StatusOK {
 			return errStatus(r)
 		}
 		return nil
 	})
 	time.Sleep(span / 3)
 	var rv runView
-	s.must(http.StatusOK, "GET", "/api/v1/runs/"+tr.RunID, nil, &rv)
-	midImport := rv.Status == store.StatusRunning
+	s.must(http.StatusOK, "GET", "/api/v1/runs/"+runID, nil, &rv)
+	crashes := 0
+	if rv.Status == store.StatusRunning {
+		crashes = 1
+	}
 	if err := pg.Stop("immediate"); err != nil {
 		t.Fatal(err)
 	}
@@ -218,23 +206,5 @@ func TestDatabaseCrashDuringLDAPImport(t *testing.T) {
 	if err := pg.Start(); err != nil {
 		t.Fatal(err)
 	}
-	run := s.waitRun(tr.RunID, 5*time.Minute)
-	if run.Status != store.StatusSucceeded {
-		t.Fatalf("the import through the crash ended %s: %s", run.Status, run.Error)
-	}
-	if got := directoryState(t, s, crashID); got != want {
-		t.Fatalf("after the crash: %s; a clean import: %s", got, want)
-	}
-	var runs struct {
-		Items []runView `json:"items"`
-	}
-	s.must(http.StatusOK, "GET", "/api/v1/runs?task_id="+crashID, nil, &runs)
-	if len(runs.Items) != 1 {
-		t.Fatalf("%d runs for one import", len(runs.Items))
-	}
-	if !midImport {
-		t.Fatalf("the import had ended (%s) before the database stopped: the test proved nothing", rv.Status)
-	}
-	t.Logf("| LDAP import, 5000 users, 50 groups, 200 computers | pg_ctl stop -m immediate at a third of a clean import's %s, 3 s down, start | 1 | succeeded after %s (attempt %d) | %s, runs |",
-		span, time.Duration(*run.DurationMS)*time.Millisecond, run.Attempt, want)
+	return afterKills(t, s, runID, runsPath, crashes, want, got)
 }
