@@ -186,6 +186,11 @@ func (s *Sim) Hits(path string) int {
 }
 
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The NVD's rate limit comes first: a throttled request does not use up a fault.
+	if r.URL.Path == NVDPath && !s.allowed(r.Header.Get("apiKey")) {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
 	s.mu.Lock()
 	s.hits[r.URL.Path]++
 	var cut bool
@@ -291,10 +296,6 @@ func (s *Sim) lastModified(i int) time.Time {
 }
 
 func (s *Sim) serveNVD(w http.ResponseWriter, r *http.Request, cut bool) {
-	if !s.allowed(r.Header.Get("apiKey")) {
-		w.WriteHeader(http.StatusForbidden)
-		return
-	}
 	q := r.URL.Query()
 	s.mu.Lock()
 	s.Queries = append(s.Queries, r.URL.RawQuery)
