@@ -98,7 +98,7 @@ func TestRandomWorkerKillsDuringTasks(t *testing.T) {
 			prepare: func(t *testing.T, s *stack, stage string) (map[string]any, func() string) {
 				// Each stack has a simulator of its own: its tickets move once the events exist.
 				rs := qualyssim.New(qualyssim.Options{Seed: 32, AssetGroups: scale, HostsPerGroup: 500, DetectionsPerHost: 4, Username: "api-user",
-					Password: "kill-pw", TicketPageSize: 100, Started: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)})
+					Password: "kill-pw", TicketPageSize: 20, Started: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)})
 				t.Cleanup(rs.Close)
 				remediationEvents(t, s, rs)
 				rs.SetGenerationAt(1, time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
