@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -257,5 +258,54 @@ func TestExportSurvivesWorkerKill(t *testing.T) {
 	}
 	if err := db.QueryRow("SELECT row_count FROM tributary_refreshes WHERE table_name = 'numbers'").Scan(&refreshed); err != nil || refreshed != 2_000_000 {
 		t.Fatalf("refresh record: %d (%v)", refreshed, err)
+	}
+}
+
+// The worker process is killed after a SQL script's first table committed and before its
+// second did: the retry writes both again from one snapshot and its counts are a clean
+// run's — rows_deleted 0 on new tables, not the rows the dead attempt wrote (it once said
+// 300,000; found by TestRandomWorkerKillsDuringTasks).
+func TestScriptRetryAfterATableCommitted(t *testing.T) {
+	bin := buildWorker(t)
+	s := newStack(t, stackOptions{noWorker: true})
+	maria := mariadbtest.Start(t)
+	db := maria.CreateDatabase(t, "out")
+	maria.CreateUser(t, "scripter", "scr-Secret-6", "out")
+	w := s.startProcess(bin, "worker-1")
+	s.must(http.StatusCreated, "POST", "/api/v1/db-connections", map[string]any{"name": "out", "type": "mysql", "host": maria.Host,
+		"port": maria.Port, "database": "out", "username": "scripter", "password": "scr-Secret-6", "tls_mode": "disable"}, nil)
+	const rows = 600_000
+	var task taskView
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "sql_script", "name": "odd and even", "max_attempts": 3,
+		"config": map[string]any{"connection": "out", "tables": []string{"odd", "even"},
+			"script": fmt.Sprintf("SELECT g AS n, md5(g::text) AS h FROM generate_series(1, %[1]d, 2) g; SELECT g AS n, md5(g::text) AS h FROM generate_series(2, %[1]d, 2) g", rows)}}, &task)
+	var tr triggered
+	s.must(http.StatusAccepted, "POST", "/api/v1/tasks/"+task.ID+"/runs", nil, &tr)
+	testenv.Eventually(t, 60*time.Second, func() error {
+		var odd, even int
+		if err := db.QueryRow("SELECT COALESCE(sum(table_name = 'odd'), 0), COALESCE(sum(table_name = 'even'), 0) FROM tributary_refreshes").Scan(&odd, &even); err != nil {
+			return err // the table does not exist yet
+		}
+		if even > 0 {
+			t.Fatal("the second table committed before the worker could be killed")
+		}
+		if odd == 0 {
+			return errors.New("the first table has not committed yet")
+		}
+		return nil
+	})
+	killProcess(t, w)
+	s.startProcess(bin, "worker-2")
+	run := s.waitRun(tr.RunID, 120*time.Second)
+	want := map[string]int64{"tables": 2, "rows_written": rows, "rows_deleted": 0}
+	if run.Status != "succeeded" || run.Attempt < 2 || fmt.Sprint(run.Counts) != fmt.Sprint(want) {
+		t.Fatalf("run after the kill: %+v, want counts %v", run, want)
+	}
+	for _, table := range []string{"odd", "even"} {
+		var n, deleted int64
+		if err := db.QueryRow("SELECT (SELECT count(*) FROM `"+table+"`), run_deleted FROM tributary_refreshes WHERE table_name = ?", table).Scan(&n, &deleted); err != nil ||
+			n != rows/2 || deleted != 0 {
+			t.Errorf("%s: %d rows, run_deleted %d (%v)", table, n, deleted, err)
+		}
 	}
 }

@@ -147,6 +147,30 @@ func (t *myTarget) createSQL(table string, e Export) string {
 	return "CREATE TABLE " + myIdent(table) + " (" + strings.Join(defs, ", ") + ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 }
 
+// refreshTable creates RefreshTable, or adds run_deleted to one an earlier version created
+// (DDL, so before the write's transaction).
+func (t *myTarget) refreshTable(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+RefreshTable+
+		" (table_name VARCHAR(64) PRIMARY KEY, refreshed_at DATETIME(6) NOT NULL, row_count BIGINT NOT NULL, run_id CHAR(36),"+
+		" run_deleted BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB"); err != nil {
+		return fmt.Errorf("create %s: %w", RefreshTable, myError(err))
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = 'run_deleted'`, RefreshTable).Scan(&n); err != nil {
+		return myError(err)
+	}
+	if n == 0 {
+		if _, err := conn.ExecContext(ctx, "ALTER TABLE "+RefreshTable+" ADD COLUMN run_deleted BIGINT NOT NULL DEFAULT 0"); err != nil {
+			var me *mysql.MySQLError
+			if !errors.As(err, &me) || me.Number != 1060 { // 1060: another run added it first
+				return fmt.Errorf("add run_deleted to %s: %w", RefreshTable, myError(err))
+			}
+		}
+	}
+	return nil
+}
+
 // Write writes the rows in one InnoDB transaction. The table's definition changes before it
 // (MySQL commits DDL on its own): a new table is created empty, added columns are NULL until
 // the rows arrive, and a rebuild fills a new table that RENAME TABLE swaps in atomically.
@@ -158,9 +182,8 @@ func (t *myTarget) Write(ctx context.Context, e Export, src Source) (res Result,
 		return res, myError(err)
 	}
 	defer conn.Close()
-	if _, err = conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+RefreshTable+
-		" (table_name VARCHAR(64) PRIMARY KEY, refreshed_at DATETIME(6) NOT NULL, row_count BIGINT NOT NULL, run_id CHAR(36)) ENGINE=InnoDB"); err != nil {
-		return res, fmt.Errorf("create %s: %w", RefreshTable, myError(err))
+	if err = t.refreshTable(ctx, conn); err != nil {
+		return res, err
 	}
 	prev, err := t.columns(ctx, conn, table)
 	if err != nil {
@@ -255,9 +278,18 @@ func (t *myTarget) Write(ctx context.Context, e Export, src Source) (res Result,
 			res.Deleted, _ = r.RowsAffected()
 		}
 	}
-	if _, err = tx.ExecContext(ctx, "INSERT INTO "+RefreshTable+" (table_name, refreshed_at, row_count, run_id) SELECT ?, UTC_TIMESTAMP(6), COUNT(*), ? FROM "+
-		myIdent(into)+" ON DUPLICATE KEY UPDATE refreshed_at = VALUES(refreshed_at), row_count = VALUES(row_count), run_id = VALUES(run_id)",
-		table, e.RunID.String()); err != nil {
+	var prevRun string
+	var prevDeleted int64
+	err = tx.QueryRowContext(ctx, "SELECT COALESCE(run_id, ''), run_deleted FROM "+RefreshTable+" WHERE table_name = ? FOR UPDATE", table).Scan(&prevRun, &prevDeleted)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = nil
+	} else if err != nil {
+		return res, fmt.Errorf("read the last refresh: %w", myError(err))
+	}
+	res.Deleted = runDeleted(e, prevRun, prevDeleted, res.Deleted)
+	if _, err = tx.ExecContext(ctx, "INSERT INTO "+RefreshTable+" (table_name, refreshed_at, row_count, run_id, run_deleted) SELECT ?, UTC_TIMESTAMP(6), COUNT(*), ?, ? FROM "+
+		myIdent(into)+" ON DUPLICATE KEY UPDATE refreshed_at = VALUES(refreshed_at), row_count = VALUES(row_count), run_id = VALUES(run_id), run_deleted = VALUES(run_deleted)",
+		table, e.RunID.String(), res.Deleted); err != nil {
 		return res, fmt.Errorf("record the refresh: %w", myError(err))
 	}
 	if err = tx.Commit(); err != nil {

@@ -143,9 +143,8 @@ func (t *pgTarget) write(ctx context.Context, e Export, src Source) (res Result,
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if _, err = tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+RefreshTable+
-		" (table_name text PRIMARY KEY, refreshed_at timestamptz NOT NULL, row_count bigint NOT NULL, run_id uuid)"); err != nil {
-		return res, fmt.Errorf("create %s: %w", RefreshTable, err)
+	if err = t.refreshTable(ctx, tx); err != nil {
+		return res, err
 	}
 	prev, err := t.columns(ctx, tx, table)
 	if err != nil {
@@ -229,12 +228,40 @@ func (t *pgTarget) write(ctx context.Context, e Export, src Source) (res Result,
 			res.Deleted = tag.RowsAffected()
 		}
 	}
-	if _, err = tx.Exec(ctx, "INSERT INTO "+RefreshTable+" (table_name, refreshed_at, row_count, run_id) SELECT $1, now(), count(*), $2 FROM "+pgIdent(table)+
-		" ON CONFLICT (table_name) DO UPDATE SET refreshed_at = EXCLUDED.refreshed_at, row_count = EXCLUDED.row_count, run_id = EXCLUDED.run_id",
-		table, e.RunID); err != nil {
+	var prevRun string
+	var prevDeleted int64
+	err = tx.QueryRow(ctx, "SELECT coalesce(run_id::text, ''), run_deleted FROM "+RefreshTable+" WHERE table_name = $1 FOR UPDATE", table).Scan(&prevRun, &prevDeleted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = nil
+	} else if err != nil {
+		return res, fmt.Errorf("read the last refresh: %w", err)
+	}
+	res.Deleted = runDeleted(e, prevRun, prevDeleted, res.Deleted)
+	if _, err = tx.Exec(ctx, "INSERT INTO "+RefreshTable+" (table_name, refreshed_at, row_count, run_id, run_deleted) SELECT $1, now(), count(*), $2, $3 FROM "+pgIdent(table)+
+		" ON CONFLICT (table_name) DO UPDATE SET refreshed_at = EXCLUDED.refreshed_at, row_count = EXCLUDED.row_count, run_id = EXCLUDED.run_id, run_deleted = EXCLUDED.run_deleted",
+		table, e.RunID, res.Deleted); err != nil {
 		return res, fmt.Errorf("record the refresh: %w", err)
 	}
 	return res, tx.Commit(ctx)
+}
+
+// refreshTable creates RefreshTable, or adds run_deleted to one an earlier version created.
+func (t *pgTarget) refreshTable(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+RefreshTable+
+		" (table_name text PRIMARY KEY, refreshed_at timestamptz NOT NULL, row_count bigint NOT NULL, run_id uuid, run_deleted bigint NOT NULL DEFAULT 0)"); err != nil {
+		return fmt.Errorf("create %s: %w", RefreshTable, err)
+	}
+	var has bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = $1 AND column_name = 'run_deleted')`, RefreshTable).Scan(&has); err != nil {
+		return err
+	}
+	if !has {
+		if _, err := tx.Exec(ctx, "ALTER TABLE "+RefreshTable+" ADD COLUMN IF NOT EXISTS run_deleted bigint NOT NULL DEFAULT 0"); err != nil {
+			return fmt.Errorf("add run_deleted to %s: %w", RefreshTable, err)
+		}
+	}
+	return nil
 }
 
 // pgRefused makes an answer of a PostgreSQL target that a retry cannot change (a class other

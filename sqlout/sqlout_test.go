@@ -387,6 +387,69 @@ func TestTargetGoesAwayMidExport(t *testing.T) {
 	}
 }
 
+// A retried run writes again the tables an earlier attempt of it committed: it counts the
+// rows one clean run would have deleted (the table's rows before the run), not the rows the
+// earlier attempt wrote; and a refresh table an earlier version created gets run_deleted.
+func TestRetriedRunCountsDeletedOnce(t *testing.T) {
+	ctx := context.Background()
+	cols := []sqlout.Column{{Name: "name", Type: sqlout.TypeText}, {Name: "n", Type: sqlout.TypeBigint}}
+	for kind, cfg := range targets(t) {
+		t.Run(kind, func(t *testing.T) {
+			// The refresh table as the versions before run_deleted created it.
+			idType := "uuid"
+			if kind == sqlout.MySQL {
+				idType = "CHAR(36)"
+			}
+			exec(t, cfg, "CREATE TABLE "+sqlout.RefreshTable+" (table_name VARCHAR(64) PRIMARY KEY, refreshed_at "+
+				map[string]string{sqlout.Postgres: "timestamptz", sqlout.MySQL: "DATETIME(6)"}[kind]+" NOT NULL, row_count BIGINT NOT NULL, run_id "+idType+")")
+			tg, err := sqlout.Open(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tg.Close()
+			write := func(table string, run uuid.UUID, mode string, n int) sqlout.Result {
+				t.Helper()
+				e := sqlout.Export{Table: table, Columns: cols, Mode: mode, RunID: run}
+				if mode == sqlout.ModeIncremental {
+					e.Keys, e.DeleteMissing = []string{"name"}, true
+				}
+				res, err := tg.Write(ctx, e, &genSource{n: n, at: -1})
+				if err != nil {
+					t.Fatalf("%s %s of %d rows: %v", mode, table, n, err)
+				}
+				return res
+			}
+			before, run := uuid.New(), uuid.New()
+			for _, c := range []struct {
+				mode        string
+				first, then []int // rows before the run; rows of each attempt of the run
+				deleted     []int64
+			}{
+				// A full refresh: every attempt of the run deleted the 30 rows there were before it.
+				{sqlout.ModeFull, []int{30}, []int{100, 100, 80}, []int64{30, 30, 30}},
+				// Incremental, deleting missing keys: 10 of 50 gone, then 5 more in a third attempt.
+				{sqlout.ModeIncremental, []int{50}, []int{40, 40, 35}, []int64{10, 10, 15}},
+			} {
+				table := "retried_" + c.mode
+				write(table, before, c.mode, c.first[0])
+				for i, n := range c.then {
+					if got := write(table, run, c.mode, n); got.Deleted != c.deleted[i] || got.Written != int64(n) {
+						t.Errorf("%s, attempt %d of the run: %+v, want %d deleted", c.mode, i+1, got, c.deleted[i])
+					}
+				}
+				// The next run counts from the table as the last one left it.
+				if got := write(table, uuid.New(), c.mode, 20); got.Deleted != int64(c.then[len(c.then)-1])-map[string]int64{sqlout.ModeFull: 0, sqlout.ModeIncremental: 20}[c.mode] {
+					t.Errorf("%s, the next run: %+v", c.mode, got)
+				}
+			}
+			if got := read(t, cfg, "SELECT table_name, row_count, run_deleted FROM "+sqlout.RefreshTable+" ORDER BY table_name"); strings.Join(got, " ") !=
+				"retried_full|20|80 retried_incremental|20|15" {
+				t.Errorf("refreshes: %v", got)
+			}
+		})
+	}
+}
+
 // TLS modes against a MariaDB that requires TLS of the account: disable is refused by the
 // server, require encrypts, verify-ca and verify-full check the CA, and another CA fails.
 func TestTLSModes(t *testing.T) {

@@ -183,8 +183,26 @@ func Open(ctx context.Context, c ConnConfig) (Target, error) {
 }
 
 // RefreshTable is the table in every target database that records when each exported table
-// was last refreshed, written in the same transaction as the table.
+// was last refreshed, its row count, the run and what the run deleted (run_deleted), written
+// in the same transaction as the table.
 const RefreshTable = "tributary_refreshes"
+
+// runDeleted is what a write of e reports as deleted, given the refresh row of its table
+// before it (prevRun, prevDeleted: the run that last refreshed the table and what that run
+// deleted) and the rows this write deleted. When an earlier attempt of the same run already
+// committed the table (a retry after a crash: validation refuses a table written twice in
+// one run), a full refresh's DELETE removed only the rows that attempt wrote, so the run
+// deleted what that attempt did; an incremental one's deletions come on top of it. Either
+// way a retried run counts what one clean run would.
+func runDeleted(e Export, prevRun string, prevDeleted, deleted int64) int64 {
+	if prevRun == "" || prevRun != e.RunID.String() {
+		return deleted
+	}
+	if e.Mode == ModeFull {
+		return prevDeleted
+	}
+	return prevDeleted + deleted
+}
 
 // ErrTooManyRows is returned when a result has more rows than Export.MaxRows.
 var ErrTooManyRows = errors.New("the result has more rows than the task allows (max_rows); nothing was written")
