@@ -34,7 +34,7 @@ type killFlow struct {
 }
 
 // The worker process is SIGKILLed at random moments during a run of each long task type (the
-// scanner imports, remediation, an XML import, both data-out types, the NVD live update), a
+// scanner imports, remediation, the three XML imports, both data-out types, the NVD live update), a
 // fresh worker started after each, and what the run leaves is compared with a clean run of
 // the same task on a stack of its own: row counts and content hashes of every table the type
 // writes (IDs and clock times left out), the run's counts, one run recorded, succeeded. Short
@@ -59,6 +59,8 @@ func TestRandomWorkerKillsDuringTasks(t *testing.T) {
 	defer ns.Close()
 	export := filepath.Join(t.TempDir(), "export.xml")
 	exportNodes := writeExportFile(t, export, int64(12*scale)<<20)
+	tickets := 20_000 * scale
+	writeTicketsFile(t, filepath.Join(filepath.Dir(export), "tickets.xml"), tickets)
 	files := httptest.NewServer(http.FileServer(http.Dir(filepath.Dir(export))))
 	defer files.Close()
 	nvd := feedsim.New(feedsim.Options{Seed: 31, CVEs: 20000 * scale, KeyLimit: 100000, Now: func() time.Time { return time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC) }})
@@ -93,6 +95,21 @@ func TestRandomWorkerKillsDuringTasks(t *testing.T) {
 			prepare: func(t *testing.T, s *stack, stage string) (map[string]any, func() string) {
 				return map[string]any{"type": "xml_vulnerabilities", "config": map[string]any{"url": files.URL + "/export.xml", "allow_plaintext_http": true,
 					"preset": "nexpose_xml_2_vulnerabilities"}}, func() string { return modelState(t, s, "last_found") }
+			}},
+		{name: "xml_assets", size: fmt.Sprintf("%d MB export", 12*scale),
+			prepare: func(t *testing.T, s *stack, stage string) (map[string]any, func() string) {
+				return map[string]any{"type": "xml_assets", "config": map[string]any{"url": files.URL + "/export.xml", "allow_plaintext_http": true,
+					"preset": "nexpose_xml_2_assets"}}, func() string { return modelState(t, s) }
+			}},
+		{name: "xml_events", size: fmt.Sprintf("%d tickets", tickets),
+			prepare: func(t *testing.T, s *stack, stage string) (map[string]any, func() string) {
+				return map[string]any{"type": "xml_events", "config": map[string]any{"url": files.URL + "/tickets.xml", "allow_plaintext_http": true,
+					"mapping": map[string]any{"record": "/tickets/ticket", "fields": []map[string]any{
+						{"target": "key", "xpath": "@id"},
+						{"target": "title", "xpath": "normalize-space(subject)"},
+						{"target": "urgency", "xpath": "@prio", "value_map": map[string]string{"Low": "1", "Medium": "3", "High": "4", "Urgent": "5"}},
+						{"target": "responsible", "xpath": "owner"},
+					}}}}, func() string { return eventsState(t, s) }
 			}},
 		{name: "qualys_remediation", size: fmt.Sprintf("%d tickets", 2000*scale),
 			prepare: func(t *testing.T, s *stack, stage string) (map[string]any, func() string) {
@@ -158,8 +175,8 @@ func TestRandomWorkerKillsDuringTasks(t *testing.T) {
 				s.must(http.StatusOK, "GET", "/api/v1/runs/"+tr.RunID, nil, &rv)
 				return state() + "; run counts " + runCounts(rv)
 			})
-			t.Logf("| %s, %s (clean %s, this one %s) | worker SIGKILL at random moments, fresh worker after each | %d kills tried | %d landed mid-run; succeeded | row counts and content hashes, run counts, runs |",
-				f.name, f.size, span.Round(time.Millisecond), (time.Duration(*run.DurationMS) * time.Millisecond).Round(time.Millisecond), kills, survived)
+			t.Logf("| %s, %s (clean %s, this one %s) | worker SIGKILL at random moments, fresh worker after each | %d kills tried | %d landed mid-run; succeeded | row counts and content hashes, runs; run counts %s |",
+				f.name, f.size, span.Round(time.Millisecond), (time.Duration(*run.DurationMS) * time.Millisecond).Round(time.Millisecond), kills, survived, runCounts(run))
 		})
 	}
 }
@@ -199,6 +216,28 @@ func writeExportFile(t *testing.T, path string, size int64) int {
 		t.Fatal(err)
 	}
 	return nodes
+}
+
+// writeTicketsFile writes an XML export of n tickets (a ticketing system's, for an events
+// import) to path.
+func writeTicketsFile(t *testing.T, path string, n int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<tickets exported=\"2026-11-30\">\n")
+	prios := []string{"Low", "Medium", "High", "Urgent"}
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(w, "  <ticket id=\"T-%d\" prio=\"%s\"><subject>Patch host %d of rack %d</subject><owner>owner-%d</owner></ticket>\n",
+			i, prios[i%len(prios)], i, i%97, i%13)
+	}
+	fmt.Fprintf(w, "</tickets>\n")
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // remediationEvents imports rs's vulnerabilities and opens events on every occurrence: one

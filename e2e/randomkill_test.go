@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-io/tributary/internal/nexposesim"
 	"github.com/tributary-io/tributary/internal/qualyssim"
 	"github.com/tributary-io/tributary/internal/slapdtest"
 	"github.com/tributary-io/tributary/internal/testenv"
@@ -22,51 +23,74 @@ import (
 // (TRIBUTARY_RELIABILITY=long; README "Reliability").
 func longReliability() bool { return os.Getenv("TRIBUTARY_RELIABILITY") == "long" }
 
-// The tributary-worker process is killed with SIGKILL at random moments during a Qualys
-// connector sync (a fresh worker started after each kill), and the final state is compared
-// with a clean sync of the same vendor data by another connector: the same findings (count,
-// and a hash of every finding's identity, status, severity and content), one import row per
-// record, one sync run, succeeded. Each kill comes at a random moment within the first half of
-// the time a clean sync takes, counted from when the (new) worker can resume (the heartbeat timeout after the
-// previous kill). Short version: 3 kills over 20,000 findings; long
-// (TRIBUTARY_RELIABILITY=long): 20 kills over 100,000.
+// The tributary-worker process is killed with SIGKILL at random moments during a connector
+// sync, for each tool (Qualys VM and NeXpose; a fresh worker started after each kill), and
+// the final state is compared with a clean sync of the same vendor data by another connector:
+// the same findings (count, and a hash of every finding's identity, status, severity and
+// content), one import row per record, one sync run, succeeded. Each kill comes at a random
+// moment within the first half of the time a clean sync takes, counted from when the (new)
+// worker can resume (the heartbeat timeout after the previous kill). Short version: 3 kills
+// over 20,000 Qualys findings and 1,000 NeXpose assets; long (TRIBUTARY_RELIABILITY=long): 20
+// over 100,000 findings and 10,000 assets.
 func TestRandomWorkerKillsDuringSync(t *testing.T) {
-	groups, hosts, dets, kills := 2, 1000, 10, 3
+	// Qualys: asset groups (records) × hosts × 10 detections; NeXpose: sites (records) × assets × 5.
+	groups, hosts, sites, assets, kills := 2, 1000, 2, 500, 3
 	if longReliability() {
-		groups, hosts, dets, kills = 4, 2500, 10, 20
+		groups, hosts, sites, assets, kills = 4, 2500, 4, 2500, 20
 	}
 	if v, err := strconv.Atoi(os.Getenv("TRIBUTARY_KILLS")); err == nil && v > 0 {
 		kills = v
 	}
-	seed := time.Now().UnixNano()
-	rng := rand.New(rand.NewPCG(uint64(seed), 7))
-	t.Logf("seed %d: %d kills, %d findings", seed, kills, groups*hosts*dets)
-	sim := qualyssim.New(qualyssim.Options{Seed: 11, AssetGroups: groups, HostsPerGroup: hosts, DetectionsPerHost: dets})
-	defer sim.Close()
 	bin := buildWorker(t)
-	s := newStack(t, stackOptions{noWorker: true})
-
-	// Two connectors on the same vendor data: one synced cleanly, one through the kills.
-	w := s.startProcess(bin, "worker-0")
-	cleanID, records := mappedQualysConnector(t, s, sim, "clean")
-	crashID, _ := mappedQualysConnector(t, s, sim, "crashed")
-	want, span := cleanSync(t, s, cleanID)
-	var tr triggered
-	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+crashID+"/sync", nil, &tr)
-	survived, _ := killWorkerRandomly(t, s, bin, w, tr.RunID, span, kills, rng)
-	run := afterKills(t, s, tr.RunID, "/api/v1/runs?kind=connector_sync&connector_id="+crashID, survived, want,
-		func() string { return connectorFingerprint(t, s, crashID) })
-	t.Logf("| Qualys connector sync, %d findings, %d records (clean %s, this one %s) | worker SIGKILL at random moments, fresh worker after each | %d kills tried | %d landed mid-sync; succeeded | findings hash, imports per record, runs: %s |",
-		groups*hosts*dets, records, span, time.Duration(*run.DurationMS)*time.Millisecond, kills, survived, want)
+	for _, tool := range []struct {
+		name, size string
+		sim        func() (url string, stop func())
+	}{
+		{"qualys", fmt.Sprintf("%d findings", groups*hosts*10), func() (string, func()) {
+			sim := qualyssim.New(qualyssim.Options{Seed: 11, AssetGroups: groups, HostsPerGroup: hosts, DetectionsPerHost: 10})
+			return sim.URL, sim.Close
+		}},
+		{"nexpose", fmt.Sprintf("%d assets × 5 vulnerabilities", sites*assets), func() (string, func()) {
+			sim := nexposesim.New(nexposesim.Options{Seed: 12, Sites: sites, AssetsPerSite: assets, VulnsPerAsset: 5})
+			return sim.URL, sim.Close
+		}},
+	} {
+		t.Run(tool.name, func(t *testing.T) {
+			seed := time.Now().UnixNano()
+			rng := rand.New(rand.NewPCG(uint64(seed), 7))
+			t.Logf("seed %d: %d kills, %s", seed, kills, tool.size)
+			url, stop := tool.sim()
+			defer stop()
+			s := newStack(t, stackOptions{noWorker: true})
+			// Two connectors on the same vendor data: one synced cleanly, one through the kills.
+			w := s.startProcess(bin, "worker-0")
+			cleanID, records := mappedConnector(t, s, tool.name, url, "clean")
+			crashID, _ := mappedConnector(t, s, tool.name, url, "crashed")
+			want, span := cleanSync(t, s, cleanID)
+			var tr triggered
+			s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+crashID+"/sync", nil, &tr)
+			survived, _ := killWorkerRandomly(t, s, bin, w, tr.RunID, span, kills, rng)
+			run := afterKills(t, s, tr.RunID, "/api/v1/runs?kind=connector_sync&connector_id="+crashID, survived, want,
+				func() string { return connectorFingerprint(t, s, crashID) })
+			t.Logf("| %s connector sync, %s, %d records (clean %s, this one %s) | worker SIGKILL at random moments, fresh worker after each | %d kills tried | %d landed mid-sync; succeeded | findings hash, imports per record, runs: %s |",
+				tool.name, tool.size, records, span, time.Duration(*run.DurationMS)*time.Millisecond, kills, survived, want)
+		})
+	}
 }
 
-// mappedQualysConnector creates a Qualys connector on sim (20 attempts per record), discovers
-// it and maps every record to a product of its own; it returns the connector's ID and how
-// many records it has.
+// mappedQualysConnector is mappedConnector for a Qualys simulator.
 func mappedQualysConnector(t *testing.T, s *stack, sim *qualyssim.Server, name string) (string, int) {
 	t.Helper()
+	return mappedConnector(t, s, "qualys", sim.URL, name)
+}
+
+// mappedConnector creates a connector of the tool on a simulator at url (credentials
+// sim/sim-password, 20 attempts per record), discovers it and maps every record to a product
+// of its own; it returns the connector's ID and how many records it has.
+func mappedConnector(t *testing.T, s *stack, tool, url, name string) (string, int) {
+	t.Helper()
 	var c connectorView
-	s.must(http.StatusCreated, "POST", "/api/v1/connectors", map[string]any{"tool_type": "qualys", "name": name, "base_url": sim.URL,
+	s.must(http.StatusCreated, "POST", "/api/v1/connectors", map[string]any{"tool_type": tool, "name": name, "base_url": url,
 		"config": map[string]any{"username": "sim", "password": "sim-password", "allow_plaintext_http": true, "page_size": 200, "max_attempts": 20}}, &c)
 	base := "/api/v1/connectors/" + c.ID
 	var tr triggered
