@@ -47,6 +47,10 @@ type Options struct {
 	// HeartbeatTimeout is given to task activities: how soon a dead worker's activity is retried.
 	// Optional; defaults to 30s.
 	HeartbeatTimeout time.Duration
+	// RetryMaxInterval caps the wait between attempts of a run's activities (the first wait is
+	// 2s, doubling after each failure). Optional; the workflows' defaults when 0: 5 minutes for
+	// tasks, 2 minutes for connectors.
+	RetryMaxInterval time.Duration
 	// OrphanScheduleAge is how old a schedule of Tributary's whose task or connector is not in
 	// Postgres must be before reconciliation deletes it: an API server creates a new task's
 	// schedule before the task's row commits, so a younger one may belong to a task being
@@ -87,6 +91,7 @@ func (d *Dispatcher) TaskRunInput(t *store.Task, trigger, triggeredBy string) wo
 		MaxDuration:      time.Duration(t.MaxDurationSeconds) * time.Second,
 		MaxAttempts:      int32(t.MaxAttempts),
 		HeartbeatTimeout: d.opts.HeartbeatTimeout,
+		RetryMaxInterval: d.opts.RetryMaxInterval,
 	}
 }
 
@@ -158,6 +163,7 @@ func (d *Dispatcher) ConnectorRunInput(c *store.Connector, op, trigger, triggere
 	return workflows.ConnectorRunInput{
 		ConnectorID: c.ID.String(), ConnectorName: c.Name, ToolType: c.ToolType, Operation: op,
 		Trigger: trigger, TriggeredBy: triggeredBy, MaxAttempts: int32(maxAttempts), HeartbeatTimeout: d.opts.HeartbeatTimeout,
+		RetryMaxInterval: d.opts.RetryMaxInterval,
 	}
 }
 

@@ -164,7 +164,7 @@ func TestRandomWorkerKillsDuringTasks(t *testing.T) {
 			want, span := state()+"; run counts "+runCounts(run), time.Duration(*run.DurationMS)*time.Millisecond
 
 			// The same through kills, on another stack with worker processes.
-			s := newStack(t, stackOptions{noWorker: true})
+			s := newStack(t, killStackOptions)
 			w := s.startProcess(bin, "worker-0")
 			body, state = f.prepare(t, s, "crashed")
 			id = createKillTask(t, s, f.name, body)
@@ -175,8 +175,8 @@ func TestRandomWorkerKillsDuringTasks(t *testing.T) {
 				s.must(http.StatusOK, "GET", "/api/v1/runs/"+tr.RunID, nil, &rv)
 				return state() + "; run counts " + runCounts(rv)
 			})
-			t.Logf("| %s, %s (clean %s, this one %s) | worker SIGKILL at random moments, fresh worker after each | %d kills tried | %d landed mid-run; succeeded | row counts and content hashes, runs; run counts %s |",
-				f.name, f.size, span.Round(time.Millisecond), (time.Duration(*run.DurationMS) * time.Millisecond).Round(time.Millisecond), kills, survived, runCounts(run))
+			t.Logf("| %s, %s (clean %s, this one %s) | worker SIGKILL at random moments, fresh worker after each | %d kills tried | %d landed on an executing attempt; succeeded at attempt %d | row counts and content hashes, runs; run counts %s |",
+				f.name, f.size, span.Round(time.Millisecond), (time.Duration(*run.DurationMS) * time.Millisecond).Round(time.Millisecond), kills, survived, run.Attempt, runCounts(run))
 		})
 	}
 }

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -11,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/tributary-io/tributary/internal/nexposesim"
 	"github.com/tributary-io/tributary/internal/qualyssim"
@@ -61,7 +65,7 @@ func TestRandomWorkerKillsDuringSync(t *testing.T) {
 			t.Logf("seed %d: %d kills, %s", seed, kills, tool.size)
 			url, stop := tool.sim()
 			defer stop()
-			s := newStack(t, stackOptions{noWorker: true})
+			s := newStack(t, killStackOptions)
 			// Two connectors on the same vendor data: one synced cleanly, one through the kills.
 			w := s.startProcess(bin, "worker-0")
 			cleanID, records := mappedConnector(t, s, tool.name, url, "clean")
@@ -141,40 +145,89 @@ func cleanSync(t *testing.T, s *stack, connectorID string) (string, time.Duratio
 	return connectorFingerprint(t, s, connectorID), time.Duration(*clean.DurationMS) * time.Millisecond
 }
 
+// killStackOptions make a stack for random kills: workers started by the test, and retries
+// after at most 1s, so that twenty failed attempts do not wait minutes of doubling backoff.
+var killStackOptions = stackOptions{noWorker: true, retryMaxInterval: time.Second}
+
 // killWorkerRandomly SIGKILLs the worker process w while the run runID goes on, kills times at
-// most, each at a random moment within the first half of span (how long a clean run takes),
-// counted from when the run is recorded, then from when a new worker can resume (the heartbeat timeout after a kill), and starts a
-// fresh worker after each. It returns how many kills landed while the run was running, and
+// most, and starts a fresh worker after each. Each kill waits until an activity attempt that
+// no kill has hit yet is executing (Temporal says STARTED: after a kill, once the heartbeat
+// timeout has failed the dead attempt and the retry's backoff has passed), then a random
+// moment within the first half of span (how long a clean run takes), and lands only if an
+// attempt is executing then. It returns how many kills landed on an executing attempt, and
 // the worker left running.
 func killWorkerRandomly(t *testing.T, s *stack, bin string, w *exec.Cmd, runID string, span time.Duration, kills int, rng *rand.Rand) (int, *exec.Cmd) {
 	t.Helper()
-	// The run's record is written when a worker starts it: count from then.
+	// The run's record is written when a worker starts it.
+	var rv runView
 	testenv.Eventually(t, 2*time.Minute, func() error {
-		if r := s.do("GET", "/api/v1/runs/"+runID, nil); r.status != http.StatusOK {
+		r := s.do("GET", "/api/v1/runs/"+runID, nil)
+		if r.status != http.StatusOK {
 			return fmt.Errorf("run %s: %d", runID, r.status)
 		}
-		return nil
+		return json.Unmarshal(r.body, &rv)
 	})
+	hit := map[string]bool{} // "activity ID#attempt" of the attempts killed
+	fresh := func() (open, fresh bool) {
+		open, running := executingAttempts(t, s, rv)
+		for _, k := range running {
+			fresh = fresh || !hit[k]
+		}
+		return open, fresh
+	}
 	survived := 0
 	for i := 1; i <= kills; i++ {
-		wait := span/20 + time.Duration(rng.Int64N(int64(span*9/20)+1))
-		if i > 1 {
-			wait += s.opts.heartbeatTimeout // Temporal gives the killed worker's activity to the new one
-		}
-		time.Sleep(wait)
-		var rv runView
-		s.must(http.StatusOK, "GET", "/api/v1/runs/"+runID, nil, &rv)
-		if rv.Status != store.StatusRunning {
+		open := true
+		testenv.Eventually(t, 2*time.Minute, func() error {
+			var ok bool
+			if open, ok = fresh(); open && !ok {
+				return errors.New("no attempt that was not killed executes yet")
+			}
+			return nil
+		})
+		if !open {
 			break // the run ended before this kill
+		}
+		time.Sleep(span/20 + time.Duration(rng.Int64N(int64(span*9/20)+1)))
+		open, ok := fresh()
+		if !open {
+			break
+		}
+		if !ok {
+			continue // between two activities: this kill would not land
 		}
 		if err := w.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		_ = w.Wait()
+		// Every attempt executing now (no worker runs) died with the worker.
+		_, running := executingAttempts(t, s, rv)
+		for _, k := range running {
+			hit[k] = true
+		}
 		survived++
 		w = s.startProcess(bin, fmt.Sprintf("worker-%d", i))
 	}
 	return survived, w
+}
+
+// executingAttempts says whether the run's workflow is still open, and which activity
+// attempts ("activity ID#attempt") Temporal says are executing.
+func executingAttempts(t *testing.T, s *stack, rv runView) (open bool, running []string) {
+	t.Helper()
+	d, err := s.client.DescribeWorkflowExecution(context.Background(), rv.WorkflowID, rv.WorkflowRunID)
+	if err != nil {
+		t.Fatalf("describe workflow %s: %v", rv.WorkflowID, err)
+	}
+	if d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return false, nil
+	}
+	for _, a := range d.PendingActivities {
+		if a.State == enumspb.PENDING_ACTIVITY_STATE_STARTED {
+			running = append(running, fmt.Sprintf("%s#%d", a.ActivityId, a.Attempt))
+		}
+	}
+	return true, running
 }
 
 // The worker process is SIGKILLed at random moments during a full LDAP import, and the result
@@ -193,7 +246,7 @@ func TestRandomWorkerKillsDuringLDAPImport(t *testing.T) {
 	ldap := slapdtest.Start(t, slapdtest.Options{LDIF: slapdtest.WriteDirectory(slapdtest.DirectorySpec{Users: users, Groups: users / 100,
 		Computers: users / 25, MembersPerGroup: 50, NestedGroups: true})})
 	bin := buildWorker(t)
-	s := newStack(t, stackOptions{noWorker: true})
+	s := newStack(t, killStackOptions)
 	w := s.startProcess(bin, "worker-0")
 	task := func(name string) string { return ldapImportTask(t, s, ldap, name) }
 	fingerprint := func(taskID string) string { return directoryState(t, s, taskID) }

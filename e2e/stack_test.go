@@ -91,6 +91,9 @@ type stackOptions struct {
 	noWorker bool
 	// heartbeatTimeout of task activities; defaults to 2s so a dead worker is noticed quickly.
 	heartbeatTimeout time.Duration
+	// retryMaxInterval caps the wait between a run's attempts (dispatch.Options); the
+	// workflows' defaults (minutes) when 0.
+	retryMaxInterval time.Duration
 	// register adds test activities to every worker.
 	register func(*stack, sdkworker.Registry)
 	// failedAuthPerMinute for the API; defaults to 1000 so that tests of refusals are not rate limited.
@@ -118,7 +121,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	s := &stack{t: t, store: store.New(db), dbURL: dbURL, reportingURL: testenv.ReportingURL(t, dbURL), temporal: ts, client: c, opts: opts}
 	// Orphan schedules go at once: no test creates tasks while it reconciles.
 	d, err := dispatch.New(dispatch.Options{Client: c, Store: s.store, TaskQueue: taskQueue, HeartbeatTimeout: opts.heartbeatTimeout,
-		OrphanScheduleAge: time.Nanosecond})
+		RetryMaxInterval: opts.retryMaxInterval, OrphanScheduleAge: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}

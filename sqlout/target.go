@@ -190,10 +190,11 @@ const RefreshTable = "tributary_refreshes"
 // runDeleted is what a write of e reports as deleted, given the refresh row of its table
 // before it (prevRun, prevDeleted: the run that last refreshed the table and what that run
 // deleted) and the rows this write deleted. When an earlier attempt of the same run already
-// committed the table (a retry after a crash: validation refuses a table written twice in
-// one run), a full refresh's DELETE removed only the rows that attempt wrote, so the run
-// deleted what that attempt did; an incremental one's deletions come on top of it. Either
-// way a retried run counts what one clean run would.
+// committed the table (a retry after a crash: a task writes each table once a run, but for
+// the dashboard's status row, upserted twice and never deleted), a full refresh's DELETE
+// removed only the rows that attempt wrote, so the run deleted what that attempt did; an
+// incremental one's deletions come on top of it. Either way a retried run counts what one
+// clean run would.
 func runDeleted(e Export, prevRun string, prevDeleted, deleted int64) int64 {
 	if prevRun == "" || prevRun != e.RunID.String() {
 		return deleted

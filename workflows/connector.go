@@ -42,6 +42,9 @@ type ConnectorRunInput struct {
 	HeartbeatTimeout time.Duration
 	// MaxDuration bounds one activity (one record's reimport). Optional; defaults to 6h.
 	MaxDuration time.Duration
+	// RetryMaxInterval caps the wait between attempts of an activity (it starts at 2s and
+	// doubles). Optional; defaults to 2 minutes.
+	RetryMaxInterval time.Duration `json:",omitempty"`
 }
 
 // runStart is the run-history row of the run, without the workflow execution and start time.
@@ -110,7 +113,8 @@ func ConnectorOperationWorkflow(ctx workflow.Context, in ConnectorRunInput) (Con
 		StartToCloseTimeout: maxDur,
 		HeartbeatTimeout:    hb,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 2 * time.Minute, MaximumAttempts: attempts,
+			InitialInterval: retryInitial(in.RetryMaxInterval), BackoffCoefficient: 2, MaximumInterval: retryMax(in.RetryMaxInterval, 2*time.Minute),
+			MaximumAttempts:        attempts,
 			NonRetryableErrorTypes: []string{activities.ErrTypeInvalidInput, activities.ErrTypeInvalidConfig, activities.ErrTypeConnectorNotFound},
 		},
 	})

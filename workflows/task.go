@@ -30,6 +30,9 @@ type TaskRunInput struct {
 	// HeartbeatTimeout is how long the activity may go without a heartbeat before Temporal
 	// retries it elsewhere (a crashed worker). Optional; defaults to 30s.
 	HeartbeatTimeout time.Duration
+	// RetryMaxInterval caps the wait between attempts of the activity (it starts at 2s and
+	// doubles). Optional; defaults to 5 minutes.
+	RetryMaxInterval time.Duration `json:",omitempty"`
 }
 
 // TaskRunResult is the outcome of a run.
@@ -120,6 +123,22 @@ func IntegrationTaskWorkflow(ctx workflow.Context, in TaskRunInput) (TaskRunResu
 	}
 }
 
+// retryMax is a run's cap on the wait between attempts: max when given, else def.
+func retryMax(max, def time.Duration) time.Duration {
+	if max > 0 {
+		return max
+	}
+	return def
+}
+
+// retryInitial is the first wait between attempts: 2s, or the cap when it is shorter.
+func retryInitial(max time.Duration) time.Duration {
+	if max > 0 && max < 2*time.Second {
+		return max
+	}
+	return 2 * time.Second
+}
+
 // executeTask runs the type's activity, bounded by the run's MaxDuration.
 func executeTask(ctx workflow.Context, in TaskRunInput) (string, activities.TaskOutput, error) {
 	var out activities.TaskOutput
@@ -142,9 +161,9 @@ func executeTask(ctx workflow.Context, in TaskRunInput) (string, activities.Task
 		WaitForCancellation: true,
 		Summary:             fmt.Sprintf("%s %q", in.TaskType, in.TaskName),
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    2 * time.Second,
+			InitialInterval:    retryInitial(in.RetryMaxInterval),
 			BackoffCoefficient: 2,
-			MaximumInterval:    5 * time.Minute,
+			MaximumInterval:    retryMax(in.RetryMaxInterval, 5*time.Minute),
 			MaximumAttempts:    attempts,
 			NonRetryableErrorTypes: []string{
 				activities.ErrTypeInvalidInput, activities.ErrTypeTaskNotFound, activities.ErrTypeInvalidConfig,
