@@ -202,19 +202,11 @@ func runCounts(r runView) string {
 // returns how many nodes it holds.
 func writeExportFile(t *testing.T, path string, size int64) int {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
-	nodes, _, err := nexposesim.WriteExport(w, size)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	var nodes int
+	writeFile(t, path, func(w *bufio.Writer) (err error) {
+		nodes, _, err = nexposesim.WriteExport(w, size)
+		return err
+	})
 	return nodes
 }
 
@@ -222,19 +214,30 @@ func writeExportFile(t *testing.T, path string, size int64) int {
 // import) to path.
 func writeTicketsFile(t *testing.T, path string, n int) {
 	t.Helper()
+	writeFile(t, path, func(w *bufio.Writer) error {
+		fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<tickets exported=\"2026-11-30\">\n")
+		prios := []string{"Low", "Medium", "High", "Urgent"}
+		for i := 1; i <= n; i++ {
+			fmt.Fprintf(w, "  <ticket id=\"T-%d\" prio=\"%s\"><subject>Patch host %d of rack %d</subject><owner>owner-%d</owner></ticket>\n",
+				i, prios[i%len(prios)], i, i%97, i%13)
+		}
+		_, err := fmt.Fprintf(w, "</tickets>\n")
+		return err
+	})
+}
+
+// writeFile creates path and writes it through a buffer with write.
+func writeFile(t *testing.T, path string, write func(*bufio.Writer) error) {
+	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
-	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<tickets exported=\"2026-11-30\">\n")
-	prios := []string{"Low", "Medium", "High", "Urgent"}
-	for i := 1; i <= n; i++ {
-		fmt.Fprintf(w, "  <ticket id=\"T-%d\" prio=\"%s\"><subject>Patch host %d of rack %d</subject><owner>owner-%d</owner></ticket>\n",
-			i, prios[i%len(prios)], i, i%97, i%13)
+	if err := write(w); err != nil {
+		t.Fatal(err)
 	}
-	fmt.Fprintf(w, "</tickets>\n")
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
