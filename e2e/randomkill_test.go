@@ -290,12 +290,12 @@ func afterKills(t *testing.T, s *stack, runID, runsPath string, survived int, wa
 	return run
 }
 
-// ldapImportTask creates an LDAP import of the whole of ldap's directory (20 attempts) named
-// name, and returns its ID.
+// ldapImportTask creates an LDAP import of the whole of ldap's directory named name (25
+// attempts: more than the long version's 20 kills), and returns its ID.
 func ldapImportTask(t *testing.T, s *stack, ldap *slapdtest.Server, name string) string {
 	t.Helper()
 	var tv taskView
-	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "ldap_import", "name": name, "max_attempts": 20,
+	s.must(http.StatusCreated, "POST", "/api/v1/tasks", map[string]any{"type": "ldap_import", "name": name, "max_attempts": 25,
 		"config": map[string]any{"preset": "openldap", "urls": []string{ldap.URL}, "base_dn": slapdtest.Suffix, "bind_dn": slapdtest.ReaderDN,
 			"bind_password": slapdtest.ReaderPW, "allow_plaintext_bind": true, "page_size": 500}}, &tv)
 	return tv.ID
