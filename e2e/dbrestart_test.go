@@ -148,8 +148,8 @@ func TestDatabaseCrashDuringSync(t *testing.T) {
 	sim := qualyssim.New(qualyssim.Options{Seed: 11, AssetGroups: 2, HostsPerGroup: 1000, DetectionsPerHost: 10})
 	defer sim.Close()
 	s := newStack(t, stackOptions{dbServer: pg.URL})
-	cleanID, _ := mappedQualysConnector(t, s, sim, "clean")
-	crashID, _ := mappedQualysConnector(t, s, sim, "crashed")
+	cleanID, _ := mappedConnector(t, s, "qualys", sim.URL, "clean")
+	crashID, _ := mappedConnector(t, s, "qualys", sim.URL, "crashed")
 	want, span := cleanSync(t, s, cleanID)
 	var tr triggered
 	s.must(http.StatusAccepted, "POST", "/api/v1/connectors/"+crashID+"/sync", nil, &tr)

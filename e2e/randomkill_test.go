@@ -82,12 +82,6 @@ func TestRandomWorkerKillsDuringSync(t *testing.T) {
 	}
 }
 
-// mappedQualysConnector is mappedConnector for a Qualys simulator.
-func mappedQualysConnector(t *testing.T, s *stack, sim *qualyssim.Server, name string) (string, int) {
-	t.Helper()
-	return mappedConnector(t, s, "qualys", sim.URL, name)
-}
-
 // mappedConnector creates a connector of the tool on a simulator at url (credentials
 // sim/sim-password, 20 attempts per record), discovers it and maps every record to a product
 // of its own; it returns the connector's ID and how many records it has.
