@@ -31,9 +31,8 @@ func longReliability() bool { return os.Getenv("TRIBUTARY_RELIABILITY") == "long
 // sync, for each tool (Qualys VM and NeXpose; a fresh worker started after each kill), and
 // the final state is compared with a clean sync of the same vendor data by another connector:
 // the same findings (count, and a hash of every finding's identity, status, severity and
-// content), one import row per record, one sync run, succeeded. Each kill comes at a random
-// moment within the first half of the time a clean sync takes, counted from when the (new)
-// worker can resume (the heartbeat timeout after the previous kill). Short version: 3 kills
+// content), one import row per record, one sync run, succeeded. Each kill lands on an
+// executing attempt at a random moment (killWorkerRandomly). Short version: 3 kills
 // over 20,000 Qualys findings and 1,000 NeXpose assets; long (TRIBUTARY_RELIABILITY=long): 20
 // over 100,000 findings and 10,000 assets.
 func TestRandomWorkerKillsDuringSync(t *testing.T) {
@@ -162,19 +161,20 @@ func killWorkerRandomly(t *testing.T, s *stack, bin string, w *exec.Cmd, runID s
 		return json.Unmarshal(r.body, &rv)
 	})
 	hit := map[string]bool{} // "activity ID#attempt" of the attempts killed
-	fresh := func() (open, fresh bool) {
+	// unhit says whether the workflow is open and an attempt no kill has hit executes.
+	unhit := func() (open, found bool) {
 		open, running := executingAttempts(t, s, rv)
 		for _, k := range running {
-			fresh = fresh || !hit[k]
+			found = found || !hit[k]
 		}
-		return open, fresh
+		return open, found
 	}
 	survived := 0
 	for i := 1; i <= kills; i++ {
 		open := true
 		testenv.Eventually(t, 2*time.Minute, func() error {
 			var ok bool
-			if open, ok = fresh(); open && !ok {
+			if open, ok = unhit(); open && !ok {
 				return errors.New("no attempt that was not killed executes yet")
 			}
 			return nil
@@ -183,7 +183,7 @@ func killWorkerRandomly(t *testing.T, s *stack, bin string, w *exec.Cmd, runID s
 			break // the run ended before this kill
 		}
 		time.Sleep(span/20 + time.Duration(rng.Int64N(int64(span*9/20)+1)))
-		open, ok := fresh()
+		open, ok := unhit()
 		if !open {
 			break
 		}
